@@ -1,0 +1,183 @@
+"""Kafka adapter of the event bus (aiokafka).
+
+Producer: idempotent, ``acks="all"``, key = credit code. Consumers: one task per subscription,
+``getmany`` batches, manual commit of explicit per-partition offsets only after the handler
+(and so the database transaction) has returned, a rebalance listener that lets the in-flight
+batch finish and commit before partitions are given up, dead-letter topics for records that
+cannot be decoded or applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
+
+from carbon_common.bus.port import Record, Subscription
+from carbon_common.bus.processing import process_batch
+from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED, CONSUMER_LAG
+from carbon_common.settings import KafkaSettings
+
+log = logging.getLogger("carbon_common.bus.kafka")
+
+
+def client_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Connection and security options shared by producer, consumers and admin client."""
+    opts: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        opts["ssl_context"] = create_ssl_context(
+            cafile=settings.ssl_cafile, certfile=settings.ssl_certfile, keyfile=settings.ssl_keyfile
+        )
+    if settings.security_protocol.startswith("SASL"):
+        opts["sasl_mechanism"] = settings.sasl_mechanism or "SCRAM-SHA-512"
+        opts["sasl_plain_username"] = settings.sasl_username
+        opts["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+    return opts
+
+
+async def ensure_topics(settings: KafkaSettings, topics: Sequence[str], partitions: int | None = None) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t not in existing]
+        if missing:
+            n = partitions or settings.topic_partitions
+            try:
+                await admin.create_topics([NewTopic(t, num_partitions=n, replication_factor=1) for t in missing])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        await admin.close()
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lock: asyncio.Lock, group: str) -> None:
+        self._lock = lock
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        # Wait for the in-flight batch to be applied and committed before the partitions go.
+        async with self._lock:
+            log.info("partitions revoked", extra={"group": self._group, "partitions": [str(tp) for tp in revoked]})
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned", extra={"group": self._group, "partitions": [str(tp) for tp in assigned]})
+
+
+class KafkaBus:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self._producer: AIOKafkaProducer | None = None
+        self._subs: list[Subscription[Any]] = []
+        self._consumers: list[AIOKafkaConsumer] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._producer = AIOKafkaProducer(
+            **client_options(self.settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=30000,
+        )
+        await self._producer.start()
+        for sub in self._subs:
+            consumer = AIOKafkaConsumer(
+                **client_options(self.settings),
+                group_id=sub.group,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                max_poll_interval_ms=300000,
+                fetch_max_wait_ms=self.settings.poll_timeout_ms,
+            )
+            lock = asyncio.Lock()
+            consumer.subscribe(list(sub.topics), listener=_Listener(lock, sub.group))
+            await consumer.start()
+            self._consumers.append(consumer)
+            self._tasks.append(asyncio.create_task(self._run(sub, consumer, lock), name=sub.name))
+
+    async def stop(self) -> None:
+        """Stop polling, let the current batch finish and commit, flush the producer, close."""
+        self._stopping = True
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=15)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for c in self._consumers:
+            await c.stop()
+        if self._producer is not None:
+            await self._producer.flush()
+            await self._producer.stop()
+        self._tasks.clear()
+        self._consumers.clear()
+        self._producer = None
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        assert self._producer is not None, "KafkaBus.publish before start()"
+        futures = [
+            await self._producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+        for r in records:
+            BUS_PUBLISHED.labels(r.topic).inc()
+
+    def subscribe(self, subscription: Subscription[Any]) -> None:
+        self._subs.append(subscription)
+
+    async def healthy(self) -> bool:
+        if self._producer is None or any(t.done() for t in self._tasks):
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout=3)
+        except Exception:
+            return False
+        return True
+
+    async def _run(self, sub: Subscription[Any], consumer: AIOKafkaConsumer, lock: asyncio.Lock) -> None:
+        while not self._stopping:
+            try:
+                batches = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=sub.max_batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("poll failed", extra={"group": sub.group})
+                await asyncio.sleep(1)
+                continue
+            if not batches:
+                continue
+            async with lock:
+                for tp, msgs in batches.items():
+                    records = [
+                        Record(m.topic, m.key, m.value, tuple(m.headers or ()), m.partition, m.offset) for m in msgs
+                    ]
+                    with BUS_BATCH_SECONDS.labels(sub.group).time():
+                        await process_batch(sub, records, self.publish, stopping=lambda: self._stopping)
+                    # Commit only after the handler's transaction committed: at-least-once.
+                    await consumer.commit({tp: msgs[-1].offset + 1})
+                    self._report_lag(sub, consumer, tp, msgs[-1].offset + 1)
+
+    @staticmethod
+    def _report_lag(sub: Subscription[Any], consumer: AIOKafkaConsumer, tp: TopicPartition, pos: int) -> None:
+        try:
+            end = consumer.highwater(tp)
+        except Exception:
+            return
+        if end is not None:
+            CONSUMER_LAG.labels(sub.group, tp.topic, str(tp.partition)).set(max(0, end - pos))

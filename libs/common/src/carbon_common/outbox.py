@@ -1,0 +1,182 @@
+"""Transactional outbox and its relay.
+
+A service writes its state change and the events it owes in one transaction (``outbox`` rows,
+with the exact bytes and headers to publish). The relay reads unpublished rows in id order,
+publishes them (idempotent producer, acks=all), then marks them published. A crash between
+publish and mark republishes the same ``ce_id``; consumers' inboxes drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from carbon_common.bus.port import EventBus, Record
+from carbon_common.metrics import OUTBOX_PENDING, OUTBOX_RELAYED
+
+log = logging.getLogger("carbon_common.outbox")
+
+_outbox_metadata = MetaData()
+#: the table definition; each service's migrations create it (see ``outbox_table``)
+OUTBOX = Table(
+    "outbox",
+    _outbox_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=True),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """Copy the outbox table into a service's metadata (so its Alembic migration creates it)."""
+    return OUTBOX.to_metadata(metadata)
+
+
+def add_to_outbox(session: AsyncSession, record: Record, event_id: str) -> None:
+    """Stage one record; ``flush_outbox`` bulk-inserts the staged rows in the same transaction."""
+    _pending(session).append(
+        {
+            "event_id": event_id,
+            "topic": record.topic,
+            "key": record.key,
+            "value": record.value,
+            "headers": [[k, v.decode()] for k, v in record.headers],
+        }
+    )
+
+
+def _pending(session: AsyncSession) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] | None = session.info.get("outbox_pending")
+    if rows is None:
+        rows = []
+        session.info["outbox_pending"] = rows
+    return rows
+
+
+async def flush_outbox(session: AsyncSession) -> None:
+    """Bulk-insert the staged outbox rows (called by the unit of work before commit)."""
+    rows = session.info.pop("outbox_pending", None)
+    if rows:
+        await session.execute(OUTBOX.insert(), rows)
+
+
+class OutboxRelay:
+    """Publishes outbox rows. One relay per service process; woken on commit, polls as fallback."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        service: str,
+        batch_size: int = 1000,
+        poll_interval: float = 0.5,
+        retention: timedelta = timedelta(days=3),
+    ) -> None:
+        self._sessions = sessions
+        self._bus = bus
+        self._service = service
+        self._batch = batch_size
+        self._poll = poll_interval
+        self._retention = retention
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self._service}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+            self._task = None
+
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(OUTBOX.c.id, OUTBOX.c.topic, OUTBOX.c.key, OUTBOX.c.value, OUTBOX.c.headers)
+                    .where(OUTBOX.c.published_at.is_(None))
+                    .order_by(OUTBOX.c.id)
+                    .limit(self._batch)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_PENDING.labels(self._service).set(0)
+                return 0
+            records: Sequence[Record] = [
+                Record(r.topic, r.key, r.value, tuple((k, v.encode()) for k, v in r.headers)) for r in rows
+            ]
+            await self._bus.publish(records)
+            await session.execute(
+                update(OUTBOX).where(OUTBOX.c.id.in_([r.id for r in rows])).values(published_at=func.now())
+            )
+        OUTBOX_RELAYED.labels(self._service).inc(len(rows))
+        return len(rows)
+
+    async def purge(self) -> None:
+        """Delete rows published longer ago than the retention period."""
+        cutoff = datetime.now(UTC) - self._retention
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(OUTBOX).where(OUTBOX.c.published_at < cutoff))
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                n = await self.relay_once()
+                delay = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay failed; retrying", extra={"service": self._service})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if n:
+                continue
+            if self._stopping:
+                return
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+            except TimeoutError:
+                pass
