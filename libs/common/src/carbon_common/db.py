@@ -13,6 +13,7 @@ from typing import Any, Self
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from carbon_common import faults
 from carbon_common.bus.port import to_record
 from carbon_common.events.envelope import Envelope
 from carbon_common.outbox import add_to_outbox, flush_outbox
@@ -96,6 +97,8 @@ class UnitOfWork:
 
     async def commit(self) -> None:
         await flush_outbox(self.session)
+        await self.session.flush()
+        await faults.point("uow.before_commit")
         await self.session.commit()
         if self._emitted and self._on_commit is not None:
             self._on_commit()

@@ -21,8 +21,12 @@ def run_env(target_metadata: MetaData) -> None:
 
     config = context.config
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                          literal_binds=True, dialect_opts={"paramstyle": "named"})
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"),
+            target_metadata=target_metadata,
+            literal_binds=True,
+            dialect_opts={"paramstyle": "named"},
+        )
         with context.begin_transaction():
             context.run_migrations()
         return

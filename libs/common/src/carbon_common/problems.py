@@ -17,7 +17,9 @@ TYPE_BASE = "https://carbon-bureau.example/problems/"
 class FieldError(BaseModel):
     """One thing wrong with one field of one record."""
 
-    record: str | None = Field(None, description="record id (batch validation) or null for the request itself")
+    record: str | None = Field(
+        None, description="record id (batch validation) or null for the request itself"
+    )
     field: str = Field(description="dotted path of the field")
     reason: str = Field(description="what is wrong, for a person")
     value: Any | None = None
@@ -57,7 +59,9 @@ class ProblemError(Exception):
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
     if request is not None and problem.instance is None:
         problem = problem.model_copy(update={"instance": request.url.path})
-    return JSONResponse(problem.model_dump(mode="json", exclude_none=True), problem.status, media_type=PROBLEM_JSON)
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True), problem.status, media_type=PROBLEM_JSON
+    )
 
 
 #: for route ``responses=`` so the OpenAPI documents the error shape
@@ -65,7 +69,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Bad request", "content": {PROBLEM_JSON: {}}},
     404: {"model": Problem, "description": "Not found", "content": {PROBLEM_JSON: {}}},
     409: {"model": Problem, "description": "Conflict", "content": {PROBLEM_JSON: {}}},
-    422: {"model": Problem, "description": "Validation failed: `errors` names each field", "content": {PROBLEM_JSON: {}}},
+    422: {
+        "model": Problem,
+        "description": "Validation failed: `errors` names each field",
+        "content": {PROBLEM_JSON: {}},
+    },
 }
 
 
@@ -79,7 +87,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = []
         for e in exc.errors():
             loc = [str(p) for p in e.get("loc", ()) if p not in ("body", "query", "path")]
-            errors.append(FieldError(field=".".join(loc) or "body", reason=str(e.get("msg")), value=_safe(e.get("input"))))
+            errors.append(
+                FieldError(
+                    field=".".join(loc) or "body", reason=str(e.get("msg")), value=_safe(e.get("input"))
+                )
+            )
         return problem_response(
             Problem(
                 type=TYPE_BASE + "validation",
@@ -94,7 +106,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(
-            Problem(title=str(exc.detail), status=exc.status_code, type=TYPE_BASE + str(exc.status_code)), request
+            Problem(title=str(exc.detail), status=exc.status_code, type=TYPE_BASE + str(exc.status_code)),
+            request,
         )
 
     app.add_exception_handler(ProblemError, _problem)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from carbon_common import faults
 from carbon_common.bus.kafka import KafkaBus
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import EventBus, Subscription
@@ -35,11 +36,15 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
+        if faults.configured() and not settings.environment.allows_dev_secrets:
+            raise RuntimeError("CARBON_FAULTS is set: fault injection is refused outside development/test")
         setup_logging(self.name, settings.telemetry.log_level, settings.telemetry.log_json)
         setup_telemetry(self.name)
         self.engine = engine or create_engine(settings.postgres)
         instrument_engine(self.engine)
-        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
         self.owns_bus = bus is None
         self.bus: EventBus = bus if bus is not None else self._make_bus()
         self.relay = OutboxRelay(self.sessions, self.bus, self.name)

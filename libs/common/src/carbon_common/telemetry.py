@@ -38,7 +38,9 @@ def setup_telemetry(service_name: str, exporter: SpanExporter | None = None) -> 
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    elif os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    elif os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

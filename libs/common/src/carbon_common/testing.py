@@ -32,7 +32,7 @@ def kafka_bootstrap() -> str:
     servers = os.environ.get("KAFKA_BOOTSTRAP")
     if not servers:
         raise MissingInfrastructure(
-            "KAFKA_BOOTSTRAP is not set: integration tests need a real Kafka broker (run them with `make test`)"
+            "KAFKA_BOOTSTRAP is not set: integration tests need a real Kafka broker (run `make test`)"
         )
     return servers
 

@@ -93,23 +93,35 @@ def _run_maven(mvn: str, version: str, libs: Path, console: Console) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     log_path = work / "mvn.log"
     cmd = [
-        mvn, "-B", "-Dstyle.color=never", "-f", str(work / "pom.xml"),
+        mvn,
+        "-B",
+        "-Dstyle.color=never",
+        "-f",
+        str(work / "pom.xml"),
         f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={partial}",
-    ]  # fmt: skip
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={partial}",
+    ]
     files, total = 0, 0.0
     with (
         log_path.open("w", encoding="utf-8") as log,
         Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as progress,
-    ):  # fmt: skip
+    ):
         task = progress.add_task(f"Fetching Kafka {version} jars from Maven Central")
         proc = subprocess.Popen(
-            cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cmd,
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
             stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)

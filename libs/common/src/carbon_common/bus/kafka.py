@@ -41,11 +41,15 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
     if settings.security_protocol.startswith("SASL"):
         opts["sasl_mechanism"] = settings.sasl_mechanism or "SCRAM-SHA-512"
         opts["sasl_plain_username"] = settings.sasl_username
-        opts["sasl_plain_password"] = settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        opts["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
     return opts
 
 
-async def ensure_topics(settings: KafkaSettings, topics: Sequence[str], partitions: int | None = None) -> None:
+async def ensure_topics(
+    settings: KafkaSettings, topics: Sequence[str], partitions: int | None = None
+) -> None:
     """Create the topics that do not exist yet (idempotent)."""
     admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
@@ -55,7 +59,9 @@ async def ensure_topics(settings: KafkaSettings, topics: Sequence[str], partitio
         if missing:
             n = partitions or settings.topic_partitions
             try:
-                await admin.create_topics([NewTopic(t, num_partitions=n, replication_factor=1) for t in missing])
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=n, replication_factor=1) for t in missing]
+                )
             except TopicAlreadyExistsError:
                 pass
     finally:
@@ -70,10 +76,14 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         # Wait for the in-flight batch to be applied and committed before the partitions go.
         async with self._lock:
-            log.info("partitions revoked", extra={"group": self._group, "partitions": [str(tp) for tp in revoked]})
+            log.info(
+                "partitions revoked", extra={"group": self._group, "partitions": [str(tp) for tp in revoked]}
+            )
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        log.info("partitions assigned", extra={"group": self._group, "partitions": [str(tp) for tp in assigned]})
+        log.info(
+            "partitions assigned", extra={"group": self._group, "partitions": [str(tp) for tp in assigned]}
+        )
 
 
 class KafkaBus:
@@ -131,7 +141,8 @@ class KafkaBus:
     async def publish(self, records: Sequence[Record]) -> None:
         assert self._producer is not None, "KafkaBus.publish before start()"
         futures = [
-            await self._producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for r in records
+            await self._producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
+            for r in records
         ]
         if futures:
             await asyncio.gather(*futures)
@@ -153,7 +164,9 @@ class KafkaBus:
     async def _run(self, sub: Subscription[Any], consumer: AIOKafkaConsumer, lock: asyncio.Lock) -> None:
         while not self._stopping:
             try:
-                batches = await consumer.getmany(timeout_ms=self.settings.poll_timeout_ms, max_records=sub.max_batch)
+                batches = await consumer.getmany(
+                    timeout_ms=self.settings.poll_timeout_ms, max_records=sub.max_batch
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -165,7 +178,8 @@ class KafkaBus:
             async with lock:
                 for tp, msgs in batches.items():
                     records = [
-                        Record(m.topic, m.key, m.value, tuple(m.headers or ()), m.partition, m.offset) for m in msgs
+                        Record(m.topic, m.key, m.value, tuple(m.headers or ()), m.partition, m.offset)
+                        for m in msgs
                     ]
                     with BUS_BATCH_SECONDS.labels(sub.group).time():
                         await process_batch(sub, records, self.publish, stopping=lambda: self._stopping)

@@ -42,7 +42,7 @@ Decoder = Callable[[Record], T]
 BatchHandler = Callable[[Sequence[Decoded[T]]], Awaitable[None]]
 
 
-class PoisonRecord(Exception):  # noqa: N818 - it is a signal, not only an error
+class PoisonRecord(Exception):
     """Raised by a handler: this one record can never be applied; dead-letter it with ``reason``."""
 
     def __init__(self, record: Record, reason: str) -> None:

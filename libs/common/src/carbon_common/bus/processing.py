@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from carbon_common import faults
 from carbon_common.bus.port import Decoded, PoisonRecord, Record, Subscription
 from carbon_common.events.envelope import ContractError
 from carbon_common.events.topics import Topics
@@ -59,7 +60,9 @@ def dlq_record(record: Record, reason: str, group: str) -> Record:
         ("dlq_consumer_group", group.encode()),
         ("dlq_time", datetime.now(UTC).isoformat().encode()),
     )
-    return Record(topic=Topics.dlq(record.topic), key=record.key, value=record.value, headers=record.headers + extra)
+    return Record(
+        topic=Topics.dlq(record.topic), key=record.key, value=record.value, headers=record.headers + extra
+    )
 
 
 Publish = Callable[[Sequence[Record]], Awaitable[None]]
@@ -74,6 +77,8 @@ async def process_batch(
     backoff_cap: float = 5.0,
 ) -> None:
     """Apply ``records`` through ``sub``; returns when every record is applied or dead-lettered."""
+    if records:
+        faults.scope.set(records[0].topic)
     dead: list[Record] = []
     decoded: list[Decoded[Any]] = []
     for rec in records:
@@ -94,7 +99,11 @@ async def _publish_dlq(publish: Publish, dead: Sequence[Record], sub: Subscripti
     for d in dead:
         log.warning(
             "dead-lettered record",
-            extra={"topic": d.topic, "group": sub.group, "reason": dict(d.headers).get("dlq_reason", b"").decode()},
+            extra={
+                "topic": d.topic,
+                "group": sub.group,
+                "reason": dict(d.headers).get("dlq_reason", b"").decode(),
+            },
         )
     await publish(dead)
     BUS_DLQ.labels(sub.group).inc(len(dead))

@@ -42,7 +42,7 @@ class Event(BaseModel):
     @property
     def subject(self) -> str:
         """The Kafka key and ``ce_subject``: the enterprise credit code for every v1 event."""
-        return str(getattr(self, "credit_code"))
+        return str(self.__dict__["credit_code"])
 
 
 E = TypeVar("E", bound=Event)

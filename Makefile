@@ -1,0 +1,62 @@
+# Carbon Bureau — every target installs what it needs (virtualenv, packages, Kafka jars, PostgreSQL).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+export UV_PYTHON := $(PYTHON)
+UV := .tools/bin/uv
+VENV := .venv/.synced
+
+.PHONY: help install demo up down status check lint typecheck imports test test-unit bench clean logs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv
+
+$(VENV): $(UV) uv.lock pyproject.toml libs/common/pyproject.toml services/*/pyproject.toml apps/bureau/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $(VENV)
+
+install: $(VENV) ## create .venv with every package (uv, one lock file)
+
+demo: $(VENV) ## the embedded default: one process, embedded PostgreSQL, in-process bus, pilot replay, APIs on :8000
+	.venv/bin/bureau demo $(DEMO_ARGS)
+
+up: $(VENV) ## the real local stack: Kafka (KRaft) + PostgreSQL + the four services on :8001-8004
+	.venv/bin/bureau stack up --services
+
+down: $(VENV) ## stop everything `make up` started
+	.venv/bin/bureau stack down
+
+status: $(VENV) ## what is running
+	.venv/bin/bureau stack status
+
+logs: ## where the logs are
+	@ls -1 var/log 2>/dev/null || echo "no logs yet: var/log/ is created by make up / make test"
+
+lint: $(VENV)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: $(VENV)
+	.venv/bin/mypy libs/common/src services/*/src apps/bureau/src
+
+imports: $(VENV)
+	.venv/bin/lint-imports
+
+check: lint typecheck imports ## ruff, mypy (strict), import-linter boundaries
+
+test: $(VENV) check ## everything: checks, unit, contract, integration and e2e against real Kafka + PostgreSQL
+	bash scripts/test.sh
+
+test-unit: $(VENV) ## fast tests only (no Kafka, no PostgreSQL)
+	.venv/bin/pytest -q -m "not integration and not e2e"
+
+bench: $(VENV) ## pilot replay through the real stack; writes docs/benchmarks.md
+	bash scripts/bench.sh
+
+clean: down
+	rm -rf var .venv .tools

@@ -1,0 +1,66 @@
+"""What a rating is computed from: plain, immutable values that the repository loads.
+
+Nothing here knows where the values came from (events, database); the rating function is a
+pure function of these inputs and a methodology, which is what makes it reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseProfile:
+    """The directory entry (名录库) as rating needs it."""
+
+    credit_code: str
+    name: str
+    industry_code: str
+    region_code: str
+    size_class: str
+    transition_stage: str
+    ets_participant: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMonth:
+    """One monthly carbon account (the latest calculation version rating has seen)."""
+
+    period: str
+    total_tco2: Decimal
+    output_quantity: Decimal | None
+    output_unit: str | None
+    revenue_10k_cny: Decimal | None
+    data_quality_score: Decimal
+    calculation_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ConductFact:
+    """A compliance / ETS / capex / transition fact (highest revision per fact key)."""
+
+    indicator: str
+    period: str
+    value: Decimal
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Intensity:
+    """An intensity over a window on one basis: ``per_output:<unit>`` or ``per_revenue``."""
+
+    basis: str
+    value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RatingInputs:
+    """Everything one rating uses. ``peer_intensities`` excludes the enterprise itself."""
+
+    enterprise: EnterpriseProfile
+    as_of_period: str
+    accounts: tuple[AccountMonth, ...]
+    facts: tuple[ConductFact, ...] = ()
+    peer_intensities: tuple[Decimal, ...] = ()

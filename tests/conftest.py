@@ -1,0 +1,1 @@
+"""Cross-service tests: contract suites, integration against the real stack, end to end."""
