@@ -26,13 +26,16 @@ demo: $(VENV) ## the embedded default: one process, embedded PostgreSQL, in-proc
 	.venv/bin/bureau demo $(DEMO_ARGS)
 
 up: $(VENV) ## the real local stack: Kafka (KRaft) + PostgreSQL + the four services on :8001-8004
-	.venv/bin/bureau stack up --services
+	.venv/bin/bureau stack up
+	.venv/bin/bureau services start
 
 down: $(VENV) ## stop everything `make up` started
+	-.venv/bin/bureau services stop
 	.venv/bin/bureau stack down
 
 status: $(VENV) ## what is running
 	.venv/bin/bureau stack status
+	.venv/bin/bureau services status
 
 logs: ## where the logs are
 	@ls -1 var/log 2>/dev/null || echo "no logs yet: var/log/ is created by make up / make test"

@@ -23,8 +23,8 @@ from carbon_common.events import Envelope, FactRecorded, Topics
 from carbon_common.settings import KafkaSettings
 from carbon_common.testing import kafka_bootstrap
 
-CODE_A = "91140400MA0GRPWX3U"
-CODE_B = "91140200MA0H2J3U7N"
+CODE_A = "91140400MA0GRPWX3R"
+CODE_B = "91140200MA0H2J3U78"
 
 
 def fact(i: int, code: str = CODE_A, topic: str | None = None) -> Envelope[FactRecorded]:

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from . import state
 from .kafka import KafkaNode
+from .kafka_dist import ensure_kafka_jars
 from .kafka_ready import is_ready
 from .pg_handle import SERVICE_DATABASES, PgHandle
 from .postgres import postmaster_pid, start_postgres, stop_postgres
@@ -43,7 +44,7 @@ def _locked(s: StackSettings) -> Iterator[None]:
 
 
 def _console(console: Console | None) -> Console:
-    return console or Console(stderr=True)
+    return console or Console(stderr=True, soft_wrap=True)
 
 
 # -- Kafka -------------------------------------------------------------------------------------
@@ -53,12 +54,13 @@ def kafka_up(settings: StackSettings | None = None, console: Console | None = No
     with _locked(s):
         recorded = state.get(s.state_file, "kafka")
         node = KafkaNode.from_settings(s)
-        pid = recorded.get("pid")
+        pid = int(recorded.get("pid") or 0)
         if node.is_ours(pid) and recorded.get("port") == s.kafka_port and run_sync(is_ready(node.bootstrap)):
             out.print(f"[green]✓[/] Kafka already running on {node.bootstrap} (pid {pid})")
         else:
             if node.is_ours(pid):  # alive but unhealthy or reconfigured: restart it cleanly
-                node.stop(int(pid))
+                node.stop(pid)
+            ensure_kafka_jars(s.kafka_version, s.kafka_libs, out)  # not part of the start-up time
             started = time.monotonic()
             pid = node.start(out)
             state.put(
@@ -86,10 +88,10 @@ def kafka_down(settings: StackSettings | None = None, console: Console | None = 
     with _locked(s):
         recorded = state.get(s.state_file, "kafka")
         node = KafkaNode.from_settings(s)
-        pid = recorded.get("pid")
+        pid = int(recorded.get("pid") or 0)
         stopped = False
         if node.is_ours(pid):
-            killed = node.stop(int(pid))
+            killed = node.stop(pid)
             out.print(f"[green]✓[/] Kafka stopped (pid {pid}{', killed after timeout' if killed else ''})")
             stopped = True
         state.put(s.state_file, "kafka", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import shutil
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,7 +24,7 @@ from .procs import StackError, run_sync
 from .settings import StackSettings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local real stack: Kafka + PostgreSQL.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 KafkaPort = Annotated[
     int | None, typer.Option("--kafka-port", help="Broker port [env CARBON_KAFKA_PORT, 9092]")
@@ -114,7 +115,7 @@ def status() -> None:
     ready = alive and run_sync(is_ready(node.bootstrap))
     label = "[green]ready" if ready else ("[yellow]running, not answering" if alive else "[dim]stopped")
     table.add_row(
-        "kafka", str(k.get("pid", "-")) if alive else "-", node.bootstrap, label, str(node.log_file)
+        "kafka", str(k.get("pid", "-")) if alive else "-", node.bootstrap, label, _rel(node.log_file, s)
     )
     handle = api.postgres_handle(s)
     pid = postmaster_pid(s.pg_data_dir) if handle.managed else None
@@ -123,8 +124,15 @@ def status() -> None:
         label = "[green]ready" + ("" if handle.managed else " (DATABASE_URL)")
     except StackError:
         label = "[yellow]running, not answering" if pid else "[dim]stopped"
-    table.add_row("postgres", str(pid or "-"), handle.base_url, label, str(handle.log_file or "-"))
-    Console().print(table)
+    endpoint = handle.base_url.rsplit("@", 1)[-1]
+    table.add_row(
+        "postgres", str(pid or "-"), endpoint, label, _rel(handle.log_file, s) if handle.log_file else "-"
+    )
+    Console(soft_wrap=True).print(table)
+
+
+def _rel(path: Path, s: StackSettings) -> str:
+    return str(path.relative_to(s.root)) if path.is_relative_to(s.root) else str(path)
 
 
 @app.command()

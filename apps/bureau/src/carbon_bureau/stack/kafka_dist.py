@@ -60,7 +60,7 @@ def ensure_kafka_jars(version: str, libs: Path, console: Console | None = None) 
     """Return the ``libs`` folder for ``version``, downloading it first if it is missing."""
     if _complete(libs, version):
         return libs
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, soft_wrap=True)
     with file_lock(libs.parent / ".lock"):
         if _complete(libs, version):  # another process finished while we waited for the lock
             return libs

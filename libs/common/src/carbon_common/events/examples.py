@@ -19,7 +19,7 @@ from carbon_common.events.contracts import (
 )
 from carbon_common.events.envelope import Event
 
-CODE = "91140400MA0GRPWX3U"
+CODE = "91140400MA0GRPWX3R"
 WHEN = datetime(2024, 2, 5, 8, 0, tzinfo=UTC)
 
 EXAMPLES: dict[type[Event], Event] = {

@@ -163,3 +163,13 @@ def parse_policy(raw: dict[str, Any]) -> BankPolicy:
         cea_volatility=_d(v(market["cea_annual_volatility"])),
         products={code: _product(code, p, sharing) for code, p in raw["products"].items()},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyBook:
+    """Every bank's policy (``default`` for banks without their own file)."""
+
+    policies: dict[str, BankPolicy]
+
+    def for_bank(self, bank_id: str) -> BankPolicy:
+        return self.policies.get(bank_id) or self.policies["default"]

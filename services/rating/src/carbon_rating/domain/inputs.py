@@ -57,10 +57,11 @@ class Intensity:
 
 @dataclass(frozen=True, slots=True)
 class RatingInputs:
-    """Everything one rating uses. ``peer_intensities`` excludes the enterprise itself."""
+    """Everything one rating uses; peers are compared on the enterprise's own intensity basis."""
 
     enterprise: EnterpriseProfile
     as_of_period: str
     accounts: tuple[AccountMonth, ...]
     facts: tuple[ConductFact, ...] = ()
-    peer_intensities: tuple[Decimal, ...] = ()
+    #: same-industry accounts over both windows, by credit code (may include the enterprise)
+    peer_accounts: dict[str, tuple[AccountMonth, ...]] = field(default_factory=dict)

@@ -1,0 +1,48 @@
+"""Which factor set applies now: the active one in the database, cached per ``id@version``.
+
+Factor-set versions are immutable, so caching the parsed set by its reference is always safe;
+only the *pointer* to the active version is read per batch (one small query).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from carbon_accounting.domain.factors import FactorSet
+from carbon_accounting.service_layer.ports import AccountingRepository
+
+
+class FactorSetNotFound(LookupError):
+    pass
+
+
+@dataclass
+class FactorSets:
+    """The seed set shipped with the package, plus a cache of parsed sets."""
+
+    seed: FactorSet
+    _cache: dict[str, FactorSet] = field(default_factory=dict)
+
+    async def ensure_seeded(self, repo: AccountingRepository) -> None:
+        """Store the packaged set and activate it when nothing is active yet (first start)."""
+        await repo.add_factor_set(self.seed)
+        if await repo.active_factor_set_ref() is None:
+            await repo.activate_factor_set(self.seed.id, self.seed.version)
+
+    async def active(self, repo: AccountingRepository) -> FactorSet:
+        ref = await repo.active_factor_set_ref()
+        if ref is None:
+            await self.ensure_seeded(repo)
+            ref = (self.seed.id, self.seed.version)
+        return await self.get(repo, *ref)
+
+    async def get(self, repo: AccountingRepository, set_id: str, version: str) -> FactorSet:
+        key = f"{set_id}@{version}"
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        loaded = await repo.factor_set(set_id, version)
+        if loaded is None:
+            raise FactorSetNotFound(f"factor set {key} is not stored")
+        self._cache[key] = loaded
+        return loaded

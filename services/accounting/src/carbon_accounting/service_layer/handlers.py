@@ -1,0 +1,139 @@
+"""Use cases of the accounting service. The table at the bottom is the one place they are listed.
+
+Handlers change state and stage the events they owe (``uow.emit``); the caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from carbon_common.events import AccountUpdated
+
+from carbon_accounting.domain.factors import FactorSet
+from carbon_accounting.domain.model import AccountFigures, Fact
+from carbon_accounting.service_layer.commands import ActivateFactorSet, ApplyBatch, PublishFactorSet
+from carbon_accounting.service_layer.factor_sets import FactorSets
+from carbon_accounting.service_layer.ports import AccountingUnitOfWork, Pair, StoredAccount
+from carbon_accounting.domain.calculation import compute_account
+
+#: enterprise-months recomputed per query round during a full restatement
+RESTATE_CHUNK = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    recomputed: int
+    restated: int
+
+
+def latest_revisions(facts: Iterable[Fact]) -> list[Fact]:
+    """Within one batch, keep only the highest revision per fact_key (a correction supersedes)."""
+    best: dict[str, Fact] = {}
+    for f in facts:
+        cur = best.get(f.fact_key)
+        if cur is None or f.revision > cur.revision:
+            best[f.fact_key] = f
+    return list(best.values())
+
+
+def account_event(figures: AccountFigures, calculation_version: int) -> AccountUpdated:
+    return AccountUpdated(
+        credit_code=figures.credit_code,
+        period=figures.period,
+        industry_code=figures.industry_code,
+        scope1_combustion_tco2=figures.scope1_combustion_tco2,
+        scope1_process_tco2=figures.scope1_process_tco2,
+        scope2_location_tco2=figures.scope2_location_tco2,
+        scope2_market_tco2=figures.scope2_market_tco2,
+        scope3_tco2=figures.scope3_tco2,
+        total_tco2=figures.total_tco2,
+        output_quantity=figures.output_quantity,
+        output_unit=figures.output_unit,
+        intensity_per_output=figures.intensity_per_output,
+        revenue_10k_cny=figures.revenue_10k_cny,
+        intensity_per_revenue=figures.intensity_per_revenue,
+        data_quality_score=figures.data_quality_score,
+        fact_count=figures.fact_count,
+        factor_set=figures.factor_set,
+        calculation_version=calculation_version,
+    )
+
+
+async def recompute(uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: FactorSet) -> Outcome:
+    """Recompute each enterprise-month once; store and emit only those whose figures changed.
+
+    A duplicate or no-op correction yields the same figures, so no new ``AccountUpdated``; a
+    change increments ``calculation_version`` (1 for a first figure), so consumers can tell a
+    restatement from a first figure. A factor-set change that leaves every number equal only
+    updates the stored ``factor_set`` label (documented: no event for a label-only change).
+    """
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return Outcome(0, 0)
+    facts = await uow.repo.facts_for(wanted)
+    enterprises = await uow.repo.enterprises({code for code, _ in wanted})
+    existing = await uow.repo.accounts(wanted)
+    to_store: list[StoredAccount] = []
+    restated = 0
+    for pair in wanted:
+        pair_facts = facts.get(pair)
+        if not pair_facts:
+            continue
+        code, period = pair
+        figures = compute_account(code, period, pair_facts, enterprises.get(code), factors).figures
+        prev = existing.get(pair)
+        if prev is not None and prev.figures.comparable() == figures.comparable():
+            if prev.figures.factor_set != figures.factor_set:
+                to_store.append(StoredAccount(figures, prev.calculation_version))
+            continue
+        version = 1 if prev is None else prev.calculation_version + 1
+        to_store.append(StoredAccount(figures, version))
+        uow.emit(account_event(figures, version))
+        restated += 1
+    await uow.repo.upsert_accounts(to_store)
+    return Outcome(len(wanted), restated)
+
+
+async def apply_batch(uow: AccountingUnitOfWork, cmd: ApplyBatch, factor_sets: FactorSets) -> Outcome:
+    """Directory changes and facts of one batch; each touched enterprise-month computed once."""
+    await uow.repo.lock_accounts(exclusive=False)
+    changed = await uow.repo.upsert_enterprises(cmd.enterprises) if cmd.enterprises else set()
+    facts = latest_revisions(cmd.facts)
+    if facts:
+        await uow.repo.upsert_facts(facts)
+    pairs: set[Pair] = {(f.credit_code, f.period) for f in facts}
+    if changed:
+        # an enterprise that arrives (or changes industry) after its facts: restate its months
+        pairs.update(await uow.repo.fact_pairs(changed))
+    if not pairs:
+        return Outcome(0, 0)
+    return await recompute(uow, pairs, await factor_sets.active(uow.repo))
+
+
+async def publish_factor_set(uow: AccountingUnitOfWork, cmd: PublishFactorSet) -> bool:
+    return await uow.repo.add_factor_set(cmd.factor_set)
+
+
+async def activate_factor_set(
+    uow: AccountingUnitOfWork, cmd: ActivateFactorSet, factor_sets: FactorSets
+) -> Outcome:
+    """Switch the active set and restate every enterprise-month it changes (in chunks)."""
+    await uow.repo.lock_accounts(exclusive=True)
+    factors = await factor_sets.get(uow.repo, cmd.set_id, cmd.version)  # FactorSetNotFound → 404
+    await uow.repo.activate_factor_set(cmd.set_id, cmd.version)
+    all_pairs = await uow.repo.fact_pairs()
+    recomputed = restated = 0
+    for start in range(0, len(all_pairs), RESTATE_CHUNK):
+        out = await recompute(uow, all_pairs[start : start + RESTATE_CHUNK], factors)
+        recomputed += out.recomputed
+        restated += out.restated
+    return Outcome(recomputed, restated)
+
+
+#: the use cases, in one visible table (command type → handler)
+HANDLERS = {
+    ApplyBatch: apply_batch,
+    PublishFactorSet: publish_factor_set,
+    ActivateFactorSet: activate_factor_set,
+}

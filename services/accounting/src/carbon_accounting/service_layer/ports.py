@@ -1,0 +1,69 @@
+"""The ports the service layer needs: a repository and a unit of work (adapters implement them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from carbon_accounting.domain.factors import FactorSet
+from carbon_accounting.domain.model import AccountFigures, Enterprise, Fact
+from carbon_accounting.domain.rollup import MonthlyAccount
+
+Pair = tuple[str, str]  # (credit_code, period)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAccount:
+    figures: AccountFigures
+    calculation_version: int
+
+
+class AccountingRepository(Protocol):
+    async def lock_accounts(self, *, exclusive: bool) -> None:
+        """Serialise factor-set restatement against consumer batches (advisory lock)."""
+        ...
+
+    async def upsert_enterprises(self, enterprises: Sequence[Enterprise]) -> set[str]:
+        """Keep the highest revision; return credit codes whose accounting-relevant profile changed."""
+        ...
+
+    async def upsert_facts(self, facts: Sequence[Fact]) -> None:
+        """Keep history; the current table holds the highest revision per fact_key."""
+        ...
+
+    async def facts_for(self, pairs: Iterable[Pair]) -> dict[Pair, list[Fact]]: ...
+
+    async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
+        """(credit_code, period) pairs that have facts (all of them when ``credit_codes`` is None)."""
+        ...
+
+    async def enterprises(self, credit_codes: Iterable[str]) -> dict[str, Enterprise]: ...
+
+    async def accounts(self, pairs: Iterable[Pair]) -> dict[Pair, StoredAccount]: ...
+
+    async def upsert_accounts(self, accounts: Sequence[StoredAccount]) -> None: ...
+
+    async def monthly_accounts(self, credit_code: str, first: str, last: str) -> list[MonthlyAccount]: ...
+
+    async def active_factor_set_ref(self) -> tuple[str, str] | None: ...
+
+    async def factor_set(self, set_id: str, version: str) -> FactorSet | None: ...
+
+    async def factor_sets(self) -> list[tuple[str, str, bool, str]]:
+        """(id, version, active, title) of every stored set."""
+        ...
+
+    async def add_factor_set(self, factor_set: FactorSet) -> bool:
+        """Store a version; False if that id@version already exists (immutable)."""
+        ...
+
+    async def activate_factor_set(self, set_id: str, version: str) -> None: ...
+
+
+class AccountingUnitOfWork(Protocol):
+    repo: AccountingRepository
+
+    def emit(self, event: Any) -> Any: ...
+
+    async def commit(self) -> None: ...

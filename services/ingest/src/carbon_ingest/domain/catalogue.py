@@ -1,0 +1,118 @@
+"""The indicator catalogue as a value object, built from its versioned data file.
+
+The data (``carbon_ingest/catalogue/indicators-v<N>.yaml``) is the contract that
+docs/indicators.md summarises; this module only gives it types and checks it on load, so a
+broken catalogue fails at start-up rather than on the first submission.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from carbon_ingest.domain.identifiers import DEPARTMENT_KINDS
+from carbon_ingest.domain.units import UnitError, factor
+
+ATTRIBUTE_TYPES = {"string": str, "bool": bool, "number": (int, float)}
+
+
+class CatalogueError(ValueError):
+    """The catalogue data is inconsistent (unknown kind, unconvertible unit, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeRule:
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Indicator:
+    code: str
+    unit: str
+    accepted_units: tuple[str, ...]
+    kinds: frozenset[str]
+    authoritative: frozenset[str]
+    not_correctable_by: frozenset[str] = frozenset()
+    min_value: Decimal | None = Decimal(0)
+    integer: bool = False
+    attributes: Mapping[str, AttributeRule] = field(default_factory=dict)
+    #: relative tolerance when two sources report this indicator; None = not cross-checked
+    cross_check_tolerance: Decimal | None = None
+
+    def may_correct(self, kind: str) -> bool:
+        return kind not in self.not_correctable_by
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    version: int
+    indicators: Mapping[str, Indicator]
+
+    def get(self, code: str) -> Indicator | None:
+        return self.indicators.get(code)
+
+    @property
+    def cross_checked(self) -> frozenset[str]:
+        return frozenset(c for c, i in self.indicators.items() if i.cross_check_tolerance is not None)
+
+
+def _kinds(value: Any, where: str) -> frozenset[str]:
+    kinds = frozenset(value or ())
+    unknown = kinds - DEPARTMENT_KINDS
+    if unknown:
+        raise CatalogueError(f"{where}: unknown department kinds {sorted(unknown)}")
+    return kinds
+
+
+def _indicator(code: str, spec: Mapping[str, Any]) -> Indicator:
+    unit = str(spec["unit"])
+    accepted = tuple(str(u) for u in spec.get("accepted", [unit]))
+    for u in accepted:
+        try:
+            factor(u, unit)
+        except UnitError as exc:
+            raise CatalogueError(f"{code}: {exc}") from exc
+    kinds = _kinds(spec.get("kinds"), code)
+    if not kinds:
+        raise CatalogueError(f"{code}: no department kind may report it")
+    default_authority = (kinds - {"self"}) or kinds
+    authoritative = _kinds(spec.get("authoritative"), code) or default_authority
+    minimum = spec.get("min", 0)
+    attrs = {
+        name: AttributeRule(
+            required=bool(rule.get("required", False)),
+            enum=tuple(str(v) for v in rule.get("enum", ())),
+            type=rule.get("type"),
+        )
+        for name, rule in (spec.get("attributes") or {}).items()
+    }
+    for name, rule in attrs.items():
+        if rule.type is not None and rule.type not in ATTRIBUTE_TYPES:
+            raise CatalogueError(f"{code}: attribute {name} has unknown type {rule.type}")
+    cross = spec.get("cross_check")
+    return Indicator(
+        code=code,
+        unit=unit,
+        accepted_units=accepted,
+        kinds=kinds,
+        authoritative=authoritative,
+        not_correctable_by=_kinds(spec.get("not_correctable_by"), code),
+        min_value=None if minimum is None else Decimal(str(minimum)),
+        integer=bool(spec.get("integer", False)),
+        attributes=attrs,
+        cross_check_tolerance=Decimal(str(cross["tolerance"])) if cross else None,
+    )
+
+
+def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
+    """Build and check a catalogue from its data-file mapping."""
+    try:
+        version = int(data["version"])
+        indicators = {str(code): _indicator(str(code), spec) for code, spec in data["indicators"].items()}
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CatalogueError(f"malformed catalogue: {exc!r}") from exc
+    return Catalogue(version=version, indicators=indicators)

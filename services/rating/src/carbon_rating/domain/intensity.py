@@ -1,0 +1,61 @@
+"""Carbon intensity over a window, on a basis that peers can be compared on.
+
+The basis is output (tCO2 per unit of physical output, e.g. MWh or t crude steel) when the
+enterprise reports output in every account that has emissions, otherwise revenue (tCO2 per 10k
+CNY). Windows sum emissions and the denominator first and divide once (a ratio of sums, not a mean
+of monthly ratios), so a month with tiny output cannot dominate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from carbon_rating.domain.inputs import AccountMonth, Intensity
+
+
+def _in(accounts: Iterable[AccountMonth], periods: set[str]) -> list[AccountMonth]:
+    return [a for a in accounts if a.period in periods]
+
+
+def choose_basis(accounts: Sequence[AccountMonth]) -> str | None:
+    """``per_output:<unit>`` when every account has one output unit and a positive output."""
+    if not accounts:
+        return None
+    units = {a.output_unit for a in accounts}
+    if len(units) == 1 and None not in units and all((a.output_quantity or 0) > 0 for a in accounts):
+        return f"per_output:{next(iter(units))}"
+    if all((a.revenue_10k_cny or 0) > 0 for a in accounts):
+        return "per_revenue"
+    return None
+
+
+def intensity_on(accounts: Sequence[AccountMonth], periods: set[str], basis: str) -> Decimal | None:
+    """The window's intensity on ``basis``, or None when the window lacks the denominator."""
+    rows = _in(accounts, periods)
+    if not rows:
+        return None
+    total = sum((a.total_tco2 for a in rows), Decimal(0))
+    if basis == "per_revenue":
+        denom = sum((a.revenue_10k_cny or Decimal(0) for a in rows), Decimal(0))
+    else:
+        unit = basis.split(":", 1)[1]
+        if any(a.output_unit != unit for a in rows):
+            return None
+        denom = sum((a.output_quantity or Decimal(0) for a in rows), Decimal(0))
+    if denom <= 0:
+        return None
+    return total / denom
+
+
+def own_intensity(accounts: Sequence[AccountMonth], periods: set[str]) -> Intensity | None:
+    rows = _in(accounts, periods)
+    basis = choose_basis(rows)
+    if basis is None:
+        return None
+    value = intensity_on(rows, periods, basis)
+    return None if value is None else Intensity(basis, value)
+
+
+def basis_unit(basis: str) -> str | None:
+    return basis.split(":", 1)[1] if basis.startswith("per_output:") else None

@@ -1,0 +1,123 @@
+"""Issuing ratings: load inputs in bulk, rate, and issue only what changed.
+
+Coalescing: callers pass the set of enterprises a batch touched; each is rated once, as of its
+latest period with an account. A new rating is stored and ``RatingIssued`` emitted only when the
+outcome differs from the current rating (score, label, vetoes, stage, methodology version), so a
+redelivered or repeated input changes nothing. Peers are loaded once per (industry, period).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from carbon_common.events import RatingIssued
+from carbon_rating.domain.inputs import RatingInputs
+from carbon_rating.domain.methodology import Methodology
+from carbon_rating.domain.periods import shift, window
+from carbon_rating.domain.rating import rate
+from carbon_rating.domain.result import RatingResult
+from carbon_rating.service_layer.ports import StoredRating, UnitOfWorkPort
+from carbon_rating.service_layer.serialize import result_details
+
+_NS = uuid.UUID("6f1d3c2e-8b1a-4c57-9a0e-2f4d6b8c0a11")
+
+
+def rating_id(credit_code: str, seq: int) -> str:
+    """Deterministic: a replay after a crash issues the same ids."""
+    return str(uuid.uuid5(_NS, f"{credit_code}/{seq}"))
+
+
+def to_event(r: StoredRating) -> RatingIssued:
+    subs = r.details.get("sub_scores", {})
+    return RatingIssued(
+        rating_id=r.rating_id,
+        credit_code=r.credit_code,
+        as_of_period=r.as_of_period,
+        score=r.score,
+        label=r.label,  # type: ignore[arg-type]
+        previous_label=r.previous_label,  # type: ignore[arg-type]
+        transition_stage=r.stage,  # type: ignore[arg-type]
+        confidence=r.confidence,
+        methodology_version=r.methodology_version,
+        sub_scores={k: v["value"] for k, v in sorted(subs.items())},
+        vetoes=list(r.vetoes),
+        industry_code=r.industry_code,
+        issued_at=r.issued_at,
+    )
+
+
+def stored(
+    result: RatingResult, current: StoredRating | None, account_ref: str | None, reason: str, issued_at: datetime,
+    objection_id: str | None = None,
+) -> StoredRating:
+    seq = 1 if current is None else current.seq + 1
+    return StoredRating(
+        rating_id=rating_id(result.credit_code, seq),
+        credit_code=result.credit_code,
+        seq=seq,
+        as_of_period=result.as_of_period,
+        industry_code=result.industry_code,
+        stage=result.stage,
+        score=result.score,
+        label=result.label,
+        previous_label=None if current is None else current.label,
+        confidence=result.confidence,
+        methodology_version=result.methodology_version,
+        vetoes=result.vetoes,
+        details=result_details(result),
+        account_ref=account_ref,
+        reason=reason,
+        issued_at=issued_at,
+        objection_id=objection_id,
+    )
+
+
+async def rerate(
+    uow: UnitOfWorkPort, codes: Iterable[str], m: Methodology, issued_at: datetime, reason: str
+) -> list[StoredRating]:
+    """Rate ``codes`` (inside the caller's unit of work); return the ratings newly issued."""
+    repo = uow.repo
+    wanted = sorted(set(codes))
+    latest = await repo.latest_account_periods(wanted)
+    profiles = await repo.enterprises(wanted)
+    rateable = [c for c in wanted if c in latest and c in profiles]
+    if not rateable:
+        return []
+    span = max(m.window_months + 12, 24)
+    all_periods = sorted({p for c in rateable for p in window(latest[c], span)})
+    own = await repo.accounts_for(rateable, all_periods)
+    facts = await repo.facts_for(rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)}))
+    current = await repo.current_ratings(rateable, lock=True)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for c in rateable:
+        groups[(profiles[c].industry_code, latest[c])].append(c)
+    issued: list[StoredRating] = []
+    for (industry, period), members in sorted(groups.items()):
+        peer_periods = sorted(set(window(period, m.window_months)) | set(window(shift(period, -12), m.window_months)))
+        peers = await repo.industry_accounts(industry, peer_periods)
+        for c in members:
+            rows = own.get(c, [])
+            inputs = RatingInputs(
+                enterprise=profiles[c],
+                as_of_period=period,
+                accounts=tuple(r.month for r in rows),
+                facts=tuple(facts.get(c, [])),
+                peer_accounts=peers,
+            )
+            result = rate(inputs, m)
+            cur = current.get(c)
+            if cur is not None and result.same_outcome(
+                cur.score, cur.label, cur.vetoes, cur.methodology_version, cur.stage
+            ):
+                continue
+            ref = next((f"{c}/{r.month.period}@v{r.month.calculation_version}" for r in rows
+                        if r.month.period == period), None)
+            issued.append(stored(result, cur, ref, reason, issued_at))
+    if issued:
+        await repo.add_ratings(issued)
+        for s in issued:
+            uow.emit(to_event(s))
+    return issued
