@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 
 from carbon_bureau.embedded import SERVICE_NAMES, EmbeddedBureau
-from carbon_bureau.summary import collect_summary, print_summary
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[4]
@@ -40,6 +39,7 @@ async def _demo(serve: bool, enterprises: int, months: int, seed: int, port: int
     from carbon_bureau.pilot import generate
     from carbon_bureau.pilot.replay import replay_http
     from carbon_bureau.stack.postgres import start_postgres
+    from carbon_bureau.summary import collect_summary, print_summary
 
     t0 = time.monotonic()
     data_dir = ROOT / "var" / "demo" / "pg"

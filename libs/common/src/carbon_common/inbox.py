@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _inbox_metadata = MetaData()
@@ -29,15 +28,19 @@ def inbox_table(metadata: MetaData) -> Table:
     return INBOX.to_metadata(metadata)
 
 
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id) SELECT :consumer, unnest(CAST(:ids AS varchar[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
 async def claim(session: AsyncSession, consumer: str, event_ids: Iterable[str]) -> set[str]:
-    """Record ``event_ids`` as applied by ``consumer``; return those not seen before."""
+    """Record ``event_ids`` as applied by ``consumer``; return those not seen before.
+
+    One fixed statement (an array parameter), so it is prepared once and reused per batch.
+    """
     ids = list(dict.fromkeys(event_ids))
     if not ids:
         return set()
-    stmt = (
-        insert(INBOX)
-        .values([{"consumer": consumer, "event_id": i} for i in ids])
-        .on_conflict_do_nothing()
-        .returning(INBOX.c.event_id)
-    )
-    return set((await session.execute(stmt)).scalars().all())
+    result = await session.execute(_CLAIM, {"consumer": consumer, "ids": ids})
+    return {str(r) for r in result.scalars().all()}

@@ -55,11 +55,22 @@ def kafka_up(settings: StackSettings | None = None, console: Console | None = No
         recorded = state.get(s.state_file, "kafka")
         node = KafkaNode.from_settings(s)
         pid = int(recorded.get("pid") or 0)
-        if node.is_ours(pid) and recorded.get("port") == s.kafka_port and run_sync(is_ready(node.bootstrap)):
+        if not node.is_ours(pid) and (orphan := node.find_running()):  # state.json lost: stop and restart it
+            node.stop(orphan)
+        same_config = (recorded.get("port"), recorded.get("controller_port"), recorded.get("version")) == (
+            s.kafka_port,
+            s.controller_port,
+            s.kafka_version,
+        )
+        if node.is_ours(pid) and same_config and run_sync(is_ready(node.bootstrap)):
             out.print(f"[green]✓[/] Kafka already running on {node.bootstrap} (pid {pid})")
         else:
             if node.is_ours(pid):  # alive but unhealthy or reconfigured: restart it cleanly
+                out.print(
+                    f"[yellow]Kafka (pid {pid}) is not answering or its ports/version changed: restarting it"
+                )
                 node.stop(pid)
+                state.put(s.state_file, "kafka", None)
             ensure_kafka_jars(s.kafka_version, s.kafka_libs, out)  # not part of the start-up time
             started = time.monotonic()
             pid = node.start(out)
@@ -88,7 +99,7 @@ def kafka_down(settings: StackSettings | None = None, console: Console | None = 
     with _locked(s):
         recorded = state.get(s.state_file, "kafka")
         node = KafkaNode.from_settings(s)
-        pid = int(recorded.get("pid") or 0)
+        pid = int(recorded.get("pid") or 0) or node.find_running() or 0
         stopped = False
         if node.is_ours(pid):
             killed = node.stop(pid)

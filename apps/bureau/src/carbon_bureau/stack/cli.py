@@ -27,15 +27,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Local real s
 err = Console(stderr=True, soft_wrap=True)
 
 KafkaPort = Annotated[
-    int | None, typer.Option("--kafka-port", help="Broker port [env CARBON_KAFKA_PORT, 9092]")
+    int | None, typer.Option("--kafka-port", help="Broker port (env CARBON_KAFKA_PORT, default 9092)")
 ]
 ControllerPort = Annotated[
     int | None,
-    typer.Option("--controller-port", help="KRaft controller port [env CARBON_KAFKA_CONTROLLER_PORT, 9093]"),
+    typer.Option(
+        "--controller-port", help="KRaft controller port (env CARBON_KAFKA_CONTROLLER_PORT, default 9093)"
+    ),
 ]
-PgPort = Annotated[int | None, typer.Option("--pg-port", help="PostgreSQL port [env CARBON_PG_PORT, 55432]")]
+PgPort = Annotated[
+    int | None, typer.Option("--pg-port", help="PostgreSQL port (env CARBON_PG_PORT, default 55432)")
+]
 KafkaVersion = Annotated[
-    str | None, typer.Option("--kafka-version", help="Kafka version [env CARBON_KAFKA_VERSION]")
+    str | None,
+    typer.Option("--kafka-version", help="Kafka version (env CARBON_KAFKA_VERSION, default 4.1.1)"),
 ]
 
 
@@ -77,7 +82,7 @@ def up(
         if kafka:
             api.kafka_up(s, err)
     except StackError as exc:
-        err.print(f"[red]✗ {exc}")
+        err.print(f"✗ {exc}", style="red", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     err.print(f'[dim]logs: {s.log_dir}   state: {s.state_file}   next: eval "$(scripts/stack.sh env)"')
 
@@ -111,12 +116,10 @@ def status() -> None:
     table = Table("component", "pid", "endpoint", "state", "log")
     k = state.get(s.state_file, "kafka")
     node = KafkaNode.from_settings(replace(s, kafka_port=k.get("port", s.kafka_port)))
-    alive = node.is_ours(k.get("pid"))
-    ready = alive and run_sync(is_ready(node.bootstrap))
-    label = "[green]ready" if ready else ("[yellow]running, not answering" if alive else "[dim]stopped")
-    table.add_row(
-        "kafka", str(k.get("pid", "-")) if alive else "-", node.bootstrap, label, _rel(node.log_file, s)
-    )
+    kpid = k.get("pid") if node.is_ours(k.get("pid")) else node.find_running()
+    ready = bool(kpid) and run_sync(is_ready(node.bootstrap))
+    label = "[green]ready" if ready else ("[yellow]running, not answering" if kpid else "[dim]stopped")
+    table.add_row("kafka", str(kpid or "-"), node.bootstrap, label, _rel(node.log_file, s))
     handle = api.postgres_handle(s)
     pid = postmaster_pid(s.pg_data_dir) if handle.managed else None
     try:

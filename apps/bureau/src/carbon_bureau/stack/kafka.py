@@ -20,7 +20,7 @@ from rich.console import Console
 from . import kafka_files
 from .kafka_dist import ensure_kafka_jars
 from .kafka_ready import ensure_topics, wait_until_ready
-from .procs import StackError, pid_matches, port_open, run_sync, stop_pid, tail
+from .procs import StackError, find_pid, pid_matches, port_open, run_sync, stop_pid, tail
 from .settings import LOCALHOST, StackSettings
 
 #: JVM flags after Kafka's own ``kafka-run-class.sh`` defaults, with a small heap for laptops/CI.
@@ -32,13 +32,18 @@ JVM_OPTS = (
     "-XX:InitiatingHeapOccupancyPercent=35",
     "-XX:+ExplicitGCInvokesConcurrent",
     "-Djava.awt.headless=true",
+    "-Djava.net.preferIPv4Stack=true",  # listen on plain IPv4 127.0.0.1, not a v4-mapped v6 socket
 )
 MAIN_CLASS = "kafka.Kafka"
 
 
 @dataclass(frozen=True)
 class KafkaNode:
-    """One single-node cluster: its files under ``var/stack/kafka`` and its ports."""
+    """One single-node cluster: its files under ``var/stack/kafka/<version>`` and its ports.
+
+    One folder per version: storage formatted by a newer Kafka cannot be opened by an older
+    one, so switching ``CARBON_KAFKA_VERSION`` back and forth must not share data.
+    """
 
     version: str
     libs: Path
@@ -52,7 +57,7 @@ class KafkaNode:
         return cls(
             s.kafka_version,
             s.kafka_libs,
-            s.kafka_dir,
+            s.kafka_dir / s.kafka_version,
             s.log_dir / "kafka.log",
             s.kafka_port,
             s.controller_port,
@@ -75,8 +80,12 @@ class KafkaNode:
         return self.log_file.with_name("kafka-console.log")
 
     def is_ours(self, pid: int | None) -> bool:
-        """True when ``pid`` is a live broker started with *this* node's config file."""
-        return pid_matches(pid, MAIN_CLASS, str(self.properties))
+        """True when ``pid`` is a live broker started from this stack's folder (any version)."""
+        return pid_matches(pid, MAIN_CLASS, f"{self.home.parent}/")
+
+    def find_running(self) -> int | None:
+        """Our broker's pid found by its command line, for when ``state.json`` is gone."""
+        return find_pid(MAIN_CLASS, f"{self.home.parent}/")
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self, console: Console, timeout: float = 120.0) -> int:

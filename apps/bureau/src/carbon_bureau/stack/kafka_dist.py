@@ -111,8 +111,11 @@ def _run_maven(mvn: str, version: str, libs: Path, console: Console) -> None:
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=not console.is_terminal,  # CI logs get one plain line instead of a spinner
         ) as progress,
     ):
+        if not console.is_terminal:
+            console.print(f"Fetching Kafka {version} jars from Maven Central (log: {log_path})")
         task = progress.add_task(f"Fetching Kafka {version} jars from Maven Central")
         proc = subprocess.Popen(
             cmd,

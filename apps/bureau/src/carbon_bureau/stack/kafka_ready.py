@@ -64,13 +64,16 @@ async def wait_until_ready(
     with _quiet_aiokafka():
         while True:
             if not alive():
-                raise StackError(f"Kafka exited during start-up. Last lines of {log_file}:\n{tail(log_file)}")
+                raise StackError(
+                    f"Kafka exited during start-up (JVM output: {log_file.with_name('kafka-console.log')}). "
+                    f"Last lines of {log_file}:\n{tail(log_file, 25)}"
+                )
             if port_open(host, int(port)) and await _probe(bootstrap, group="carbon-stack-readiness"):
                 return
             if deadline.expired:
                 raise StackError(
                     f"Kafka did not become ready on {bootstrap} within {within:.0f}s. "
-                    f"Last lines of {log_file}:\n{tail(log_file)}"
+                    f"Last lines of {log_file}:\n{tail(log_file, 25)}"
                 )
             await asyncio.sleep(0.25)
 

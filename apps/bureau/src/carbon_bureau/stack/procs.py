@@ -46,6 +46,16 @@ def pid_matches(pid: int | None, *markers: str) -> bool:
     return all(marker in cmdline for marker in markers)
 
 
+def find_pid(*markers: str) -> int | None:
+    """The pid of a live process whose command line contains every marker, if any (used when
+    ``state.json`` was lost but our process still runs)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info.get("cmdline") or ())
+        if cmdline and all(marker in cmdline for marker in markers) and pid_matches(proc.pid, *markers):
+            return int(proc.pid)
+    return None
+
+
 def stop_pid(pid: int, *, grace: float = 30.0, sig: int = signal.SIGTERM) -> bool:
     """Send ``sig`` (default SIGTERM), wait up to ``grace`` seconds, then SIGKILL.
 

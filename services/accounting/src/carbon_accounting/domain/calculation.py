@@ -58,8 +58,8 @@ def select_facts(facts: Iterable[Fact]) -> tuple[list[Fact], list[str]]:
         if authoritative and len(authoritative) < len(group):
             dropped = [f.fact_key for f in group if f.declared_only]
             notes.append(f"{indicator}: declared values {dropped} superseded by the authoritative source")
-            group = authoritative
-        used.extend(sorted(group, key=lambda f: f.fact_key))
+        kept = authoritative if authoritative else group
+        used.extend(sorted(kept, key=lambda f: f.fact_key))
     return used, notes
 
 
@@ -123,7 +123,9 @@ def compute_account(
             lines.append(_line("scope2_location_tco2", f, factor))
             lines.append(_line("scope2_market_tco2", f, factor))
         elif f.indicator.startswith("scope3."):
-            lines.append(LineageLine("scope3_tco2", f.value, f"{f.value} tCO2 reported (pass-through)", fact=f))
+            lines.append(
+                LineageLine("scope3_tco2", f.value, f"{f.value} tCO2 reported (pass-through)", fact=f)
+            )
 
     if method.calcination_from_output and not any(f.indicator == "process.clinker" for f in used):
         for f in used:

@@ -37,7 +37,9 @@ METHODS: dict[str, IndustryMethod] = {
     ),
     "311": IndustryMethod("steel", "production.crude_steel", "t", guideline="MEE iron & steel guideline"),
     "312": IndustryMethod("steel", "production.crude_steel", "t", guideline="MEE iron & steel guideline"),
-    "2521": IndustryMethod("coking", "production.coke", "t", guideline="MEE coking (independent coking) guideline"),
+    "2521": IndustryMethod(
+        "coking", "production.coke", "t", guideline="MEE coking (independent coking) guideline"
+    ),
     "3011": IndustryMethod(
         "cement",
         "production.clinker",
@@ -45,7 +47,9 @@ METHODS: dict[str, IndustryMethod] = {
         calcination_from_output=True,
         guideline="MEE cement guideline; calcination IPCC 2006 Vol. 3 Ch. 2",
     ),
-    "3216": IndustryMethod("aluminium", "production.aluminium", "t", guideline="MEE electrolytic aluminium guideline"),
+    "3216": IndustryMethod(
+        "aluminium", "production.aluminium", "t", guideline="MEE electrolytic aluminium guideline"
+    ),
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -18,10 +21,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 
@@ -135,7 +134,9 @@ quality_flags = Table(
     Column("relative_difference", Numeric, nullable=True),
     Column("tolerance", Numeric, nullable=False),
     Column("raised_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    PrimaryKeyConstraint("credit_code", "period", "indicator", "check", "department", name="pk_quality_flags"),
+    PrimaryKeyConstraint(
+        "credit_code", "period", "indicator", "check", "department", name="pk_quality_flags"
+    ),
 )
 
 outbox = outbox_table(metadata)

@@ -15,7 +15,7 @@ from typing import Any
 from carbon_ingest.domain.identifiers import DEPARTMENT_KINDS
 from carbon_ingest.domain.units import UnitError, factor
 
-ATTRIBUTE_TYPES = {"string": str, "bool": bool, "number": (int, float)}
+ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "bool": bool, "number": (int, float)}
 
 
 class CatalogueError(ValueError):

@@ -93,9 +93,17 @@ def verify(entries: Iterable[StoredEntry], previous: str = GENESIS) -> tuple[int
     checked = 0
     for e in entries:
         if e.prev_hash != previous:
-            return checked, Broken(e.seq, e.fact_id, "previous-hash link does not match the entry before"), previous
+            return (
+                checked,
+                Broken(e.seq, e.fact_id, "previous-hash link does not match the entry before"),
+                previous,
+            )
         if entry_hash(previous, e.fact_bytes) != e.entry_hash:
-            return checked, Broken(e.seq, e.fact_id, "fact content does not match its recorded hash"), previous
+            return (
+                checked,
+                Broken(e.seq, e.fact_id, "fact content does not match its recorded hash"),
+                previous,
+            )
         previous = e.entry_hash
         checked += 1
     return checked, None, previous

@@ -83,6 +83,7 @@ def plan_facts(
                     "record_id",
                     f"{rec.indicator.code} may not be corrected by {department.kind} departments; "
                     f"revision {head.revision} stands",
+                    rec.position,
                 )
             )
             continue

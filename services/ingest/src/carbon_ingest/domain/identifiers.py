@@ -40,6 +40,11 @@ def credit_code(value: str) -> str:
         raise InvalidIdentifierError(f"not a unified social credit code: {exc}") from exc
 
 
+def compact_credit_code(value: str) -> str:
+    """The form a credit code is stored under (no spaces or dashes, upper case), unvalidated."""
+    return str(uscc.compact(value))
+
+
 def region_code(value: str) -> str:
     """GB/T 2260 administrative division: six digits, province prefix 11–82 (the standard's range)."""
     if not _REGION.match(value) or not 11 <= int(value[:2]) <= 82:

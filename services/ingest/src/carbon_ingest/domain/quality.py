@@ -67,6 +67,8 @@ def cross_check(values: Iterable[SourceValue], tolerance: dict[str, Decimal]) ->
                 diff = abs(val - reference) / abs(reference)
             if diff is None or diff > tol:
                 flags.append(
-                    Flag(code, period, indicator, CROSS_SOURCE, dept, val, ",".join(refs), reference, diff, tol)
+                    Flag(
+                        code, period, indicator, CROSS_SOURCE, dept, val, ",".join(refs), reference, diff, tol
+                    )
                 )
     return flags

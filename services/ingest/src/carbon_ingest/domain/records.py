@@ -41,6 +41,8 @@ class Rejection:
     record_id: str
     field: str
     reason: str
+    #: index of the record in its submission (-1 when unknown)
+    position: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class CheckedRecord:
     original_value: str
     original_unit: str
     attributes: Mapping[str, Any]
+    position: int = -1
 
     @property
     def unit(self) -> str:
@@ -72,7 +75,7 @@ class CheckedRecord:
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-class _Reject(Exception):  # noqa: N818 - internal control flow
+class _Reject(Exception):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
         self.reason = reason
@@ -86,7 +89,9 @@ def _text(value: Any, field: str) -> str:
 
 def _value(raw: Any, ind: Indicator) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-        raise _Reject("value", "missing" if raw is None else "must be a decimal number (a string such as \"12.5\")")
+        raise _Reject(
+            "value", "missing" if raw is None else 'must be a decimal number (a string such as "12.5")'
+        )
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation as exc:
@@ -115,7 +120,9 @@ def _attributes(raw: Any, ind: Indicator) -> dict[str, Any]:
         if rule.enum and value not in rule.enum:
             raise _Reject(field, f"must be one of {', '.join(rule.enum)}")
         expected = ATTRIBUTE_TYPES.get(rule.type or "")
-        if expected is not None and (not isinstance(value, expected) or (rule.type == "number" and isinstance(value, bool))):
+        if expected is not None and (
+            not isinstance(value, expected) or (rule.type == "number" and isinstance(value, bool))
+        ):
             raise _Reject(field, f"must be a {rule.type}")
     return dict(raw)
 
@@ -126,6 +133,7 @@ def check_record(
     catalogue: Catalogue,
     directory: Container[str],
     today: date,
+    position: int = -1,
 ) -> CheckedRecord | Rejection:
     """Validate ``raw`` completely; the first failing field is reported."""
     record_id = raw.record_id if isinstance(raw.record_id, str) else ""
@@ -148,7 +156,9 @@ def check_record(
             raise _Reject("indicator", f"unknown indicator {code!r} (see GET /v1/catalogue/indicators)")
         if department.kind not in ind.kinds:
             allowed = ", ".join(sorted(ind.kinds))
-            raise _Reject("indicator", f"{department.kind} departments may not report {code} (allowed: {allowed})")
+            raise _Reject(
+                "indicator", f"{department.kind} departments may not report {code} (allowed: {allowed})"
+            )
         try:
             period = identifiers.period(_text(raw.period, "period"), today)
         except identifiers.InvalidIdentifierError as exc:
@@ -156,14 +166,16 @@ def check_record(
         value = _value(raw.value, ind)
         unit = _text(raw.unit, "unit")
         if unit not in ind.accepted_units:
-            raise _Reject("unit", f"{unit!r} is not accepted for {code} (accepted: {', '.join(ind.accepted_units)})")
+            raise _Reject(
+                "unit", f"{unit!r} is not accepted for {code} (accepted: {', '.join(ind.accepted_units)})"
+            )
         try:
             canonical = convert(value, unit, ind.unit)
         except UnitError as exc:
             raise _Reject("unit", str(exc)) from exc
         attributes = _attributes(raw.attributes, ind)
     except _Reject as rej:
-        return Rejection(record_id or "", rej.field, rej.reason)
+        return Rejection(record_id or "", rej.field, rej.reason, position)
     return CheckedRecord(
         record_id=record_id,
         credit_code=credit_code,
@@ -173,4 +185,5 @@ def check_record(
         original_value=str(raw.value).strip(),
         original_unit=unit,
         attributes=attributes,
+        position=position,
     )

@@ -43,8 +43,8 @@ class UnitError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def registry() -> pint.UnitRegistry:
-    ureg = pint.UnitRegistry(non_int_type=Decimal)
+def registry() -> pint.UnitRegistry[Decimal]:
+    ureg: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal)
     for definition in _DEFINITIONS:
         ureg.define(definition)
     return ureg
@@ -55,19 +55,23 @@ def factor(unit: str, canonical: str) -> Decimal:
     """How many ``canonical`` units one ``unit`` is (exact Decimal)."""
     ureg = registry()
     try:
-        q = ureg.Quantity(Decimal(1), PINT_SPELLING.get(unit, unit)).to(PINT_SPELLING.get(canonical, canonical))
+        q = ureg.Quantity(Decimal(1), PINT_SPELLING.get(unit, unit)).to(
+            PINT_SPELLING.get(canonical, canonical)
+        )
     except (pint.errors.PintError, AttributeError, TypeError, ValueError) as exc:
         raise UnitError(f"{unit!r} cannot be converted to {canonical!r}") from exc
     return Decimal(q.magnitude)
 
 
 def convert(value: Decimal, unit: str, canonical: str) -> Decimal:
-    return value if unit == canonical else value * factor(unit, canonical)
+    """``value`` in ``canonical`` units, in plain notation (``1250``, never ``1.25E+3``: the JSON
+    of ``FactRecorded`` carries ``str(value)``)."""
+    result = value if unit == canonical else value * factor(unit, canonical)
+    return Decimal(canonical_decimal(result))
 
 
 def canonical_decimal(value: Decimal) -> str:
     """The one string form of a value (no exponent, no trailing zeros) for hashing and JSON."""
     if value == 0:
         return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")

@@ -7,6 +7,9 @@ services' events; nothing here is ever read by another service.
 
 from __future__ import annotations
 
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -24,10 +27,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
@@ -117,7 +116,12 @@ loans = Table(
     Column("drawn_on", Date, nullable=False),
     Column("term_months", Integer, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("rate_pct", RATE, nullable=False, comment="annual rate at origination (ratchet changes in loan_rate_changes)"),
+    Column(
+        "rate_pct",
+        RATE,
+        nullable=False,
+        comment="annual rate at origination (ratchet changes in loan_rate_changes)",
+    ),
     Column("base_rate_pct", RATE, nullable=False),
     Column("components", JSONB, nullable=False, comment="bp components at origination"),
     Column("ratchet_bp", BPS, nullable=False, server_default="0"),

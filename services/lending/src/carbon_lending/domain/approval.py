@@ -25,7 +25,9 @@ class Approval:
 def decide_track(rating: Rating | None, policy: BankPolicy, *, open_objection: bool = False) -> Approval:
     reasons: list[str] = []
     if rating is None:
-        reasons.append("no carbon credit rating yet: quoted without rating benefits, a credit officer must review")
+        reasons.append(
+            "no carbon credit rating yet: quoted without rating benefits, a credit officer must review"
+        )
     else:
         if rating.vetoes:
             reasons.append(f"rating veto(es): {', '.join(rating.vetoes)}")

@@ -93,11 +93,11 @@ def classify(
         return Classification(catalogue.version, None, False, False, tuple(reasons))
     reasons.append(f"matched {match.code} {match.name} ({match.kind}, {match.category})")
     subsidy, pboc = match.subsidy_eligible, match.pboc_refinancing_eligible
-    if match.min_annual_reduction_t > 0:
-        if expected_reduction_t is None or expected_reduction_t < match.min_annual_reduction_t:
-            subsidy = pboc = False
-            reasons.append(
-                f"expected annual reduction {expected_reduction_t} tCO2 below the activity's "
-                f"{match.min_annual_reduction_t} tCO2: no subsidy or PBOC refinancing"
-            )
+    floor = match.min_annual_reduction_t
+    if floor > 0 and (expected_reduction_t is None or expected_reduction_t < floor):
+        subsidy = pboc = False
+        reasons.append(
+            f"expected annual reduction {expected_reduction_t} tCO2 below the activity's "
+            f"{floor} tCO2: no subsidy or PBOC refinancing"
+        )
     return Classification(catalogue.version, match, subsidy, pboc, tuple(reasons))

@@ -73,7 +73,9 @@ def evaluate(
     alerts: list[Alert] = []
     old, new = label_rank(loan.current_label), label_rank(rating.label)
     if old is not None and new is not None and new > old:
-        alerts.append(Alert(loan, "downgrade", f"label {loan.current_label} → {rating.label}", rating.rating_id))
+        alerts.append(
+            Alert(loan, "downgrade", f"label {loan.current_label} → {rating.label}", rating.rating_id)
+        )
     if rating.vetoes:
         alerts.append(Alert(loan, "veto", f"rating vetoes: {', '.join(rating.vetoes)}", rating.rating_id))
     product = policy.products.get(loan.product)

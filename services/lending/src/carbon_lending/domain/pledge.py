@@ -29,7 +29,11 @@ class PledgeValuation:
 
 
 def pledge_ratio(terms: PledgeTerms, volatility: Decimal, compliance_gap_share: Decimal) -> Decimal:
-    raw = terms.base_ratio - terms.volatility_weight * volatility - terms.compliance_gap_weight * compliance_gap_share
+    raw = (
+        terms.base_ratio
+        - terms.volatility_weight * volatility
+        - terms.compliance_gap_weight * compliance_gap_share
+    )
     return min(max(raw, terms.min_ratio), terms.max_ratio).quantize(RATIO_Q, rounding=ROUND_HALF_UP)
 
 

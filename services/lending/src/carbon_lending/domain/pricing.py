@@ -131,12 +131,15 @@ def price_quote(
     stage = rating.transition_stage if rating else enterprise.transition_stage
     if product.eligible_stages and stage not in product.eligible_stages:
         raise InvalidRequest(
-            f"{product.code} is for {'/'.join(product.eligible_stages)}-stage enterprises; this one is {stage}",
+            f"{product.code} is for {'/'.join(product.eligible_stages)}-stage enterprises; "
+            f"this one is {stage}",
             field="product",
         )
 
     base = req.base_rate_pct if req.base_rate_pct is not None else policy.lpr_pct
-    base_source = "request" if req.base_rate_pct is not None else f"configured 1-year LPR from {policy.lpr_effective}"
+    base_source = (
+        "request" if req.base_rate_pct is not None else f"configured 1-year LPR from {policy.lpr_effective}"
+    )
     why.append(f"base rate {base}% ({base_source}) + bank spread {product.spread_bp} bp for {product.code}")
 
     adj = ZERO
@@ -153,7 +156,9 @@ def price_quote(
             subsidy_cost = money(req.amount * policy.subsidy_bp / 10000)
             if subsidy_cost <= subsidy_budget_left:
                 subsidy = policy.subsidy_bp
-                why.append(f"interest subsidy −{subsidy} bp (first-year cost {subsidy_cost} CNY from the budget)")
+                why.append(
+                    f"interest subsidy −{subsidy} bp (first-year cost {subsidy_cost} CNY from the budget)"
+                )
             else:
                 subsidy_cost = ZERO
                 why.append(f"subsidy budget exhausted ({subsidy_budget_left} CNY left): no subsidy")
@@ -164,16 +169,21 @@ def price_quote(
     refi_principal = ZERO
     if classification is not None and classification.pboc_refinancing_eligible:
         saving_pct = max(base - policy.refinancing_rate_pct, ZERO)
-        refi = (policy.refinancing_share * saving_pct * policy.refinancing_passthrough * 100).quantize(Decimal("0.01"))
+        refi = (policy.refinancing_share * saving_pct * policy.refinancing_passthrough * 100).quantize(
+            Decimal("0.01")
+        )
         refi_principal = money(req.amount * policy.refinancing_share)
         why.append(
-            f"PBOC carbon-reduction refinancing of {refi_principal} CNY at {policy.refinancing_rate_pct}%: −{refi} bp passed on"
+            f"PBOC carbon-reduction refinancing of {refi_principal} CNY at "
+            f"{policy.refinancing_rate_pct}%: −{refi} bp passed on"
         )
 
     comps = Components(base, base_source, product.spread_bp, adj, subsidy, refi, ZERO, ZERO)
     floor_bp = policy.rate_floor_pct * 100
     if comps.total_bp < floor_bp:
-        comps = Components(base, base_source, product.spread_bp, adj, subsidy, refi, ZERO, floor_bp - comps.total_bp)
+        comps = Components(
+            base, base_source, product.spread_bp, adj, subsidy, refi, ZERO, floor_bp - comps.total_bp
+        )
         why.append(f"rate floored at {policy.rate_floor_pct}%")
     rate = pct(comps.total_bp)
 
@@ -187,7 +197,12 @@ def price_quote(
             )
         price = c.cea_price_cny or policy.cea_reference_price
         pledge = value_pledge(
-            product.pledge, req.amount, c.allowance_quantity_t, price, policy.cea_volatility, c.compliance_gap_share
+            product.pledge,
+            req.amount,
+            c.allowance_quantity_t,
+            price,
+            policy.cea_volatility,
+            c.compliance_gap_share,
         )
         if req.amount > pledge.pledge_value_cny:
             raise InvalidRequest(
@@ -195,7 +210,9 @@ def price_quote(
                 f"({c.allowance_quantity_t} t × {price} CNY/t × ratio {pledge.pledge_ratio})",
                 field="amount_cny",
             )
-        why.append(f"pledge ratio {pledge.pledge_ratio}; margin call below {pledge.margin_call_price_cny} CNY/t")
+        why.append(
+            f"pledge ratio {pledge.pledge_ratio}; margin call below {pledge.margin_call_price_cny} CNY/t"
+        )
 
     approval = decide_track(rating, policy, open_objection=open_objection)
     why.append(f"approval {approval.track} ({approval.sla_min_days}–{approval.sla_max_days} working days)")

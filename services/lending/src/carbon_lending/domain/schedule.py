@@ -26,7 +26,9 @@ class ScheduleSummary:
     total_repaid: Decimal
 
 
-def summarise(amount: Decimal, annual_rate_pct: Decimal, term_months: int, grace_months: int = 0) -> ScheduleSummary:
+def summarise(
+    amount: Decimal, annual_rate_pct: Decimal, term_months: int, grace_months: int = 0
+) -> ScheduleSummary:
     if not 0 <= grace_months < term_months:
         raise ValueError("grace must be shorter than the term")
     monthly = annual_rate_pct / 100 / 12

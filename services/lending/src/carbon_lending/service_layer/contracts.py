@@ -12,10 +12,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
 
-from pydantic import Field
-
 from carbon_common.events import Event, Topics
 from carbon_common.events.contracts import CE_PREFIX
+from pydantic import Field
 
 
 class LoanRepriced(Event):

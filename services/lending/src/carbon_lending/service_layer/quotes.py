@@ -80,7 +80,7 @@ async def request_quote(
             request_hash=digest,
             credit_code=req.credit_code,
             product=req.product,
-            amount=req.amount,
+            amount_cny=req.amount,
             annual_rate_pct=priced.annual_rate_pct,
             rating_id=rating.rating_id if rating else None,
             label=rating.label if rating else None,

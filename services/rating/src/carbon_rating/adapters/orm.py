@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -17,10 +20,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 
@@ -88,7 +87,7 @@ ratings = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("is_current", Boolean, nullable=False),
     UniqueConstraint("credit_code", "seq", name="uq_ratings_credit_code_seq"),
-    Index("ix_ratings_current", "credit_code", postgresql_where="is_current"),
+    Index("ix_ratings_current", "credit_code", unique=True, postgresql_where="is_current"),
 )
 
 rating_queries = Table(

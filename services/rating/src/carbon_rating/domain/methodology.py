@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import pairwise
 from typing import Any
 
 SUB_SCORES = (
@@ -71,6 +72,8 @@ class Methodology:
     params: dict[str, Decimal]
     penalty_points: dict[str, Decimal]
     vetoes: dict[str, Veto]
+    #: where a non-applicable sub-score's weight goes (keeps weights exact decimals summing to 1)
+    reassign: dict[str, str]
     raw: dict[str, Any]
 
     def band(self, label: str) -> LabelBand:
@@ -138,7 +141,7 @@ def _labels(raw: Any) -> tuple[LabelBand, ...]:
         )
         for b in raw
     )
-    for upper, lower in zip(bands, bands[1:], strict=False):
+    for upper, lower in pairwise(bands):
         if lower.min_score >= upper.min_score:
             raise MethodologyError(
                 f"labels.{lower.label}.min_score", f"overlaps {upper.label}: thresholds must strictly descend"
@@ -179,6 +182,10 @@ def parse_methodology(data: dict[str, Any]) -> Methodology:
     missing = _dec(_section(data, "missing_score"), "missing_score")
     if not 0 <= missing <= 100:
         raise MethodologyError("missing_score", "must be within 0..100")
+    reassign = {str(k): str(v) for k, v in (data.get("reassign_when_not_applicable") or {}).items()}
+    for k, v in reassign.items():
+        if k not in SUB_SCORES or v not in SUB_SCORES or k == v:
+            raise MethodologyError(f"reassign_when_not_applicable.{k}", "must map a sub-score to another one")
     return Methodology(
         version=version,
         window_months=window,
@@ -189,5 +196,6 @@ def parse_methodology(data: dict[str, Any]) -> Methodology:
         params=params,
         penalty_points=penalties,
         vetoes=vetoes,
+        reassign=reassign,
         raw=data,
     )

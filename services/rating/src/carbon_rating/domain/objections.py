@@ -24,7 +24,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
 }
 
 
-class IllegalTransition(Exception):  # noqa: N818 - a domain refusal, named for what it is
+class IllegalTransition(Exception):
     def __init__(self, current: str, wanted: str) -> None:
         super().__init__(f"an objection in state {current!r} cannot become {wanted!r}")
         self.current = current

@@ -72,24 +72,47 @@ def _subscores(inputs: RatingInputs, m: Methodology) -> tuple[list[ss.SubScore],
     return subs, [v for v in vetoes if v in m.vetoes], current
 
 
-def _score(inputs: RatingInputs, m: Methodology) -> tuple[Decimal, dict[str, SubScoreView], list[str], Decimal]:
+def effective_weights(m: Methodology, stage: str, not_applicable: set[str]) -> dict[str, Decimal]:
+    """Stage weights, with each non-applicable sub-score's weight moved where the methodology says
+    (exact decimals: the result still sums to exactly 1)."""
+    weights = dict(m.weights[stage])
+    for name in sorted(not_applicable):
+        target = m.reassign.get(name)
+        if target is None or target in not_applicable:
+            raise ValueError(f"methodology {m.version}: no applicable target for {name}'s weight")
+        weights[target] += weights[name]
+        weights[name] = Decimal(0)
+    return weights
+
+
+def _score(
+    inputs: RatingInputs, m: Methodology
+) -> tuple[Decimal, dict[str, SubScoreView], list[str], Decimal]:
     subs, vetoes, _ = _subscores(inputs, m)
-    base = m.weights[inputs.enterprise.transition_stage]
-    applicable = sum((base[s.name] for s in subs if s.applicable), Decimal(0))
+    weights = effective_weights(
+        m, inputs.enterprise.transition_stage, {s.name for s in subs if not s.applicable}
+    )
     views: dict[str, SubScoreView] = {}
     score = Decimal(0)
     coverage = Decimal(0)
     for s in subs:
-        w = base[s.name] / applicable if s.applicable and applicable > 0 else Decimal(0)
+        w = weights[s.name]
         value = s.value if s.value is not None else m.missing_score
         views[s.name] = SubScoreView(
-            value=q(value), observed=s.value is not None, weight=q(w * 100) / 100, evidence=s.evidence,
-            applicable=s.applicable, note=s.note, facts=s.facts,
+            value=q(value),
+            observed=s.value is not None,
+            weight=w,
+            evidence=s.evidence,
+            applicable=s.applicable,
+            note=s.note,
+            facts=s.facts,
         )
         score += w * value
         coverage += w * s.evidence
     dq = views["data_quality"].facts.get("pcaf_score")
-    dq_factor = Decimal(1) - m.p("dq_confidence_penalty_per_point") * (Decimal(dq) - 1) if dq else Decimal("0.5")
+    dq_factor = (
+        Decimal(1) - m.p("dq_confidence_penalty_per_point") * (Decimal(dq) - 1) if dq else Decimal("0.5")
+    )
     confidence = max(Decimal(0), min(Decimal(1), coverage * dq_factor))
     return q(score), views, vetoes, q(confidence)
 
@@ -111,7 +134,9 @@ def _scaled(inputs: RatingInputs, m: Methodology, factor: Decimal) -> RatingInpu
     return dataclasses.replace(inputs, accounts=accounts)
 
 
-def _gap(inputs: RatingInputs, m: Methodology, score: Decimal, label: str, uncapped: str, vetoes: list[str]) -> Gap:
+def _gap(
+    inputs: RatingInputs, m: Methodology, score: Decimal, label: str, uncapped: str, vetoes: list[str]
+) -> Gap:
     idx = LABELS.index(label)
     if idx == 0:
         return Gap(None, None, None, note="already at the best label")

@@ -57,7 +57,9 @@ class RatingResult:
     intensity: Decimal | None = None
     intensity_basis: str | None = None
 
-    def same_outcome(self, score: Decimal, label: str, vetoes: tuple[str, ...], version: str, stage: str) -> bool:
+    def same_outcome(
+        self, score: Decimal, label: str, vetoes: tuple[str, ...], version: str, stage: str
+    ) -> bool:
         """Identical inputs must not issue a new rating: compare what a reader would see change."""
         return (self.score, self.label, self.vetoes, self.methodology_version, self.stage) == (
             score,

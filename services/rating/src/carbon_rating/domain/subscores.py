@@ -51,28 +51,41 @@ def current_performance(
         ties = sum(1 for p in peers if p == own.value)
         value = HUNDRED * (Decimal(worse) + Decimal(ties) / 2) / Decimal(len(peers))
         return SubScore(
-            name, value, note=f"percentile among {len(peers) + 1} peers",
+            name,
+            value,
+            note=f"percentile among {len(peers) + 1} peers",
             facts={"intensity": str(own.value), "basis": own.basis, "peer_group": str(len(peers) + 1)},
         )
     bench = m.benchmark(industry, own.basis.split(":", 1)[1] if ":" in own.basis else None)
     if bench is None:
         return SubScore(
-            name, None, Decimal(0), note=f"peer group of {len(peers) + 1} too small and no benchmark",
+            name,
+            None,
+            Decimal(0),
+            note=f"peer group of {len(peers) + 1} too small and no benchmark",
             facts={"intensity": str(own.value), "basis": own.basis},
         )
     ratio = own.value / bench.intensity
     return SubScore(
-        name, _benchmark_score(m, ratio), m.p("benchmark_confidence"),
+        name,
+        _benchmark_score(m, ratio),
+        m.p("benchmark_confidence"),
         note=f"peer group of {len(peers) + 1} too small: compared with the industry benchmark",
-        facts={"intensity": str(own.value), "basis": own.basis, "benchmark": str(bench.intensity),
-               "benchmark_source": bench.source},
+        facts={
+            "intensity": str(own.value),
+            "basis": own.basis,
+            "benchmark": str(bench.intensity),
+            "benchmark_source": bench.source,
+        },
     )
 
 
 def improvement(m: Methodology, now: Intensity | None, year_before: Decimal | None) -> SubScore:
     """Year-on-year change of the window intensity: 50 + points per percent cut."""
     if now is None or year_before is None or year_before <= 0:
-        return SubScore("improvement", None, Decimal(0), note="no intensity for the same window a year earlier")
+        return SubScore(
+            "improvement", None, Decimal(0), note="no intensity for the same window a year earlier"
+        )
     cut_pct = (year_before - now.value) / year_before * HUNDRED
     value = clamp(Decimal(50) + m.p("improvement_points_per_pct") * cut_pct)
     return SubScore("improvement", value, facts={"yoy_cut_pct": str(cut_pct), "previous": str(year_before)})
@@ -84,7 +97,11 @@ def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequ
         return SubScore("leader_gap", None, Decimal(0), note="no intensity")
     if len(peers) + 1 >= m.p("min_peer_group"):
         ranked = sorted([*peers, own.value])
-        k = int((Decimal(len(ranked)) * m.p("leader_percentile") / HUNDRED).to_integral_value(rounding="ROUND_CEILING"))
+        k = int(
+            (Decimal(len(ranked)) * m.p("leader_percentile") / HUNDRED).to_integral_value(
+                rounding="ROUND_CEILING"
+            )
+        )
         leader = ranked[max(k, 1) - 1]
         evidence = Decimal(1)
     else:
@@ -93,7 +110,9 @@ def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequ
             return SubScore("leader_gap", None, Decimal(0), note="no peers and no benchmark")
         leader = bench.intensity * m.p("leader_fallback_ratio")
         evidence = m.p("benchmark_confidence")
-    return SubScore("leader_gap", clamp(HUNDRED * leader / own.value), evidence, facts={"leader_intensity": str(leader)})
+    return SubScore(
+        "leader_gap", clamp(HUNDRED * leader / own.value), evidence, facts={"leader_intensity": str(leader)}
+    )
 
 
 def _sum(facts: Sequence[ConductFact], indicator: str) -> Decimal:
@@ -114,7 +133,10 @@ def forward_looking(m: Methodology, facts: Sequence[ConductFact]) -> SubScore:
         share = _sum(facts, "finance.reduction_capex") / total_capex
         parts.append(clamp(HUNDRED * share / m.p("capex_share_full_marks")))
         info["reduction_capex_share"] = str(share)
-    planned, met = _latest(facts, "transition.milestones_planned"), _latest(facts, "transition.milestones_met")
+    planned, met = (
+        _latest(facts, "transition.milestones_planned"),
+        _latest(facts, "transition.milestones_met"),
+    )
     if planned is not None and planned > 0:
         parts.append(clamp(HUNDRED * (met or Decimal(0)) / planned))
         info["milestones"] = f"{met or 0}/{planned}"
@@ -134,7 +156,11 @@ def compliance(m: Methodology, facts: Sequence[ConductFact]) -> tuple[SubScore, 
     for f in rows:
         if f.indicator == "compliance.env_penalty":
             severity = str(f.attributes.get("severity", "major"))
-            key = f"env_penalty_{severity}" if f"env_penalty_{severity}" in m.penalty_points else "env_penalty_major"
+            key = (
+                f"env_penalty_{severity}"
+                if f"env_penalty_{severity}" in m.penalty_points
+                else "env_penalty_major"
+            )
             points += m.penalty_points[key] * f.value
             counts[key] = counts.get(key, Decimal(0)) + f.value
             serious = serious or (severity == "serious" and f.value > 0)
@@ -145,15 +171,20 @@ def compliance(m: Methodology, facts: Sequence[ConductFact]) -> tuple[SubScore, 
     return SubScore("compliance", clamp(HUNDRED - points), facts=facts_out), serious
 
 
-def market_conduct(m: Methodology, ets_participant: bool, facts: Sequence[ConductFact]) -> tuple[SubScore, bool]:
+def market_conduct(
+    m: Methodology, ets_participant: bool, facts: Sequence[ConductFact]
+) -> tuple[SubScore, bool]:
     """ETS behaviour: late surrender, borrowing and overdraft deduct points; overdraft is a veto."""
     rows = [f for f in facts if f.indicator.startswith("ets.")]
     if not ets_participant and not rows:
-        return SubScore("market_conduct", None, Decimal(0), applicable=False, note="not an ETS participant"), False
+        return SubScore(
+            "market_conduct", None, Decimal(0), applicable=False, note="not an ETS participant"
+        ), False
     if not rows:
         return SubScore("market_conduct", None, Decimal(0), note="no ETS facts received"), False
     late = any(
-        f.indicator == "ets.surrendered" and str(f.attributes.get("on_time", True)).lower() in ("false", "0", "no")
+        f.indicator == "ets.surrendered"
+        and str(f.attributes.get("on_time", True)).lower() in ("false", "0", "no")
         for f in rows
     )
     borrowed, overdraft = _sum(rows, "ets.borrowed"), _sum(rows, "ets.overdraft")
@@ -168,4 +199,6 @@ def data_quality(mean_dq: Decimal | None) -> SubScore:
     """PCAF-like 1 (verified reported) … 5 (sector average) mapped linearly to 100 … 0."""
     if mean_dq is None:
         return SubScore("data_quality", None, Decimal(0), note="no accounts")
-    return SubScore("data_quality", clamp((Decimal(5) - mean_dq) / 4 * HUNDRED), facts={"pcaf_score": str(mean_dq)})
+    return SubScore(
+        "data_quality", clamp((Decimal(5) - mean_dq) / 4 * HUNDRED), facts={"pcaf_score": str(mean_dq)}
+    )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from carbon_common.events import RatingIssued
+
 from carbon_rating.domain.inputs import RatingInputs
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import shift, window
@@ -50,7 +51,11 @@ def to_event(r: StoredRating) -> RatingIssued:
 
 
 def stored(
-    result: RatingResult, current: StoredRating | None, account_ref: str | None, reason: str, issued_at: datetime,
+    result: RatingResult,
+    current: StoredRating | None,
+    account_ref: str | None,
+    reason: str,
+    issued_at: datetime,
     objection_id: str | None = None,
 ) -> StoredRating:
     seq = 1 if current is None else current.seq + 1
@@ -89,14 +94,18 @@ async def rerate(
     span = max(m.window_months + 12, 24)
     all_periods = sorted({p for c in rateable for p in window(latest[c], span)})
     own = await repo.accounts_for(rateable, all_periods)
-    facts = await repo.facts_for(rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)}))
+    facts = await repo.facts_for(
+        rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)})
+    )
     current = await repo.current_ratings(rateable, lock=True)
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for c in rateable:
         groups[(profiles[c].industry_code, latest[c])].append(c)
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
-        peer_periods = sorted(set(window(period, m.window_months)) | set(window(shift(period, -12), m.window_months)))
+        peer_periods = sorted(
+            set(window(period, m.window_months)) | set(window(shift(period, -12), m.window_months))
+        )
         peers = await repo.industry_accounts(industry, peer_periods)
         for c in members:
             rows = own.get(c, [])
@@ -113,8 +122,14 @@ async def rerate(
                 cur.score, cur.label, cur.vetoes, cur.methodology_version, cur.stage
             ):
                 continue
-            ref = next((f"{c}/{r.month.period}@v{r.month.calculation_version}" for r in rows
-                        if r.month.period == period), None)
+            ref = next(
+                (
+                    f"{c}/{r.month.period}@v{r.month.calculation_version}"
+                    for r in rows
+                    if r.month.period == period
+                ),
+                None,
+            )
             issued.append(stored(result, cur, ref, reason, issued_at))
     if issued:
         await repo.add_ratings(issued)

@@ -25,7 +25,9 @@ def result_details(r: RatingResult) -> dict[str, Any]:
             for name, v in r.sub_scores.items()
         },
         "drivers_up": [{"sub_score": d.sub_score, "contribution": str(d.contribution)} for d in r.drivers_up],
-        "drivers_down": [{"sub_score": d.sub_score, "contribution": str(d.contribution)} for d in r.drivers_down],
+        "drivers_down": [
+            {"sub_score": d.sub_score, "contribution": str(d.contribution)} for d in r.drivers_down
+        ],
         "gap": {
             "next_label": r.gap.next_label,
             "points_needed": None if r.gap.points_needed is None else str(r.gap.points_needed),

@@ -1,0 +1,328 @@
+"""Every query of the accounting service (PostgreSQL via SQLAlchemy core, async).
+
+The hot path is set-based: facts are upserted with one executemany ``INSERT … ON CONFLICT``,
+the facts of all touched enterprise-months are read with ONE query (a join against
+``unnest`` of the touched pairs), and accounts are upserted in bulk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carbon_accounting.adapters.orm import accounts, enterprises, fact_history, factor_sets, facts
+from carbon_accounting.domain.factors import FactorSet
+from carbon_accounting.domain.model import AccountFigures, Enterprise, Fact
+from carbon_accounting.domain.rollup import MonthlyAccount
+from carbon_accounting.service_layer.ports import Pair, StoredAccount
+
+#: advisory-lock key serialising a factor-set restatement against consumer batches ("ACCT")
+ACCOUNTS_LOCK_KEY = 0x41434354
+
+_FIGURE_COLUMNS = (
+    "scope1_combustion_tco2",
+    "scope1_process_tco2",
+    "scope2_location_tco2",
+    "scope2_market_tco2",
+    "scope3_tco2",
+    "total_tco2",
+    "output_quantity",
+    "output_unit",
+    "intensity_per_output",
+    "revenue_10k_cny",
+    "intensity_per_revenue",
+    "value_added_10k_cny",
+    "intensity_per_value_added",
+    "data_quality_score",
+    "fact_count",
+    "factor_set",
+)
+
+_FACTS_FOR_PAIRS = text(
+    "SELECT f.* FROM facts f JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[]))"
+    " AS p(credit_code, period) ON f.credit_code = p.credit_code AND f.period = p.period"
+)
+_UPSERT_COLUMNS = (
+    "fact_key", "fact_id", "revision", "credit_code", "department", "record_id", "indicator",
+    "period", "value", "unit", "evidence_hash", "authoritative", "attributes",
+)  # fmt: skip
+_COLS = ", ".join(_UPSERT_COLUMNS)
+# values travel as text arrays (numeric and jsonb cast server-side, so Decimal stays exact)
+_UPSERT_FACTS = text(
+    "WITH input AS (SELECT fact_key, fact_id, revision, credit_code, department, record_id, indicator,"
+    " period, value::numeric AS value, unit, evidence_hash, authoritative, attributes::jsonb AS attributes"
+    " FROM unnest(CAST(:fact_key AS varchar[]), CAST(:fact_id AS varchar[]), CAST(:revision AS int[]),"
+    " CAST(:credit_code AS varchar[]), CAST(:department AS varchar[]), CAST(:record_id AS varchar[]),"
+    " CAST(:indicator AS varchar[]), CAST(:period AS varchar[]), CAST(:value AS text[]),"
+    " CAST(:unit AS varchar[]), CAST(:evidence_hash AS varchar[]), CAST(:authoritative AS boolean[]),"
+    f" CAST(:attributes AS text[])) AS t({_COLS})),"
+    f" history AS (INSERT INTO fact_history ({_COLS}) SELECT {_COLS} FROM input ON CONFLICT DO NOTHING)"
+    f" INSERT INTO facts ({_COLS}) SELECT {_COLS} FROM input"
+    " ON CONFLICT (fact_key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS if c != "fact_key")
+    + ", received_at = now() WHERE facts.revision < excluded.revision"
+)
+_ACCOUNTS_FOR_PAIRS = text(
+    "SELECT a.* FROM accounts a JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[]))"
+    " AS p(credit_code, period) ON a.credit_code = p.credit_code AND a.period = p.period"
+)
+
+
+def _fact_row(f: Fact) -> dict[str, Any]:
+    return {
+        "fact_key": f.fact_key,
+        "fact_id": f.fact_id,
+        "revision": f.revision,
+        "credit_code": f.credit_code,
+        "department": f.department,
+        "record_id": f.record_id,
+        "indicator": f.indicator,
+        "period": f.period,
+        "value": f.value,
+        "unit": f.unit,
+        "evidence_hash": f.evidence_hash,
+        "authoritative": f.authoritative,
+        "attributes": dict(f.attributes),
+    }
+
+
+def _fact(row: Any) -> Fact:
+    return Fact(
+        fact_key=row.fact_key,
+        fact_id=row.fact_id,
+        revision=row.revision,
+        credit_code=row.credit_code,
+        department=row.department,
+        record_id=row.record_id,
+        indicator=row.indicator,
+        period=row.period,
+        value=row.value,
+        unit=row.unit,
+        evidence_hash=row.evidence_hash,
+        authoritative=row.authoritative,
+        attributes=row.attributes or {},
+    )
+
+
+def _figures(row: Any) -> AccountFigures:
+    return AccountFigures(
+        credit_code=row.credit_code,
+        period=row.period,
+        industry_code=row.industry_code,
+        method=row.method,
+        **{c: getattr(row, c) for c in _FIGURE_COLUMNS},
+    )
+
+
+def _split(pairs: Iterable[Pair]) -> dict[str, list[str]]:
+    ps = list(pairs)
+    return {"codes": [c for c, _ in ps], "periods": [p for _, p in ps]}
+
+
+class SqlRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_accounts(self, *, exclusive: bool) -> None:
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await self.session.execute(text(f"SELECT {fn}(:k)"), {"k": ACCOUNTS_LOCK_KEY})
+
+    # --- directory read model ------------------------------------------------------------------
+    async def upsert_enterprises(self, items: Sequence[Enterprise]) -> set[str]:
+        latest: dict[str, Enterprise] = {}
+        for e in items:
+            if e.credit_code not in latest or e.revision >= latest[e.credit_code].revision:
+                latest[e.credit_code] = e
+        before = await self.enterprises(latest)
+        stmt = insert(enterprises)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[enterprises.c.credit_code],
+            set_={
+                "industry_code": stmt.excluded.industry_code,
+                "region_code": stmt.excluded.region_code,
+                "ets_participant": stmt.excluded.ets_participant,
+                "revision": stmt.excluded.revision,
+                "updated_at": func.now(),
+            },
+            where=enterprises.c.revision <= stmt.excluded.revision,
+        )
+        await self.session.execute(
+            stmt,
+            [
+                {
+                    "credit_code": e.credit_code,
+                    "industry_code": e.industry_code,
+                    "region_code": e.region_code,
+                    "ets_participant": e.ets_participant,
+                    "revision": e.revision,
+                }
+                for e in latest.values()
+            ],
+        )
+        changed: set[str] = set()
+        for code, new in latest.items():
+            old = before.get(code)
+            if old is None or (new.revision >= old.revision and new.industry_code != old.industry_code):
+                changed.add(code)
+        return changed
+
+    async def enterprises(self, credit_codes: Iterable[str]) -> dict[str, Enterprise]:
+        codes = list(credit_codes)
+        if not codes:
+            return {}
+        rows = await self.session.execute(select(enterprises).where(enterprises.c.credit_code.in_(codes)))
+        return {
+            r.credit_code: Enterprise(
+                r.credit_code, r.industry_code, r.region_code, r.ets_participant, r.revision
+            )
+            for r in rows
+        }
+
+    # --- facts -----------------------------------------------------------------------------------
+    async def upsert_facts(self, items: Sequence[Fact]) -> None:
+        """History and current table in ONE statement: arrays in, ``unnest`` server-side."""
+        if not items:
+            return
+        params: dict[str, list[Any]] = {c: [] for c in _UPSERT_COLUMNS}
+        for f in items:
+            row = _fact_row(f)
+            for c in _UPSERT_COLUMNS:
+                v = row[c]
+                params[c].append(json.dumps(v) if c == "attributes" else str(v) if c == "value" else v)
+        await self.session.execute(_UPSERT_FACTS, params)
+
+    async def facts_for(self, pairs: Iterable[Pair]) -> dict[Pair, list[Fact]]:
+        out: dict[Pair, list[Fact]] = defaultdict(list)
+        for row in await self.session.execute(_FACTS_FOR_PAIRS, _split(pairs)):
+            out[(row.credit_code, row.period)].append(_fact(row))
+        return out
+
+    async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
+        stmt = (
+            select(facts.c.credit_code, facts.c.period)
+            .distinct()
+            .order_by(facts.c.credit_code, facts.c.period)
+        )
+        if credit_codes is not None:
+            stmt = stmt.where(facts.c.credit_code.in_(list(credit_codes)))
+        return [(r.credit_code, r.period) for r in await self.session.execute(stmt)]
+
+    async def fact_history(self, fact_key: str) -> list[Fact]:
+        rows = await self.session.execute(
+            select(fact_history).where(fact_history.c.fact_key == fact_key).order_by(fact_history.c.revision)
+        )
+        return [_fact(r) for r in rows]
+
+    # --- accounts --------------------------------------------------------------------------------
+    async def accounts(self, pairs: Iterable[Pair]) -> dict[Pair, StoredAccount]:
+        rows = await self.session.execute(_ACCOUNTS_FOR_PAIRS, _split(pairs))
+        return {(r.credit_code, r.period): StoredAccount(_figures(r), r.calculation_version) for r in rows}
+
+    async def upsert_accounts(self, items: Sequence[StoredAccount]) -> None:
+        if not items:
+            return
+        rows = [
+            {
+                "credit_code": a.figures.credit_code,
+                "period": a.figures.period,
+                "industry_code": a.figures.industry_code,
+                "method": a.figures.method,
+                "calculation_version": a.calculation_version,
+                **{c: getattr(a.figures, c) for c in _FIGURE_COLUMNS},
+            }
+            for a in items
+        ]
+        stmt = insert(accounts)
+        keep = {"credit_code", "period"}
+        set_: dict[str, Any] = {c.name: stmt.excluded[c.name] for c in accounts.columns if c.name not in keep}
+        set_["updated_at"] = func.now()
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=[accounts.c.credit_code, accounts.c.period], set_=set_),
+            rows,
+        )
+
+    async def account(self, credit_code: str, period: str) -> StoredAccount | None:
+        return (await self.accounts([(credit_code, period)])).get((credit_code, period))
+
+    async def monthly_accounts(self, credit_code: str, first: str, last: str) -> list[MonthlyAccount]:
+        rows = await self.session.execute(
+            select(accounts)
+            .where(accounts.c.credit_code == credit_code, accounts.c.period.between(first, last))
+            .order_by(accounts.c.period)
+        )
+        return [
+            MonthlyAccount(
+                period=r.period,
+                scope1_combustion_tco2=r.scope1_combustion_tco2,
+                scope1_process_tco2=r.scope1_process_tco2,
+                scope2_location_tco2=r.scope2_location_tco2,
+                scope2_market_tco2=r.scope2_market_tco2,
+                scope3_tco2=r.scope3_tco2,
+                total_tco2=r.total_tco2,
+                output_quantity=r.output_quantity,
+                output_unit=r.output_unit,
+                revenue_10k_cny=r.revenue_10k_cny,
+                value_added_10k_cny=r.value_added_10k_cny,
+                data_quality_score=Decimal(r.data_quality_score),
+                fact_count=r.fact_count,
+                factor_set=r.factor_set,
+                calculation_version=r.calculation_version,
+            )
+            for r in rows
+        ]
+
+    # --- factor sets -----------------------------------------------------------------------------
+    async def active_factor_set_ref(self) -> tuple[str, str] | None:
+        row = (
+            await self.session.execute(
+                select(factor_sets.c.id, factor_sets.c.version).where(factor_sets.c.active)
+            )
+        ).first()
+        return None if row is None else (row.id, row.version)
+
+    async def factor_set(self, set_id: str, version: str) -> FactorSet | None:
+        content = (
+            await self.session.execute(
+                select(factor_sets.c.content).where(
+                    factor_sets.c.id == set_id, factor_sets.c.version == version
+                )
+            )
+        ).scalar_one_or_none()
+        return None if content is None else FactorSet.from_dict(content)
+
+    async def factor_sets(self) -> list[tuple[str, str, bool, str]]:
+        rows = await self.session.execute(
+            select(
+                factor_sets.c.id, factor_sets.c.version, factor_sets.c.active, factor_sets.c.title
+            ).order_by(factor_sets.c.id, factor_sets.c.created_at)
+        )
+        return [(r.id, r.version, r.active, r.title) for r in rows]
+
+    async def add_factor_set(self, factor_set: FactorSet) -> bool:
+        stmt = (
+            insert(factor_sets)
+            .values(
+                id=factor_set.id,
+                version=factor_set.version,
+                title=factor_set.title,
+                content=factor_set.to_dict(),
+            )
+            .on_conflict_do_nothing()
+            .returning(factor_sets.c.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def activate_factor_set(self, set_id: str, version: str) -> None:
+        await self.session.execute(update(factor_sets).where(factor_sets.c.active).values(active=False))
+        await self.session.execute(
+            update(factor_sets)
+            .where(factor_sets.c.id == set_id, factor_sets.c.version == version)
+            .values(active=True, activated_at=func.now())
+        )

@@ -1,0 +1,64 @@
+"""The accounting web app: ``create_app`` is the uvicorn factory (``--factory``).
+
+When no container is passed, the lifespan builds one (composition root), starts it and stops it.
+The embedded host passes an already-built container that it starts and stops itself; the app's
+lifespan then leaves it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from carbon_common.http import finish_app
+from fastapi import FastAPI
+
+from carbon_accounting.bootstrap import Container, bootstrap
+from carbon_accounting.entrypoints import routes_accounts, routes_factors
+from carbon_accounting.settings import Settings
+
+DESCRIPTION = """
+The carbon account of every enterprise (碳账户): monthly scope 1 (fuel combustion, process),
+scope 2 (location- and market-based) and scope 3 emissions in tCO2, intensities per unit of
+output and per 10k CNY, a PCAF-like data-quality score, quarterly/yearly roll-ups, and the
+lineage of every figure (facts with evidence hashes × versioned emission factors).
+
+All quantities are decimal strings. Errors are RFC 9457 problem details.
+"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            app.state.container = container
+            yield
+            return
+        built = bootstrap(settings or Settings())
+        await built.start()
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.stop()
+
+    app = FastAPI(
+        title="Carbon Bureau — accounting",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if container is not None:
+        app.state.container = container
+    app.include_router(routes_accounts.router)
+    app.include_router(routes_factors.router)
+
+    async def readiness() -> dict[str, bool]:
+        current: Container | None = getattr(app.state, "container", None)
+        if current is None:
+            return {"container": False}
+        checks: dict[str, bool] = await current.runtime.readiness()
+        return checks
+
+    finish_app(app, readiness)
+    return app

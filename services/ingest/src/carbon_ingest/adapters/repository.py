@@ -1,0 +1,386 @@
+"""All queries of the ingest service (PostgreSQL, SQLAlchemy Core, bulk statements).
+
+Hot-path rules: one query per lookup per batch (``= ANY(array)``), executemany for inserts,
+``INSERT ... ON CONFLICT`` for heads. No query runs once per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from carbon_common.inbox import claim
+from sqlalchemy import and_, any_, delete, func, literal, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import String
+
+from carbon_ingest.adapters.orm import (
+    enterprises,
+    evidence,
+    fact_heads,
+    facts,
+    quality_flags,
+    submission_rejections,
+    submissions,
+)
+from carbon_ingest.domain.enterprise import Enterprise
+from carbon_ingest.domain.evidence import GENESIS, StoredEntry, canonical_fact
+from carbon_ingest.domain.facts import Fact, Head
+from carbon_ingest.domain.quality import Flag, SourceValue
+from carbon_ingest.domain.records import Rejection
+from carbon_ingest.service_layer.ports import SubmissionReport
+
+#: pg_advisory_xact_lock key of the evidence chain: one appender at a time (our own constant)
+EVIDENCE_LOCK_KEY = 0x1A6E57
+
+
+def _any(values: Iterable[str]) -> Any:
+    return any_(literal(list(values), ARRAY(String)))
+
+
+def _enterprise(row: Any) -> Enterprise:
+    return Enterprise(
+        credit_code=row.credit_code,
+        name=row.name,
+        region_code=row.region_code,
+        industry_code=row.industry_code,
+        size_class=row.size_class,
+        transition_stage=row.transition_stage,
+        ets_participant=row.ets_participant,
+        revision=row.revision,
+    )
+
+
+class SqlRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- directory ----------------------------------------------------------------------------
+    async def lock_enterprise(self, credit_code: str) -> None:
+        """Serialise registrations of one credit code (the row may not exist yet to lock); the
+        two-key lock space does not overlap the evidence chain's one-key lock."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(1, hashtext(:c))"), {"c": credit_code})
+
+    async def get_enterprise(self, credit_code: str) -> Enterprise | None:
+        row = (
+            await self.session.execute(select(enterprises).where(enterprises.c.credit_code == credit_code))
+        ).first()
+        return None if row is None else _enterprise(row)
+
+    async def save_enterprise(self, e: Enterprise) -> None:
+        values = {
+            "credit_code": e.credit_code,
+            "name": e.name,
+            "region_code": e.region_code,
+            "industry_code": e.industry_code,
+            "size_class": e.size_class,
+            "transition_stage": e.transition_stage,
+            "ets_participant": e.ets_participant,
+            "revision": e.revision,
+        }
+        stmt = insert(enterprises).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[enterprises.c.credit_code],
+            set_={**{k: stmt.excluded[k] for k in values if k != "credit_code"}, "updated_at": func.now()},
+        )
+        await self.session.execute(stmt)
+
+    async def list_enterprises(
+        self, region: str | None, industry: str | None, offset: int, limit: int
+    ) -> tuple[list[Enterprise], int]:
+        cond = and_(
+            enterprises.c.region_code == region if region else literal(True),
+            enterprises.c.industry_code.startswith(industry) if industry else literal(True),
+        )
+        total = (
+            await self.session.execute(select(func.count()).select_from(enterprises).where(cond))
+        ).scalar_one()
+        rows = await self.session.execute(
+            select(enterprises).where(cond).order_by(enterprises.c.credit_code).offset(offset).limit(limit)
+        )
+        return [_enterprise(r) for r in rows], int(total)
+
+    async def registered(self, credit_codes: Iterable[str]) -> set[str]:
+        codes = set(credit_codes)
+        if not codes:
+            return set()
+        rows = await self.session.execute(
+            select(enterprises.c.credit_code).where(enterprises.c.credit_code == _any(codes))
+        )
+        return set(rows.scalars())
+
+    # --- facts and evidence -------------------------------------------------------------------
+    async def lock_evidence_chain(self) -> None:
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVIDENCE_LOCK_KEY})
+
+    async def heads(self, department: str, record_ids: Iterable[str]) -> dict[str, Head]:
+        ids = set(record_ids)
+        if not ids:
+            return {}
+        c = fact_heads.c
+        rows = await self.session.execute(
+            select(c.record_id, c.revision, c.content_hash, c.indicator).where(
+                c.department == department, c.record_id == _any(ids)
+            )
+        )
+        return {r.record_id: Head(r.record_id, r.revision, r.content_hash, r.indicator) for r in rows}
+
+    async def last_evidence(self) -> tuple[int, str]:
+        row = (
+            await self.session.execute(
+                select(evidence.c.seq, evidence.c.entry_hash).order_by(evidence.c.seq.desc()).limit(1)
+            )
+        ).first()
+        return (0, GENESIS) if row is None else (int(row.seq), str(row.entry_hash))
+
+    async def add_facts(
+        self, new: Sequence[Fact], hashes: Sequence[str], first_seq: int, prev_hash: str, submission_id: str
+    ) -> None:
+        if not new:
+            return
+        fact_rows = []
+        evidence_rows = []
+        head_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        previous = prev_hash
+        for i, (f, h) in enumerate(zip(new, hashes, strict=True)):
+            fact_rows.append(
+                {
+                    "fact_id": f.fact_id,
+                    "department": f.department,
+                    "record_id": f.record_id,
+                    "revision": f.revision,
+                    "credit_code": f.credit_code,
+                    "indicator": f.indicator,
+                    "period": f.period,
+                    "value": f.value,
+                    "unit": f.unit,
+                    "original_value": f.original_value,
+                    "original_unit": f.original_unit,
+                    "attributes": dict(f.attributes),
+                    "authoritative": f.authoritative,
+                    "content_hash": f.content_hash,
+                    "evidence_hash": h,
+                    "submission_id": submission_id,
+                    "recorded_at": f.recorded_at,
+                }
+            )
+            evidence_rows.append(
+                {"seq": first_seq + i, "fact_id": f.fact_id, "prev_hash": previous, "entry_hash": h}
+            )
+            previous = h
+            # a batch may carry a record twice; ON CONFLICT may touch a row only once per statement
+            head_rows[(f.department, f.record_id)] = {
+                "department": f.department,
+                "record_id": f.record_id,
+                "revision": f.revision,
+                "content_hash": f.content_hash,
+                "fact_id": f.fact_id,
+                "credit_code": f.credit_code,
+                "indicator": f.indicator,
+                "period": f.period,
+                "value": f.value,
+                "authoritative": f.authoritative,
+            }
+        await self.session.execute(facts.insert(), fact_rows)
+        await self.session.execute(evidence.insert(), evidence_rows)
+        stmt = insert(fact_heads)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[fact_heads.c.department, fact_heads.c.record_id],
+            set_={
+                k: stmt.excluded[k]
+                for k in next(iter(head_rows.values()))
+                if k not in ("department", "record_id")
+            },
+        )
+        await self.session.execute(stmt, list(head_rows.values()))
+
+    async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
+        rows = await self.session.execute(
+            select(evidence.c.seq, evidence.c.prev_hash, evidence.c.entry_hash, facts)
+            .join(facts, facts.c.fact_id == evidence.c.fact_id, isouter=True)
+            .where(evidence.c.seq > after_seq)
+            .order_by(evidence.c.seq)
+            .limit(limit)
+        )
+        out = []
+        for r in rows:
+            body = (
+                b"<fact row missing>"
+                if r.fact_id is None
+                else canonical_fact(
+                    fact_id=r.fact_id,
+                    department=r.department,
+                    record_id=r.record_id,
+                    revision=r.revision,
+                    credit_code=r.credit_code,
+                    indicator=r.indicator,
+                    period=r.period,
+                    value=r.value,
+                    unit=r.unit,
+                    original_value=r.original_value,
+                    original_unit=r.original_unit,
+                    attributes=r.attributes,
+                    authoritative=r.authoritative,
+                    recorded_at=r.recorded_at,
+                )
+            )
+            out.append(StoredEntry(r.seq, r.fact_id or "", r.prev_hash, r.entry_hash, body))
+        return out
+
+    # --- submissions --------------------------------------------------------------------------
+    async def add_submission(self, report: SubmissionReport, catalogue_version: int) -> None:
+        await self.session.execute(
+            submissions.insert().values(
+                submission_id=report.submission_id,
+                department=report.department,
+                channel=report.channel,
+                catalogue_version=catalogue_version,
+                received=report.received,
+                accepted=report.accepted,
+                duplicates=report.duplicates,
+                corrections=report.corrections,
+                rejected=len(report.rejected),
+                received_at=report.received_at,
+            )
+        )
+        if report.rejected:
+            await self.session.execute(
+                submission_rejections.insert(),
+                [
+                    {
+                        "submission_id": report.submission_id,
+                        "position": i,
+                        "record_id": r.record_id,
+                        "field": r.field,
+                        "reason": r.reason,
+                    }
+                    for i, r in enumerate(report.rejected)
+                ],
+            )
+
+    async def get_submission(self, submission_id: str) -> SubmissionReport | None:
+        s = (
+            await self.session.execute(
+                select(submissions).where(submissions.c.submission_id == submission_id)
+            )
+        ).first()
+        if s is None:
+            return None
+        rows = await self.session.execute(
+            select(submission_rejections)
+            .where(submission_rejections.c.submission_id == submission_id)
+            .order_by(submission_rejections.c.position)
+        )
+        return SubmissionReport(
+            submission_id=s.submission_id,
+            department=s.department,
+            channel=s.channel,
+            received_at=s.received_at,
+            received=s.received,
+            accepted=s.accepted,
+            duplicates=s.duplicates,
+            corrections=s.corrections,
+            rejected=[Rejection(r.record_id, r.field, r.reason) for r in rows],
+        )
+
+    # --- quality ------------------------------------------------------------------------------
+    async def source_values(
+        self, credit_codes: set[str], periods: set[str], indicators: set[str]
+    ) -> list[SourceValue]:
+        c = fact_heads.c
+        rows = await self.session.execute(
+            select(c.credit_code, c.period, c.indicator, c.department, c.authoritative, c.value).where(
+                c.credit_code == _any(credit_codes),
+                c.period == _any(periods),
+                c.indicator == _any(indicators),
+            )
+        )
+        return [
+            SourceValue(r.credit_code, r.period, r.indicator, r.department, r.authoritative, r.value)
+            for r in rows
+        ]
+
+    async def replace_flags(
+        self, credit_codes: set[str], periods: set[str], indicators: set[str], new: Sequence[Flag]
+    ) -> None:
+        q = quality_flags.c
+        await self.session.execute(
+            delete(quality_flags).where(
+                q.credit_code == _any(credit_codes),
+                q.period == _any(periods),
+                q.indicator == _any(indicators),
+            )
+        )
+        if new:
+            await self.session.execute(
+                quality_flags.insert(),
+                [
+                    {
+                        "credit_code": f.credit_code,
+                        "period": f.period,
+                        "indicator": f.indicator,
+                        "check": f.check,
+                        "department": f.department,
+                        "value": f.value,
+                        "reference_departments": f.reference_departments,
+                        "reference_value": f.reference_value,
+                        "relative_difference": f.relative_difference,
+                        "tolerance": f.tolerance,
+                    }
+                    for f in new
+                ],
+            )
+
+    async def flags(self, credit_code: str | None, period: str | None, limit: int) -> list[Flag]:
+        q = quality_flags.c
+        stmt = select(quality_flags).order_by(q.credit_code, q.period, q.indicator, q.department).limit(limit)
+        if credit_code:
+            stmt = stmt.where(q.credit_code == credit_code)
+        if period:
+            stmt = stmt.where(q.period == period)
+        return [
+            Flag(
+                r.credit_code,
+                r.period,
+                r.indicator,
+                r.check,
+                r.department,
+                r.value,
+                r.reference_departments,
+                r.reference_value,
+                r.relative_difference,
+                r.tolerance,
+            )
+            for r in await self.session.execute(stmt)
+        ]
+
+    async def quality_summary(self, credit_code: str) -> dict[str, Any]:
+        c = fact_heads.c
+        rows = (
+            await self.session.execute(
+                select(
+                    func.count().label("facts"),
+                    func.count(func.distinct(c.period)).label("periods"),
+                    func.count(func.distinct(c.indicator)).label("indicators"),
+                    func.count().filter(c.authoritative).label("authoritative"),
+                    func.count().filter(c.department.startswith("self-")).label("self_declared"),
+                    func.count().filter(c.revision > 1).label("corrected"),
+                    func.min(c.period).label("first_period"),
+                    func.max(c.period).label("last_period"),
+                ).where(c.credit_code == credit_code)
+            )
+        ).one()
+        flagged = (
+            await self.session.execute(
+                select(func.count())
+                .select_from(quality_flags)
+                .where(quality_flags.c.credit_code == credit_code)
+            )
+        ).scalar_one()
+        return {**rows._asdict(), "flags": int(flagged)}
+
+    # --- consumers ----------------------------------------------------------------------------
+    async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        claimed: set[str] = await claim(self.session, consumer, event_ids)
+        return claimed

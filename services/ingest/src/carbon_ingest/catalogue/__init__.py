@@ -1,0 +1,1 @@
+"""Versioned indicator catalogue data files (see docs/indicators.md)."""

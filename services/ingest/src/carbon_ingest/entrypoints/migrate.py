@@ -1,0 +1,20 @@
+"""``python -m carbon_ingest.entrypoints.migrate``: upgrade the ingest database to head."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from carbon_common.migrations import upgrade_head_sync
+
+import carbon_ingest
+from carbon_ingest.settings import Settings
+
+MIGRATIONS = Path(carbon_ingest.__file__).parent / "migrations"
+
+
+def main() -> None:
+    upgrade_head_sync(MIGRATIONS, Settings().postgres.url.get_secret_value())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,391 @@
+"""All of lending's queries. Writes on hot paths are bulk statements (multi-row VALUES,
+executemany, INSERT … ON CONFLICT); nothing here commits — the unit of work does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from carbon_common.inbox import claim
+from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carbon_lending.adapters.orm import (
+    cea_prices,
+    current_ratings,
+    enterprises,
+    loan_events,
+    loan_rate_changes,
+    loans,
+    quotes,
+    ratings,
+)
+from carbon_lending.adapters.portfolio_query import portfolio_document
+from carbon_lending.domain.loan import LoanState, Repricing
+from carbon_lending.domain.model import Enterprise, Rating
+from carbon_lending.service_layer.ports import Document, NewLoan, StoredQuote
+
+
+def _rating_values(r: Rating) -> dict[str, Any]:
+    return {
+        "rating_id": r.rating_id,
+        "credit_code": r.credit_code,
+        "score": r.score,
+        "label": r.label,
+        "confidence": r.confidence,
+        "methodology_version": r.methodology_version,
+        "issued_at": r.issued_at,
+        "as_of_period": r.as_of_period,
+        "transition_stage": r.transition_stage,
+        "vetoes": list(r.vetoes),
+    }
+
+
+def _rating(m: Mapping[str, Any]) -> Rating:
+    return Rating(
+        rating_id=m["rating_id"],
+        credit_code=m["credit_code"],
+        score=m["score"],
+        label=m["label"],
+        confidence=m["confidence"],
+        methodology_version=m["methodology_version"],
+        issued_at=m["issued_at"],
+        as_of_period=m["as_of_period"],
+        transition_stage=m["transition_stage"],
+        vetoes=tuple(m["vetoes"]),
+    )
+
+
+def current_rate(today: date) -> Any:
+    """The rate in force on ``today``: the latest ratchet change already effective, else origination."""
+    latest = (
+        select(loan_rate_changes.c.rate_pct)
+        .where(loan_rate_changes.c.loan_id == loans.c.loan_id, loan_rate_changes.c.effective_from <= today)
+        .order_by(loan_rate_changes.c.effective_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, loans.c.rate_pct)
+
+
+class SqlLendingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- inbox and read models -----------------------------------------------------------------
+    async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        new: set[str] = await claim(self.session, consumer, event_ids)
+        return new
+
+    async def upsert_enterprises(self, items: Sequence[tuple[Enterprise, int]]) -> None:
+        if not items:
+            return
+        rows = [
+            {
+                "credit_code": e.credit_code,
+                "name": e.name,
+                "industry_code": e.industry_code,
+                "region_code": e.region_code,
+                "size_class": e.size_class,
+                "transition_stage": e.transition_stage,
+                "ets_participant": e.ets_participant,
+                "revision": rev,
+            }
+            for e, rev in items
+        ]
+        stmt = insert(enterprises).values(rows)
+        ex = stmt.excluded
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[enterprises.c.credit_code],
+                set_={c: ex[c] for c in rows[0] if c != "credit_code"} | {"updated_at": func.now()},
+                where=enterprises.c.revision <= ex.revision,
+            )
+        )
+
+    async def add_ratings(self, items: Sequence[tuple[Rating, str | None]]) -> list[Rating]:
+        """History (all) and current (newest per enterprise, only if newer); returns new currents."""
+        if not items:
+            return []
+        history = [_rating_values(r) | {"previous_label": prev} for r, prev in items]
+        await self.session.execute(insert(ratings).values(history).on_conflict_do_nothing())
+        newest: dict[str, Rating] = {}
+        for r, _ in items:
+            if r.newer_than(newest.get(r.credit_code)):
+                newest[r.credit_code] = r
+        stmt = insert(current_ratings).values([_rating_values(r) for r in newest.values()])
+        ex = stmt.excluded
+        cols = [c.name for c in current_ratings.c if c.name != "credit_code"]
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[current_ratings.c.credit_code],
+            set_={c: ex[c] for c in cols},
+            where=tuple_(current_ratings.c.issued_at, current_ratings.c.rating_id)
+            < tuple_(ex.issued_at, ex.rating_id),
+        ).returning(current_ratings.c.rating_id)
+        won = set((await self.session.execute(upsert)).scalars().all())
+        return [r for r in newest.values() if r.rating_id in won]
+
+    async def enterprise_and_rating(self, credit_code: str) -> tuple[Enterprise | None, Rating | None]:
+        cr = current_ratings
+        row = (
+            await self.session.execute(
+                select(enterprises, *(c.label(f"r_{c.name}") for c in cr.c))
+                .outerjoin(cr, cr.c.credit_code == enterprises.c.credit_code)
+                .where(enterprises.c.credit_code == credit_code)
+            )
+        ).first()
+        if row is None:
+            return None, None
+        ent = Enterprise(
+            credit_code=row.credit_code,
+            name=row.name,
+            industry_code=row.industry_code,
+            region_code=row.region_code,
+            size_class=row.size_class,
+            transition_stage=row.transition_stage,
+            ets_participant=row.ets_participant,
+        )
+        m = row._mapping
+        if m["r_rating_id"] is None:
+            return ent, None
+        rating = _rating({c.name: m[f"r_{c.name}"] for c in cr.c})
+        return ent, rating
+
+    # --- quotes --------------------------------------------------------------------------------
+    async def subsidy_committed(self, bank_id: str) -> Decimal:
+        q = select(func.coalesce(func.sum(loans.c.subsidy_cny), 0)).where(loans.c.bank_id == bank_id)
+        return Decimal((await self.session.execute(q)).scalar_one())
+
+    async def quote_by_key(self, bank_id: str, key: str) -> StoredQuote | None:
+        q = select(quotes).where(quotes.c.bank_id == bank_id, quotes.c.idempotency_key == key)
+        row = (await self.session.execute(q)).first()
+        return StoredQuote(**row._mapping) if row else None
+
+    async def add_quote(self, quote: StoredQuote) -> bool:
+        values = {f: getattr(quote, f) for f in StoredQuote.__dataclass_fields__}
+        stmt = insert(quotes).values(values).on_conflict_do_nothing().returning(quotes.c.quote_id)
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def get_quote(self, bank_id: str, quote_id: str) -> StoredQuote | None:
+        q = select(quotes).where(quotes.c.bank_id == bank_id, quotes.c.quote_id == quote_id)
+        row = (await self.session.execute(q)).first()
+        return StoredQuote(**row._mapping) if row else None
+
+    # --- loans ---------------------------------------------------------------------------------
+    async def add_loan(self, loan: NewLoan) -> None:
+        values = {f: getattr(loan, f) for f in NewLoan.__dataclass_fields__}
+        values["principal_cny"] = values.pop("principal")
+        values["outstanding_cny"] = loan.principal
+        values["current_label"] = loan.origin_label
+        values["status"] = "performing"
+        await self.session.execute(insert(loans).values(values))
+
+    async def loan_for_quote(self, quote_id: str) -> str | None:
+        q = select(loans.c.loan_id).where(loans.c.quote_id == quote_id)
+        return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def loan_by_ref(self, bank_id: str, bank_loan_ref: str) -> str | None:
+        q = select(loans.c.loan_id).where(loans.c.bank_id == bank_id, loans.c.bank_loan_ref == bank_loan_ref)
+        return (await self.session.execute(q)).scalar_one_or_none()
+
+    def _loans_query(self, today: date) -> Any:
+        return select(loans, current_rate(today).label("current_rate_pct"))
+
+    async def _changes(self, loan_ids: Sequence[str]) -> dict[str, list[Document]]:
+        out: dict[str, list[Document]] = {i: [] for i in loan_ids}
+        if not loan_ids:
+            return out
+        q = (
+            select(loan_rate_changes)
+            .where(loan_rate_changes.c.loan_id.in_(loan_ids))
+            .order_by(loan_rate_changes.c.effective_from)
+        )
+        for r in (await self.session.execute(q)).all():
+            out[r.loan_id].append(
+                {
+                    "effective_from": r.effective_from.isoformat(),
+                    "rate_pct": format(r.rate_pct, "f"),
+                    "ratchet_bp": format(r.ratchet_bp, "f"),
+                    "rating_id": r.rating_id,
+                }
+            )
+        return out
+
+    async def get_loan(self, bank_id: str, loan_id: str, today: date) -> Document | None:
+        q = self._loans_query(today).where(loans.c.bank_id == bank_id, loans.c.loan_id == loan_id)
+        row = (await self.session.execute(q)).first()
+        if row is None:
+            return None
+        return _loan_doc(row, (await self._changes([loan_id]))[loan_id])
+
+    async def list_loans(
+        self,
+        bank_id: str,
+        credit_code: str | None,
+        status: str | None,
+        after: str | None,
+        limit: int,
+        today: date,
+    ) -> list[Document]:
+        q = self._loans_query(today).where(loans.c.bank_id == bank_id)
+        if credit_code:
+            q = q.where(loans.c.credit_code == credit_code)
+        if status:
+            q = q.where(loans.c.status == status)
+        if after:
+            q = q.where(loans.c.loan_id > after)
+        rows = (await self.session.execute(q.order_by(loans.c.loan_id).limit(limit))).all()
+        changes = await self._changes([r.loan_id for r in rows])
+        return [_loan_doc(r, changes[r.loan_id]) for r in rows]
+
+    async def loan_state(self, bank_id: str, loan_id: str, today: date) -> LoanState | None:
+        q = self._loans_query(today).where(loans.c.bank_id == bank_id, loans.c.loan_id == loan_id)
+        row = (await self.session.execute(q)).first()
+        return _state(row) if row else None
+
+    async def set_status(self, loan_id: str, status: str, outstanding: Decimal | None) -> None:
+        values: dict[str, Any] = {"status": status, "updated_at": func.now()}
+        if outstanding is not None:
+            values["outstanding_cny"] = outstanding
+        if status == "repaid":
+            values["outstanding_cny"] = Decimal(0)
+        await self.session.execute(update(loans).where(loans.c.loan_id == loan_id).values(values))
+
+    async def open_loans_for(self, credit_codes: Sequence[str], today: date) -> list[LoanState]:
+        q = self._loans_query(today).where(loans.c.credit_code.in_(credit_codes), loans.c.status != "repaid")
+        return [_state(r) for r in (await self.session.execute(q)).all()]
+
+    async def open_pledge_loans(self, today: date) -> list[LoanState]:
+        q = self._loans_query(today).where(
+            loans.c.allowance_quantity_t.is_not(None), loans.c.status != "repaid"
+        )
+        return [_state(r) for r in (await self.session.execute(q)).all()]
+
+    async def save_repricings(self, repricings: Sequence[Repricing]) -> None:
+        if not repricings:
+            return
+        stmt = insert(loan_rate_changes).values(
+            [
+                {
+                    "loan_id": r.loan.loan_id,
+                    "effective_from": r.effective_from,
+                    "rate_pct": r.new_rate_pct,
+                    "ratchet_bp": r.ratchet_bp,
+                    "rating_id": r.rating.rating_id,
+                }
+                for r in repricings
+            ]
+        )
+        ex = stmt.excluded
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[loan_rate_changes.c.loan_id, loan_rate_changes.c.effective_from],
+                set_={"rate_pct": ex.rate_pct, "ratchet_bp": ex.ratchet_bp, "rating_id": ex.rating_id},
+            )
+        )
+        await self.session.execute(
+            update(loans)
+            .where(loans.c.loan_id == bindparam("b_loan"))
+            .values(ratchet_bp=bindparam("b_ratchet"), updated_at=func.now()),
+            [{"b_loan": r.loan.loan_id, "b_ratchet": r.ratchet_bp} for r in repricings],
+        )
+
+    async def sync_labels(self, ratings: Sequence[Rating]) -> None:
+        """Every open loan of these enterprises now carries their current label."""
+        if not ratings:
+            return
+        await self.session.execute(
+            update(loans)
+            .where(loans.c.credit_code == bindparam("b_code"), loans.c.status != "repaid")
+            .values(current_label=bindparam("b_label"), rating_id=bindparam("b_rating")),
+            [{"b_code": r.credit_code, "b_label": r.label, "b_rating": r.rating_id} for r in ratings],
+        )
+
+    async def set_margin_calls(self, loan_ids: Sequence[str], open_: bool) -> None:
+        if loan_ids:
+            await self.session.execute(
+                update(loans).where(loans.c.loan_id.in_(loan_ids)).values(margin_call_open=open_)
+            )
+
+    async def add_loan_events(self, rows: Sequence[Document]) -> None:
+        if rows:
+            await self.session.execute(insert(loan_events).values(list(rows)))
+
+    async def list_loan_events(
+        self, bank_id: str, loan_id: str | None, kind: str | None, after: int, limit: int
+    ) -> list[Document]:
+        q = select(loan_events).where(loan_events.c.bank_id == bank_id, loan_events.c.id > after)
+        if loan_id:
+            q = q.where(loan_events.c.loan_id == loan_id)
+        if kind:
+            q = q.where(loan_events.c.kind == kind)
+        rows = (await self.session.execute(q.order_by(loan_events.c.id).limit(limit))).all()
+        return [{"sequence": r.id, **r.payload, "created_at": r.created_at.isoformat()} for r in rows]
+
+    async def add_cea_price(self, price: Decimal, as_of: date) -> None:
+        await self.session.execute(insert(cea_prices).values(price_cny=price, as_of=as_of))
+
+    async def latest_cea_price(self) -> Decimal | None:
+        q = (
+            select(cea_prices.c.price_cny)
+            .order_by(cea_prices.c.as_of.desc(), cea_prices.c.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(q)).scalar_one_or_none()
+
+    async def portfolio(self, bank_id: str, today: date) -> Document:
+        return await portfolio_document(self.session, bank_id, current_rate(today))
+
+
+def _state(row: Any) -> LoanState:
+    return LoanState(
+        loan_id=row.loan_id,
+        bank_id=row.bank_id,
+        credit_code=row.credit_code,
+        product=row.product,
+        outstanding=row.outstanding_cny,
+        drawn_on=row.drawn_on,
+        status=row.status,
+        rate_pct=row.current_rate_pct,
+        origin_bp=row.rate_pct * 100,
+        ratchet_bp=row.ratchet_bp,
+        origin_label=row.origin_label,
+        current_label=row.current_label,
+        allowance_quantity_t=row.allowance_quantity_t,
+        margin_call_open=row.margin_call_open,
+    )
+
+
+def _loan_doc(row: Any, changes: list[Document]) -> Document:
+    def s(v: Decimal | None) -> str | None:
+        return None if v is None else format(v, "f")
+
+    return {
+        "loan_id": row.loan_id,
+        "bank_loan_ref": row.bank_loan_ref,
+        "quote_id": row.quote_id,
+        "credit_code": row.credit_code,
+        "product": row.product,
+        "industry_code": row.industry_code,
+        "status": row.status,
+        "principal_cny": s(row.principal_cny),
+        "outstanding_cny": s(row.outstanding_cny),
+        "drawn_on": row.drawn_on.isoformat(),
+        "term_months": row.term_months,
+        "origination_rate_pct": s(row.rate_pct),
+        "current_rate_pct": s(row.current_rate_pct),
+        "ratchet_bp": s(row.ratchet_bp),
+        "components": row.components,
+        "origin_label": row.origin_label,
+        "current_label": row.current_label,
+        "rating_id": row.rating_id,
+        "approval_track": row.approval_track,
+        "allowance_quantity_t": s(row.allowance_quantity_t),
+        "margin_call_open": row.margin_call_open,
+        "subsidy_cny": s(row.subsidy_cny),
+        "rate_changes": changes,
+    }

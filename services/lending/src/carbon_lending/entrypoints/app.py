@@ -1,0 +1,61 @@
+"""The lending API: the uvicorn factory (``create_app``) and its lifespan.
+
+The container is built in the lifespan when none is passed (separate process); the embedded
+host passes an already-built container and starts/stops it itself, so then the lifespan leaves
+it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from carbon_common.http import finish_app
+from fastapi import FastAPI
+
+from carbon_lending.bootstrap import Container, bootstrap
+from carbon_lending.entrypoints import routes_loans, routes_quotes
+from carbon_lending.entrypoints.deps import install_domain_errors
+from carbon_lending.settings import Settings
+
+DESCRIPTION = """
+Ratings into loan pricing, approval and monitoring for bank core systems.
+
+* **Identity**: send your bank id in `X-Org` (interim, until bearer tokens); you only ever see
+  your own quotes, loans, events and portfolio.
+* **Money** and rates are decimal strings; rates in % quantised to 0.0001, components in bp.
+* **Retries**: `Idempotency-Key` on `POST /v1/quotes`; `bank_loan_ref` on `POST /v1/loans`.
+* **Errors**: RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if container is not None:
+            yield
+            return
+        built = bootstrap(settings or Settings())
+        app.state.container = built
+        await built.start()
+        try:
+            yield
+        finally:
+            await built.stop()
+
+    app = FastAPI(
+        title="Carbon Bureau — lending", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+    )
+    if container is not None:
+        app.state.container = container
+    app.include_router(routes_quotes.router)
+    app.include_router(routes_loans.router)
+    install_domain_errors(app)
+
+    async def readiness() -> dict[str, bool]:
+        c: Container = app.state.container
+        checks: dict[str, bool] = await c.runtime.readiness()
+        return checks
+
+    finish_app(app, readiness)
+    return app

@@ -1,0 +1,16 @@
+"""Lending settings: ``LENDING_*`` environment variables (nested with ``__``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from carbon_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="LENDING_", env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "lending"
+    #: folder with ``default.yaml`` (+ ``<bank_id>.yaml``) and ``catalogue.yaml``; packaged data if unset
+    products_dir: Path | None = None

@@ -1,0 +1,363 @@
+"""All of rating's queries. Writes are bulk (one INSERT ... ON CONFLICT per batch), reads load a
+whole batch's enterprises at once, so a consumer batch costs a handful of round trips."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from carbon_common.inbox import claim
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from carbon_rating.adapters.orm import (
+    accounts,
+    conduct_facts,
+    enterprises,
+    objections,
+    rating_queries,
+    ratings,
+)
+from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
+from carbon_rating.service_layer.ports import AccountRow, FactRow, Objection, QueryEntry, StoredRating
+
+
+def _month(r: Any) -> AccountMonth:
+    return AccountMonth(
+        period=r.period,
+        total_tco2=Decimal(r.total_tco2),
+        output_quantity=r.output_quantity,
+        output_unit=r.output_unit,
+        revenue_10k_cny=r.revenue_10k_cny,
+        data_quality_score=Decimal(r.data_quality_score),
+        calculation_version=r.calculation_version,
+    )
+
+
+def _rating(r: Any) -> StoredRating:
+    return StoredRating(
+        rating_id=r.rating_id,
+        credit_code=r.credit_code,
+        seq=r.seq,
+        as_of_period=r.as_of_period,
+        industry_code=r.industry_code,
+        stage=r.stage,
+        score=r.score,
+        label=r.label,
+        previous_label=r.previous_label,
+        confidence=r.confidence,
+        methodology_version=r.methodology_version,
+        vetoes=tuple(r.vetoes),
+        details=r.details,
+        account_ref=r.account_ref,
+        reason=r.reason,
+        issued_at=r.issued_at,
+        objection_id=r.objection_id,
+    )
+
+
+def _objection(r: Any) -> Objection:
+    return Objection(
+        objection_id=r.objection_id,
+        credit_code=r.credit_code,
+        rating_id=r.rating_id,
+        filed_by=r.filed_by,
+        reason=r.reason,
+        status=r.status,
+        filed_at=r.filed_at,
+        due_at=r.due_at,
+        evidence=list(r.evidence),
+        decided_at=r.decided_at,
+        reviewer=r.reviewer,
+        decision_reason=r.decision_reason,
+        new_rating_id=r.new_rating_id,
+    )
+
+
+class SqlRatingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        new: set[str] = await claim(self.session, consumer, event_ids)
+        return new
+
+    # --- read models ---------------------------------------------------------------------------
+    async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> None:
+        latest: dict[str, tuple[EnterpriseProfile, int]] = {}
+        for p, rev in rows:
+            if p.credit_code not in latest or rev >= latest[p.credit_code][1]:
+                latest[p.credit_code] = (p, rev)
+        values = [
+            {
+                "credit_code": p.credit_code,
+                "name": p.name,
+                "region_code": p.region_code,
+                "industry_code": p.industry_code,
+                "size_class": p.size_class,
+                "transition_stage": p.transition_stage,
+                "ets_participant": p.ets_participant,
+                "revision": rev,
+            }
+            for p, rev in sorted(latest.values(), key=lambda t: t[0].credit_code)
+        ]
+        stmt = insert(enterprises).values(values)
+        cols = {c: stmt.excluded[c] for c in values[0] if c != "credit_code"}
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["credit_code"],
+                set_=cols,
+                where=enterprises.c.revision <= stmt.excluded.revision,
+            )
+        )
+
+    async def upsert_accounts(self, rows: Sequence[AccountRow]) -> None:
+        latest: dict[tuple[str, str], AccountRow] = {}
+        for r in rows:
+            k = (r.credit_code, r.month.period)
+            if k not in latest or r.month.calculation_version >= latest[k].month.calculation_version:
+                latest[k] = r
+        values = [
+            {
+                "credit_code": r.credit_code,
+                "period": r.month.period,
+                "industry_code": r.industry_code,
+                "total_tco2": r.month.total_tco2,
+                "output_quantity": r.month.output_quantity,
+                "output_unit": r.month.output_unit,
+                "revenue_10k_cny": r.month.revenue_10k_cny,
+                "data_quality_score": r.month.data_quality_score,
+                "factor_set": r.factor_set,
+                "calculation_version": r.month.calculation_version,
+            }
+            for _, r in sorted(latest.items())
+        ]
+        stmt = insert(accounts).values(values)
+        cols = {c: stmt.excluded[c] for c in values[0] if c not in ("credit_code", "period")}
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["credit_code", "period"],
+                set_=cols,
+                where=accounts.c.calculation_version < stmt.excluded.calculation_version,
+            )
+        )
+
+    async def upsert_facts(self, rows: Sequence[FactRow]) -> None:
+        latest: dict[str, FactRow] = {}
+        for r in rows:
+            if r.fact_key not in latest or r.revision >= latest[r.fact_key].revision:
+                latest[r.fact_key] = r
+        values = [
+            {
+                "fact_key": r.fact_key,
+                "revision": r.revision,
+                "credit_code": r.credit_code,
+                "indicator": r.fact.indicator,
+                "period": r.fact.period,
+                "value": r.fact.value,
+                "attributes": r.fact.attributes,
+            }
+            for _, r in sorted(latest.items())
+        ]
+        stmt = insert(conduct_facts).values(values)
+        cols = {c: stmt.excluded[c] for c in values[0] if c != "fact_key"}
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["fact_key"],
+                set_=cols,
+                where=conduct_facts.c.revision < stmt.excluded.revision,
+            )
+        )
+
+    async def enterprises(self, codes: Sequence[str]) -> dict[str, EnterpriseProfile]:
+        rows = (
+            await self.session.execute(select(enterprises).where(enterprises.c.credit_code.in_(codes)))
+        ).all()
+        return {
+            r.credit_code: EnterpriseProfile(
+                r.credit_code,
+                r.name,
+                r.industry_code,
+                r.region_code,
+                r.size_class,
+                r.transition_stage,
+                r.ets_participant,
+            )
+            for r in rows
+        }
+
+    async def all_rateable_codes(self) -> list[str]:
+        stmt = (
+            select(enterprises.c.credit_code)
+            .where(enterprises.c.credit_code.in_(select(accounts.c.credit_code).distinct()))
+            .order_by(enterprises.c.credit_code)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def latest_account_periods(self, codes: Sequence[str]) -> dict[str, str]:
+        stmt = (
+            select(accounts.c.credit_code, func.max(accounts.c.period))
+            .where(accounts.c.credit_code.in_(codes))
+            .group_by(accounts.c.credit_code)
+        )
+        return {c: p for c, p in (await self.session.execute(stmt)).all()}
+
+    async def accounts_for(self, codes: Sequence[str], periods: Sequence[str]) -> dict[str, list[AccountRow]]:
+        stmt = (
+            select(accounts)
+            .where(accounts.c.credit_code.in_(codes), accounts.c.period.in_(periods))
+            .order_by(accounts.c.credit_code, accounts.c.period)
+        )
+        out: dict[str, list[AccountRow]] = defaultdict(list)
+        for r in (await self.session.execute(stmt)).all():
+            out[r.credit_code].append(AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r)))
+        return out
+
+    async def industry_accounts(
+        self, industry_code: str, periods: Sequence[str]
+    ) -> dict[str, tuple[AccountMonth, ...]]:
+        """Peers: the directory's industry when registered, else the account's own industry code."""
+        industry = func.coalesce(enterprises.c.industry_code, accounts.c.industry_code)
+        stmt = (
+            select(accounts)
+            .select_from(accounts.outerjoin(enterprises, enterprises.c.credit_code == accounts.c.credit_code))
+            .where(industry == industry_code, accounts.c.period.in_(periods))
+            .order_by(accounts.c.credit_code, accounts.c.period)
+        )
+        out: dict[str, list[AccountMonth]] = defaultdict(list)
+        for r in (await self.session.execute(stmt)).all():
+            out[r.credit_code].append(_month(r))
+        return {k: tuple(v) for k, v in out.items()}
+
+    async def facts_for(self, codes: Sequence[str], periods: Sequence[str]) -> dict[str, list[ConductFact]]:
+        stmt = (
+            select(conduct_facts)
+            .where(conduct_facts.c.credit_code.in_(codes), conduct_facts.c.period.in_(periods))
+            .order_by(conduct_facts.c.credit_code, conduct_facts.c.period, conduct_facts.c.fact_key)
+        )
+        out: dict[str, list[ConductFact]] = defaultdict(list)
+        for r in (await self.session.execute(stmt)).all():
+            out[r.credit_code].append(
+                ConductFact(r.indicator, r.period, Decimal(r.value), dict(r.attributes))
+            )
+        return out
+
+    # --- ratings -------------------------------------------------------------------------------
+    async def current_ratings(self, codes: Sequence[str], lock: bool = False) -> dict[str, StoredRating]:
+        stmt = select(ratings).where(ratings.c.credit_code.in_(codes), ratings.c.is_current)
+        if lock:
+            stmt = stmt.with_for_update()
+        return {r.credit_code: _rating(r) for r in (await self.session.execute(stmt)).all()}
+
+    async def add_ratings(self, rows: Sequence[StoredRating]) -> None:
+        codes = sorted({r.credit_code for r in rows})
+        await self.session.execute(
+            update(ratings)
+            .where(and_(ratings.c.credit_code.in_(codes), ratings.c.is_current))
+            .values(is_current=False)
+        )
+        await self.session.execute(
+            ratings.insert(),
+            [
+                {
+                    "rating_id": r.rating_id,
+                    "credit_code": r.credit_code,
+                    "seq": r.seq,
+                    "as_of_period": r.as_of_period,
+                    "industry_code": r.industry_code,
+                    "stage": r.stage,
+                    "score": r.score,
+                    "label": r.label,
+                    "previous_label": r.previous_label,
+                    "confidence": r.confidence,
+                    "methodology_version": r.methodology_version,
+                    "vetoes": list(r.vetoes),
+                    "details": r.details,
+                    "account_ref": r.account_ref,
+                    "reason": r.reason,
+                    "objection_id": r.objection_id,
+                    "issued_at": r.issued_at,
+                    "is_current": True,
+                }
+                for r in rows
+            ],
+        )
+
+    async def history(self, credit_code: str, limit: int) -> list[StoredRating]:
+        stmt = (
+            select(ratings)
+            .where(ratings.c.credit_code == credit_code)
+            .order_by(ratings.c.seq.desc())
+            .limit(limit)
+        )
+        return [_rating(r) for r in (await self.session.execute(stmt)).all()]
+
+    # --- query log -----------------------------------------------------------------------------
+    async def log_query(self, entry: QueryEntry) -> None:
+        await self.session.execute(
+            rating_queries.insert().values(
+                credit_code=entry.credit_code,
+                org=entry.org,
+                rating_id=entry.rating_id,
+                resource=entry.resource,
+                purpose=entry.purpose,
+                queried_at=entry.queried_at,
+            )
+        )
+
+    async def queries(self, credit_code: str, limit: int) -> list[QueryEntry]:
+        stmt = (
+            select(rating_queries)
+            .where(rating_queries.c.credit_code == credit_code)
+            .order_by(rating_queries.c.id.desc())
+            .limit(limit)
+        )
+        return [
+            QueryEntry(r.credit_code, r.org, r.rating_id, r.resource, r.purpose, r.queried_at, r.id)
+            for r in (await self.session.execute(stmt)).all()
+        ]
+
+    # --- objections ----------------------------------------------------------------------------
+    async def add_objection(self, o: Objection) -> None:
+        await self.session.execute(objections.insert().values(**_objection_row(o)))
+
+    async def get_objection(self, objection_id: str, lock: bool = False) -> Objection | None:
+        stmt = select(objections).where(objections.c.objection_id == objection_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else _objection(row)
+
+    async def save_objection(self, o: Objection) -> None:
+        await self.session.execute(
+            update(objections).where(objections.c.objection_id == o.objection_id).values(**_objection_row(o))
+        )
+
+    async def objections(self, credit_code: str | None, statuses: Sequence[str] | None) -> list[Objection]:
+        stmt = select(objections).order_by(objections.c.filed_at, objections.c.objection_id)
+        if credit_code is not None:
+            stmt = stmt.where(objections.c.credit_code == credit_code)
+        if statuses is not None:
+            stmt = stmt.where(objections.c.status.in_(statuses))
+        return [_objection(r) for r in (await self.session.execute(stmt)).all()]
+
+
+def _objection_row(o: Objection) -> dict[str, Any]:
+    return {
+        "objection_id": o.objection_id,
+        "credit_code": o.credit_code,
+        "rating_id": o.rating_id,
+        "filed_by": o.filed_by,
+        "reason": o.reason,
+        "evidence": list(o.evidence),
+        "status": o.status,
+        "filed_at": o.filed_at,
+        "due_at": o.due_at,
+        "decided_at": o.decided_at,
+        "reviewer": o.reviewer,
+        "decision_reason": o.decision_reason,
+        "new_rating_id": o.new_rating_id,
+    }

@@ -1,0 +1,55 @@
+"""The FastAPI app factory (uvicorn: ``carbon_rating.entrypoints.app:create_app --factory``).
+
+When no container is passed, the lifespan builds one (``bootstrap``), starts it and stops it.
+When the host passes an already-built container (the embedded mode), the host owns its lifecycle
+and the lifespan leaves it alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from carbon_common.http import finish_app
+from fastapi import FastAPI
+
+from carbon_rating.bootstrap import Container, bootstrap
+from carbon_rating.entrypoints import routes_objections, routes_ratings, routes_report
+from carbon_rating.settings import Settings
+
+DESCRIPTION = """
+The carbon credit rating (碳征信评级) of enterprises with a carbon account: a transition-aware score
+0–100 and label 深绿 dark green / 浅绿 light green / 黄 yellow / 红 red, with sub-scores, drivers, the gap
+to the next label, vetoes and confidence; the rating history; objections (异议复核); the query log; and
+the carbon credit report. Scores, weights and quantities are decimal strings. Errors are RFC 9457
+problem details.
+"""
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built: Container | None = None
+        if app.state.container is None:
+            built = bootstrap(settings or Settings())
+            await built.start()
+            app.state.container = built
+        try:
+            yield
+        finally:
+            if built is not None:
+                await built.stop()
+                app.state.container = None
+
+    app = FastAPI(title="Carbon Bureau — rating", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.container = container
+
+    async def readiness() -> dict[str, bool]:
+        c: Container | None = app.state.container
+        return {"container": False} if c is None else await c.runtime.readiness()
+
+    app.include_router(routes_ratings.router)
+    app.include_router(routes_objections.router)
+    app.include_router(routes_report.router)
+    finish_app(app, readiness)
+    return app

@@ -1,0 +1,137 @@
+"""Render the carbon credit report as HTML (jinja2 template, inline SVG charts, zh or en)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from carbon_rating.entrypoints import charts
+from carbon_rating.entrypoints.views import rating_out
+from carbon_rating.methodology import load
+from carbon_rating.service_layer.report_data import ReportData
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "碳信用报告",
+        "score": "评分",
+        "label": "等级",
+        "stage": "转型阶段",
+        "confidence": "置信度",
+        "sub_scores": "分项得分",
+        "weight": "权重",
+        "drivers_up": "主要加分项",
+        "drivers_down": "主要减分项",
+        "gap": "距上一等级",
+        "trend": "排放与强度趋势",
+        "peers": "同业位置",
+        "history": "评级历史",
+        "vetoes": "否决项",
+        "objections": "未决异议",
+        "methodology": "方法学版本",
+        "none": "无",
+        "emissions": "排放量",
+        "intensity": "强度",
+        "data_quality": "数据质量 (PCAF 1–5)",
+        "account": "所用碳账户",
+        "issued": "出具时间",
+        "not_observed": "无数据（按中性值计，降低置信度）",
+        "points": "分",
+        "cut": "需降低强度",
+        "industry": "行业",
+        "period": "评级期间",
+        "early": "转型初期",
+        "mid": "转型中期",
+        "mature": "转型成熟期",
+    },
+    "en": {
+        "title": "Carbon credit report",
+        "score": "Score",
+        "label": "Label",
+        "stage": "Transition stage",
+        "confidence": "Confidence",
+        "sub_scores": "Sub-scores",
+        "weight": "Weight",
+        "drivers_up": "Largest positive drivers",
+        "drivers_down": "Largest negative drivers",
+        "gap": "Gap to the next label",
+        "trend": "Emissions and intensity",
+        "peers": "Position among peers",
+        "history": "Rating history",
+        "vetoes": "Vetoes",
+        "objections": "Open objections",
+        "methodology": "Methodology version",
+        "none": "none",
+        "emissions": "emissions",
+        "intensity": "intensity",
+        "data_quality": "Data quality (PCAF 1–5)",
+        "account": "Account used",
+        "issued": "Issued",
+        "not_observed": "no data (neutral value used; confidence lowered)",
+        "points": "points",
+        "cut": "intensity cut needed",
+        "industry": "Industry",
+        "period": "As of",
+        "early": "early",
+        "mid": "mid",
+        "mature": "mature",
+    },
+}
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("carbon_rating.entrypoints", "templates"), autoescape=select_autoescape(["html"])
+    )
+
+
+def _intensity(total: Decimal, out: Decimal | None, rev: Decimal | None, basis: str | None) -> Decimal | None:
+    denom = rev if basis == "per_revenue" else out
+    return None if not denom else total / denom
+
+
+def render_html(data: ReportData, lang: str) -> str:
+    rating = rating_out(data.view, lang)
+    m = load(rating.methodology_version)
+    t = TEXT[lang]
+    months = sorted(data.months, key=lambda a: a.period)
+    ctx: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "r": rating,
+        "label_name": rating.label_zh if lang == "zh" else rating.label_en,
+        "next_label_name": (
+            m.band(rating.gap_to_next_label.next_label).name_zh
+            if lang == "zh"
+            else m.band(rating.gap_to_next_label.next_label).name_en
+        )
+        if rating.gap_to_next_label.next_label
+        else None,
+        "objections": data.view.open_objections,
+        "history": data.history,
+        "trend_svg": charts.trend(
+            [a.period for a in months],
+            [a.total_tco2 for a in months],
+            [
+                _intensity(a.total_tco2, a.output_quantity, a.revenue_10k_cny, rating.intensity_basis)
+                for a in months
+            ],
+            t["emissions"],
+            t["intensity"],
+        )
+        if months
+        else "",
+        "peers_svg": charts.peers(data.peer_intensities, rating.intensity)
+        if rating.intensity is not None
+        else "",
+        "history_svg": charts.history(
+            [h.issued_at.strftime("%Y-%m-%d") for h in reversed(data.history)],
+            [h.score for h in reversed(data.history)],
+            [b.min_score for b in m.labels[:-1]],
+        ),
+        "vetoes": [(v.code, v.description) for v in rating.vetoes],
+    }
+    return _env().get_template("report.html").render(**ctx)

@@ -1,0 +1,128 @@
+"""Use cases, registered in one visible table (``HANDLERS``).
+
+Every handler runs inside a unit of work that the caller opens and commits, so a consumer batch
+(inbox claim + effects + owed events) or an HTTP request is one transaction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from carbon_rating.domain import objections as obj
+from carbon_rating.domain.methodology import Methodology
+from carbon_rating.domain.rating import label_for, q, worse
+from carbon_rating.service_layer.commands import (
+    ApplyInputs,
+    DecideObjection,
+    FileObjection,
+    RerateEnterprises,
+)
+from carbon_rating.service_layer.issuing import rating_id, rerate, to_event
+from carbon_rating.service_layer.ports import Objection, StoredRating, UnitOfWorkPort
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    pass
+
+
+async def apply_inputs(cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology) -> list[StoredRating]:
+    """Store the batch's input changes in bulk, then re-rate every touched enterprise once."""
+    repo = uow.repo
+    if cmd.enterprises:
+        await repo.upsert_enterprises(cmd.enterprises)
+    if cmd.accounts:
+        await repo.upsert_accounts(cmd.accounts)
+    if cmd.facts:
+        await repo.upsert_facts(cmd.facts)
+    touched = {p.credit_code for p, _ in cmd.enterprises}
+    touched |= {a.credit_code for a in cmd.accounts} | {f.credit_code for f in cmd.facts}
+    if not touched or cmd.issued_at is None:
+        return []
+    return await rerate(uow, touched, m, cmd.issued_at, "inputs_changed")
+
+
+async def rerate_enterprises(
+    cmd: RerateEnterprises, uow: UnitOfWorkPort, m: Methodology
+) -> list[StoredRating]:
+    codes = cmd.credit_codes if cmd.credit_codes is not None else await uow.repo.all_rateable_codes()
+    return await rerate(uow, codes, m, cmd.issued_at, cmd.reason)
+
+
+async def file_objection(cmd: FileObjection, uow: UnitOfWorkPort, sla_working_days: int) -> Objection:
+    current = (await uow.repo.current_ratings([cmd.credit_code])).get(cmd.credit_code)
+    if current is None:
+        raise NotFound(f"no rating for {cmd.credit_code}: nothing to object to")
+    o = Objection(
+        objection_id=str(uuid.uuid4()),
+        credit_code=cmd.credit_code,
+        rating_id=current.rating_id,
+        filed_by=cmd.filed_by,
+        reason=cmd.reason,
+        status=obj.OPEN,
+        filed_at=cmd.filed_at,
+        due_at=obj.due_date(cmd.filed_at, sla_working_days),
+        evidence=list(cmd.evidence),
+    )
+    await uow.repo.add_objection(o)
+    return o
+
+
+async def decide_objection(cmd: DecideObjection, uow: UnitOfWorkPort, m: Methodology) -> Objection:
+    """Decide; a ``revised`` outcome issues a new rating marked as a revision of this objection.
+
+    The revised rating keeps the sub-scores of the rating under objection, takes the reviewer's
+    score (or the same score when only a veto was found wrong) and re-derives the label with the
+    remaining vetoes, so the label stays consistent with the methodology's thresholds.
+    """
+    o = await uow.repo.get_objection(cmd.objection_id, lock=True)
+    if o is None:
+        raise NotFound(f"no objection {cmd.objection_id}")
+    o.status = obj.transition(o.status, cmd.outcome)
+    o.decided_at, o.reviewer, o.decision_reason = cmd.decided_at, cmd.reviewer, cmd.reason
+    if cmd.outcome == "revised":
+        if cmd.revised_score is None:
+            raise Conflict("a revised outcome needs revised_score")
+        current = (await uow.repo.current_ratings([o.credit_code], lock=True))[o.credit_code]
+        score = q(cmd.revised_score)
+        label = label_for(m, score)
+        for v in current.vetoes:
+            label = worse(label, m.vetoes[v].cap) if v in m.vetoes else label
+        details: dict[str, Any] = {
+            **current.details,
+            "revision_of": current.rating_id,
+            "revision_reason": cmd.reason,
+            "uncapped_label": label_for(m, score),
+        }
+        new = dataclasses.replace(
+            current,
+            rating_id=rating_id(current.credit_code, current.seq + 1),
+            seq=current.seq + 1,
+            score=score,
+            label=label,
+            previous_label=current.label,
+            details=details,
+            reason="objection_revision",
+            issued_at=cmd.decided_at,
+            objection_id=o.objection_id,
+        )
+        await uow.repo.add_ratings([new])
+        uow.emit(to_event(new))
+        o.new_rating_id = new.rating_id
+    await uow.repo.save_objection(o)
+    return o
+
+
+Handler = Callable[..., Awaitable[Any]]
+HANDLERS: dict[type, Handler] = {
+    ApplyInputs: apply_inputs,
+    RerateEnterprises: rerate_enterprises,
+    FileObjection: file_objection,
+    DecideObjection: decide_objection,
+}

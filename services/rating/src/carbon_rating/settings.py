@@ -1,0 +1,18 @@
+"""Rating's typed settings (env prefix ``RATING_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from carbon_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RATING_", env_nested_delimiter="__", extra="ignore")
+
+    service_name: str = "rating"
+    #: the methodology version new ratings are issued under (a file in carbon_rating/methodology/)
+    methodology_version: str = "v1"
+    #: objection answer period in working days; 20 follows 征信业管理条例 (PBOC credit-reporting regulation)
+    objection_sla_working_days: int = 20
+    #: hard maximum for list endpoints (history, query log)
+    page_max: int = 200
