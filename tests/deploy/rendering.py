@@ -154,6 +154,21 @@ def settings_env_names(svc: str) -> frozenset[str]:
     return frozenset(names)
 
 
+def load_settings(svc: str, env: dict[str, str]) -> BaseModel:
+    """Build the service's Settings from exactly ``env`` (fail-fast validation included)."""
+    settings = importlib.import_module(f"carbon_{svc}.settings").Settings
+    saved = {k: v for k, v in os.environ.items() if k.startswith(env_prefix(svc))}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(env)
+    try:
+        return settings(_env_file=None)  # type: ignore[no-any-return]
+    finally:
+        for key in env:
+            os.environ.pop(key, None)
+        os.environ.update(saved)
+
+
 # -------------------------------------------------------------------------------- Dockerfiles
 
 

@@ -12,7 +12,15 @@ import yaml
 from carbon_common.events.topics import Topics
 from carbon_common.settings import KafkaSettings
 
-from tests.deploy.rendering import APP_UID, REPO, SERVICES, env_prefix, parse_dockerfile, settings_env_names
+from tests.deploy.rendering import (
+    APP_UID,
+    REPO,
+    SERVICES,
+    env_prefix,
+    load_settings,
+    parse_dockerfile,
+    settings_env_names,
+)
 
 COMPOSE = REPO / "docker-compose.yml"
 INITDB = REPO / "deploy" / "compose" / "initdb.sql"
@@ -103,6 +111,8 @@ def test_service_env_follows_the_prefix_scheme(services: dict[str, dict[str, Any
         assert url.path == f"/carbon_{svc}" and url.username == f"carbon_{svc}"
         if not name.endswith("-migrate"):
             assert env["OTEL_SERVICE_NAME"] == f"carbon-{svc}"
+        settings: Any = load_settings(svc, env)  # the service's own validation accepts it
+        assert settings.kafka.enabled
 
 
 def test_migrations_are_one_shot(services: dict[str, dict[str, Any]]) -> None:

@@ -26,7 +26,9 @@ from tests.deploy.rendering import (
     by_kind,
     env_prefix,
     iter_repo_yaml,
+    load_settings,
     parse_dockerfile,
+    render,
     schema_errors,
     selector_matches,
     settings_env_names,
@@ -340,6 +342,42 @@ def test_pod_env_matches_the_settings_scheme(docs: list[Doc], overlay: str) -> N
             if kind == "Deployment":
                 assert config["OTEL_SERVICE_NAME"] == f"carbon-{svc}"
                 assert config["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http")
+
+
+def _pod_env(docs: list[Doc], container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the kubelet would build it; Secrets become stand-ins."""
+    env = _configmap_env(docs, container)
+    for var in container.get("env", []):
+        source = var.get("valueFrom", {})
+        if "secretKeyRef" in source:
+            env[var["name"]] = {
+                "url": "postgresql+asyncpg://svc:from-a-secret@db.internal:5432/carbon",
+                "username": "carbon-user",
+                "password": "from-a-secret",
+            }[source["secretKeyRef"]["key"]]
+        elif "fieldRef" in source:
+            env[var["name"]] = "pod"
+        else:
+            env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], var["value"])
+    return env
+
+
+def test_services_accept_the_rendered_config(docs: list[Doc], overlay: str) -> None:
+    """Each service's own fail-fast Settings validation passes on what the overlay injects."""
+    for kind, suffix in (("Deployment", ""), ("Job", "-migrate")):
+        for svc in SERVICES:
+            c = _container(by_kind(docs, kind)[svc + suffix]["spec"]["template"]["spec"])
+            settings: Any = load_settings(svc, _pod_env(docs, c))
+            assert settings.environment.value == {"dev": "development", "prod": "production"}[overlay]
+            assert settings.kafka.enabled
+
+
+def test_base_alone_fails_closed(kustomize: Path) -> None:
+    """Deploying base/ directly must not start a service with development defaults."""
+    docs = render(kustomize, REPO / "deploy/k8s/base")
+    c = _container(by_kind(docs, "Deployment")["ingest"]["spec"]["template"]["spec"])
+    with pytest.raises(ValueError, match="refusing to start"):
+        load_settings("ingest", _pod_env(docs, c))
 
 
 def test_prod_enables_auth_and_kafka_sasl_ssl(rendered: dict[str, list[Doc]]) -> None:

@@ -8,39 +8,12 @@ wait for ``/readyz``. Missing infrastructure fails the tests, it never skips the
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from stdnum.cn import uscc
-
 from carbon_bureau.services import LOG_DIR, SERVICES, ServiceProcess, migrate, service_env
 from carbon_common.testing import drop_database, fresh_database, kafka_bootstrap, pg_url_base
-
-T = TypeVar("T")
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_rng = random.Random()
-
-
-def new_credit_code(region: str = "140400") -> str:
-    """A fresh, valid 18-character USCC in ``region`` (check character by python-stdnum)."""
-    body = "91" + region + "".join(_rng.choice(USCC_ALPHABET) for _ in range(9))
-    return body + uscc.calc_check_digit(body)
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 60.0, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy (eventual consistency across services)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    last: Any = None
-    while loop.time() < end:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last={last!r}")
 
 
 class RealStack:

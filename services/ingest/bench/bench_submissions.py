@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import carbon_ingest
 import httpx
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import Record
@@ -23,12 +24,10 @@ from carbon_common.events import Topics
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
-from stdnum.cn import uscc
-
-import carbon_ingest
 from carbon_ingest.bootstrap import bootstrap
 from carbon_ingest.entrypoints.app import create_app
 from carbon_ingest.settings import Settings
+from stdnum.cn import uscc
 
 ENTERPRISES = 1_100  # the pilot's ~1,100 enterprises (domain-data.md §1)
 INDICATORS = [("energy.raw_coal", "t"), ("electricity.purchased", "kWh"), ("energy.natural_gas", "Nm3")]
@@ -63,7 +62,9 @@ async def main(per_batch: int, batches: int) -> None:
     await bus.start()
     app = create_app(container.settings, container)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=600) as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://b", timeout=600
+        ) as c:
             for i in range(ENTERPRISES):
                 await c.post("/v1/enterprises", json={"credit_code": code(i), "name": f"企业{i}", "region_code": "140400",
                              "industry_code": "4411", "size_class": "large", "transition_stage": "mid"})  # fmt: skip
@@ -92,7 +93,9 @@ async def main(per_batch: int, batches: int) -> None:
             await bus.drain(timeout=600)
             await wait_published(bus, before + len(raw))
             k = time.perf_counter() - t0
-            print(f"Kafka path (in-process bus, 500-record batches): {len(raw)} records in {k:.2f}s = {len(raw) / k:,.0f}/s")
+            print(
+                f"Kafka path (in-process bus, 500-record batches): {len(raw)} records in {k:.2f}s = {len(raw) / k:,.0f}/s"
+            )
             t0 = time.perf_counter()
             v = (await c.get("/v1/evidence/verify")).json()
             print(f"verify: {v['entries_checked']} entries in {time.perf_counter() - t0:.2f}s, ok={v['ok']}")
@@ -103,4 +106,6 @@ async def main(per_batch: int, batches: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 4))
+    asyncio.run(
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000, int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+    )

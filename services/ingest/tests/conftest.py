@@ -12,19 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import carbon_ingest
 import httpx
 import pytest
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
 from carbon_common.testing import drop_database, fresh_database, pg_url_base
-from stdnum.cn import uscc
-
-import carbon_ingest
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.app import create_app
 from carbon_ingest.service_layer.submissions import Clock
 from carbon_ingest.settings import Settings
+from stdnum.cn import uscc
 
 MIGRATIONS = Path(carbon_ingest.__file__).parent / "migrations"
 #: tests pin "now" so the future-period rule is deterministic
@@ -76,7 +75,9 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def service(db_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[tuple[Container, InMemoryBus]]:
+async def service(
+    db_url: str, settings_overrides: dict[str, Any]
+) -> AsyncIterator[tuple[Container, InMemoryBus]]:
     bus = InMemoryBus()
     container = bootstrap(make_settings(db_url, **settings_overrides), bus=bus, clock=Clock(now=lambda: NOW))
     await container.start()
@@ -119,7 +120,9 @@ def wait_records(bus: InMemoryBus) -> Callable[..., Any]:
         deadline = loop.time() + timeout
         while len(bus.records(topic)) < n:
             if loop.time() > deadline:
-                raise AssertionError(f"{topic}: {len(bus.records(topic))} records after {timeout}s, wanted {n}")
+                raise AssertionError(
+                    f"{topic}: {len(bus.records(topic))} records after {timeout}s, wanted {n}"
+                )
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.05)  # let a wrongly-duplicated publish show up too
         return bus.records(topic)

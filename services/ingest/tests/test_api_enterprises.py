@@ -12,7 +12,9 @@ def _events(records: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(dict(r.headers)["ce_type"].decode(), json.loads(r.value)) for r in records]
 
 
-async def test_register_update_and_no_op(client: Any, code: Any, enterprise: Any, wait_records: Any, bus: Any) -> None:
+async def test_register_update_and_no_op(
+    client: Any, code: Any, enterprise: Any, wait_records: Any, bus: Any
+) -> None:
     c = code(1)
     r = await client.post("/v1/enterprises", json=enterprise(c))
     assert r.status_code == 201, r.text
@@ -21,7 +23,9 @@ async def test_register_update_and_no_op(client: Any, code: Any, enterprise: Any
     same = await client.post("/v1/enterprises", json=enterprise(c))
     assert (same.status_code, same.json()["change"]) == (200, "unchanged")
 
-    upd = await client.put(f"/v1/enterprises/{c}", json=enterprise(c, transition_stage="mature", name="新名称"))
+    upd = await client.put(
+        f"/v1/enterprises/{c}", json=enterprise(c, transition_stage="mature", name="新名称")
+    )
     assert upd.status_code == 200, upd.text
     assert (upd.json()["change"], upd.json()["revision"]) == ("updated", 2)
 
@@ -34,7 +38,9 @@ async def test_register_update_and_no_op(client: Any, code: Any, enterprise: Any
     assert got.json()["name"] == "新名称" and got.json()["revision"] == 2
 
 
-async def test_invalid_check_character_is_a_422_naming_the_field(client: Any, code: Any, enterprise: Any) -> None:
+async def test_invalid_check_character_is_a_422_naming_the_field(
+    client: Any, code: Any, enterprise: Any
+) -> None:
     c = code(2)
     bad = c[:17] + ("0" if c[17] != "0" else "1")
     r = await client.post("/v1/enterprises", json=enterprise(bad))
@@ -44,7 +50,9 @@ async def test_invalid_check_character_is_a_422_naming_the_field(client: Any, co
     assert "check character" in r.json()["errors"][0]["reason"]
 
 
-async def test_unknown_enterprise_404_and_put_requires_existing(client: Any, code: Any, enterprise: Any) -> None:
+async def test_unknown_enterprise_404_and_put_requires_existing(
+    client: Any, code: Any, enterprise: Any
+) -> None:
     c = code(3)
     assert (await client.get(f"/v1/enterprises/{c}")).status_code == 404
     r = await client.put(f"/v1/enterprises/{c}", json=enterprise(c))
@@ -54,7 +62,10 @@ async def test_unknown_enterprise_404_and_put_requires_existing(client: Any, cod
 async def test_list_filters_and_caps_page_size(client: Any, code: Any, enterprise: Any) -> None:
     for i in range(5):
         region, industry = ("140400", "4411") if i % 2 else ("140200", "3120")
-        await client.post("/v1/enterprises", json=enterprise(code(10 + i, region), region_code=region, industry_code=industry))
+        await client.post(
+            "/v1/enterprises",
+            json=enterprise(code(10 + i, region), region_code=region, industry_code=industry),
+        )
     page = (await client.get("/v1/enterprises", params={"region": "140400"})).json()
     assert page["total"] == 2 and {e["region_code"] for e in page["items"]} == {"140400"}
     steel = (await client.get("/v1/enterprises", params={"industry": "31"})).json()

@@ -42,7 +42,9 @@ async def test_one_raw_coal_record_becomes_a_fact_recorded(
     assert again["accepted"] == 1 and again["department"] == "stats-140400"
 
 
-async def test_bad_records_are_rejected_one_by_one(client: Any, code: Any, register: Any, wait_records: Any) -> None:
+async def test_bad_records_are_rejected_one_by_one(
+    client: Any, code: Any, register: Any, wait_records: Any
+) -> None:
     c, unknown = code(2), code(3)
     await register(c)
     bad_check = c[:17] + ("0" if c[17] != "0" else "1")
@@ -80,10 +82,14 @@ async def test_penalty_needs_severity_from_eeb(client: Any, code: Any, register:
     c = code(4)
     await register(c)
     no_sev = record(c, "p1", indicator="compliance.env_penalty", unit="count", value="1")
-    with_sev = record(c, "p2", indicator="compliance.env_penalty", unit="count", value="1", attributes={"severity": "major"})
+    with_sev = record(
+        c, "p2", indicator="compliance.env_penalty", unit="count", value="1", attributes={"severity": "major"}
+    )
     body = (await client.post("/v1/submissions", json=submit("eeb-140400", no_sev, with_sev))).json()
     assert body["accepted"] == 1
-    assert body["rejected"] == [{"record_id": "p1", "field": "attributes.severity", "reason": body["rejected"][0]["reason"]}]
+    assert body["rejected"] == [
+        {"record_id": "p1", "field": "attributes.severity", "reason": body["rejected"][0]["reason"]}
+    ]
 
 
 async def test_resend_is_a_no_op_and_changed_content_a_correction(
@@ -92,7 +98,9 @@ async def test_resend_is_a_no_op_and_changed_content_a_correction(
     c = code(5)
     await register(c)
     await client.post("/v1/submissions", json=submit("stats-140400", record(c)))
-    same = (await client.post("/v1/submissions", json=submit("stats-140400", record(c, value="1", unit="kt")))).json()
+    same = (
+        await client.post("/v1/submissions", json=submit("stats-140400", record(c, value="1", unit="kt")))
+    ).json()
     assert (same["accepted"], same["duplicates"]) == (0, 1)
     corr = (await client.post("/v1/submissions", json=submit("stats-140400", record(c, value="990")))).json()
     assert (corr["accepted"], corr["corrections"]) == (1, 1)
@@ -106,7 +114,9 @@ async def test_resend_is_a_no_op_and_changed_content_a_correction(
 async def test_malformed_body_is_422_and_oversized_batch_413(client: Any, code: Any) -> None:
     r = await client.post("/v1/submissions", json={"department": "stats-140400", "records": "nope"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "records"
-    r = await client.post("/v1/submissions", content=b"{not json", headers={"content-type": "application/json"})
+    r = await client.post(
+        "/v1/submissions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
     r = await client.post("/v1/submissions", json=submit("stats-140400", {"credit_code": code(1)}))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "records.0.record_id"

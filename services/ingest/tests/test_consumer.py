@@ -8,7 +8,6 @@ from typing import Any
 
 from carbon_common.bus.port import Record
 from carbon_common.events import FactRecorded, Topics
-
 from carbon_ingest.adapters.consumers import GROUP
 
 DLQ = Topics.dlq(Topics.DEPT_SUBMISSIONS)
@@ -24,7 +23,9 @@ def rec(value: bytes, key: str = "k") -> Record:
     return Record(Topics.DEPT_SUBMISSIONS, key.encode(), value, (("source", b"test"),))
 
 
-async def test_good_bad_and_unparsable_records(bus: Any, code: Any, register: Any, wait_records: Any, client: Any) -> None:
+async def test_good_bad_and_unparsable_records(
+    bus: Any, code: Any, register: Any, wait_records: Any, client: Any
+) -> None:
     c = code(1)
     await register(c)
     await bus.publish(
@@ -67,11 +68,16 @@ async def test_batch_object_and_rejection_read_back(bus: Any, code: Any, registe
     (fact,) = await wait_records(Topics.FACTS, 1)
     assert FactRecorded.model_validate_json(fact.value).value == Decimal(5000)
     (dead,) = await wait_records(DLQ, 1)
-    assert json.loads(dead.value)["record_id"] == "b-2" and json.loads(dead.value)["department"] == "stats-140400"
+    assert (
+        json.loads(dead.value)["record_id"] == "b-2"
+        and json.loads(dead.value)["department"] == "stats-140400"
+    )
     sub_id = await sql.fetchval("SELECT submission_id FROM submissions WHERE channel = 'kafka'")
     body = (await client.get(f"/v1/submissions/{sub_id}")).json()
     assert body["accepted"] == 1
-    assert body["rejected"] == [{"record_id": "b-2", "field": "value", "reason": "'x' is not a decimal number"}]
+    assert body["rejected"] == [
+        {"record_id": "b-2", "field": "value", "reason": "'x' is not a decimal number"}
+    ]
 
 
 async def test_redelivery_changes_nothing(service: Any, bus: Any, code: Any, register: Any, wait_records: Any,

@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stdnum.cn import uscc
-
 from carbon_ingest.adapters.catalogue_files import load_catalogue
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import CatalogueError, parse_catalogue
@@ -20,6 +18,7 @@ from carbon_ingest.domain.facts import Head, plan_facts
 from carbon_ingest.domain.quality import SourceValue, cross_check
 from carbon_ingest.domain.records import CheckedRecord, RawRecord, Rejection, check_record
 from carbon_ingest.domain.units import canonical_decimal, convert
+from stdnum.cn import uscc
 
 CAT = load_catalogue()
 TODAY = date(2024, 6, 15)
@@ -119,7 +118,9 @@ def test_catalogue_follows_docs_indicators_md() -> None:
 
 def test_broken_catalogue_fails_on_load() -> None:
     with pytest.raises(CatalogueError, match="cannot be converted"):
-        parse_catalogue({"version": 1, "indicators": {"x": {"unit": "t", "accepted": ["MWh"], "kinds": ["stats"]}}})
+        parse_catalogue(
+            {"version": 1, "indicators": {"x": {"unit": "t", "accepted": ["MWh"], "kinds": ["stats"]}}}
+        )
     with pytest.raises(CatalogueError, match="unknown department kinds"):
         parse_catalogue({"version": 1, "indicators": {"x": {"unit": "t", "kinds": ["bank"]}}})
 
@@ -194,7 +195,9 @@ OTHER_CODE = OTHER + uscc.calc_check_digit(OTHER)
     ],
 )  # fmt: skip
 def test_bad_records_name_field_and_reason(raw: RawRecord, dept: str, field: str, reason: str) -> None:
-    out = check_record(raw, identifiers.department(dept), CAT, {CODE, OTHER_CODE} if "only" in reason else {CODE}, TODAY)
+    out = check_record(
+        raw, identifiers.department(dept), CAT, {CODE, OTHER_CODE} if "only" in reason else {CODE}, TODAY
+    )
     assert isinstance(out, Rejection), out
     assert (out.record_id, out.field) == ("r1", field)
     assert reason in out.reason
@@ -224,7 +227,11 @@ def test_same_content_is_a_duplicate_and_different_content_a_correction() -> Non
     assert isinstance(changed, CheckedRecord)
     corr = plan_facts(STATS, [changed], {"r1": head}, new_id=_ids(), now=NOW)
     assert corr.corrections == 1
-    assert (corr.facts[0].revision, corr.facts[0].value, corr.facts[0].fact_key) == (2, Decimal(1100), "stats-140400/r1")
+    assert (corr.facts[0].revision, corr.facts[0].value, corr.facts[0].fact_key) == (
+        2,
+        Decimal(1100),
+        "stats-140400/r1",
+    )
 
 
 def test_repeated_record_in_one_batch_reads_in_order() -> None:
@@ -237,11 +244,18 @@ def test_repeated_record_in_one_batch_reads_in_order() -> None:
 
 def test_correction_refused_when_the_catalogue_forbids_it() -> None:
     cat = parse_catalogue(
-        {"version": 9, "indicators": {"energy.raw_coal": {"unit": "t", "kinds": ["stats"], "not_correctable_by": ["stats"]}}}
+        {
+            "version": 9,
+            "indicators": {
+                "energy.raw_coal": {"unit": "t", "kinds": ["stats"], "not_correctable_by": ["stats"]}
+            },
+        }
     )
     changed = check_record(rec(value="7"), STATS, cat, {CODE}, TODAY)
     assert isinstance(changed, CheckedRecord)
-    plan = plan_facts(STATS, [changed], {"r1": Head("r1", 3, "other", "energy.raw_coal")}, new_id=_ids(), now=NOW)
+    plan = plan_facts(
+        STATS, [changed], {"r1": Head("r1", 3, "other", "energy.raw_coal")}, new_id=_ids(), now=NOW
+    )
     assert plan.facts == []
     assert plan.rejections[0].field == "record_id" and "may not be corrected" in plan.rejections[0].reason
 
@@ -259,7 +273,9 @@ def test_chain_verification_names_the_first_altered_entry() -> None:
     assert checked == 2 and broken is not None and (broken.seq, broken.fact_id) == (3, "f2")
     relinked = list(entries)
     relinked[3] = replace(entries[3], prev_hash="f" * 64)
-    assert evidence.verify(relinked)[1] == evidence.Broken(4, "f3", "previous-hash link does not match the entry before")
+    assert evidence.verify(relinked)[1] == evidence.Broken(
+        4, "f3", "previous-hash link does not match the entry before"
+    )
 
 
 def test_canonical_fact_is_independent_of_key_order_and_decimal_spelling() -> None:
@@ -282,10 +298,17 @@ def test_cross_check_flags_above_tolerance_with_both_values() -> None:
     tol = {"electricity.purchased": Decimal("0.05")}
     within = cross_check([sv("grid-140400", "1000", True), sv(f"self-{CODE}", "1040", False)], tol)
     assert within == []
-    flags = cross_check([sv("grid-140400", "600", True), sv("grid-140400", "400", True), sv("self-x", "1100", False)], tol)
+    flags = cross_check(
+        [sv("grid-140400", "600", True), sv("grid-140400", "400", True), sv("self-x", "1100", False)], tol
+    )
     assert len(flags) == 1
     f = flags[0]
-    assert (f.department, f.value, f.reference_value, f.relative_difference) == ("self-x", 1100, 1000, Decimal("0.1"))
+    assert (f.department, f.value, f.reference_value, f.relative_difference) == (
+        "self-x",
+        1100,
+        1000,
+        Decimal("0.1"),
+    )
     assert cross_check([sv("self-x", "5", False)], tol) == []  # no authoritative source: nothing to compare
     zero = cross_check([sv("grid-140400", "0", True), sv("self-x", "5", False)], tol)
     assert zero[0].relative_difference is None

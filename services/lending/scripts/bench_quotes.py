@@ -20,12 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import create_async_engine
-
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
 from carbon_lending.adapters.orm import current_ratings, enterprises
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_lending" / "migrations"
 LABELS = ("dark_green", "light_green", "yellow", "red")
@@ -39,17 +38,33 @@ async def seed(url: str, n: int) -> list[str]:
         await conn.execute(
             insert(enterprises),
             [
-                {"credit_code": c, "name": f"E{i}", "industry_code": "4411", "region_code": "140400",
-                 "size_class": "large", "transition_stage": "mid", "revision": 1}
+                {
+                    "credit_code": c,
+                    "name": f"E{i}",
+                    "industry_code": "4411",
+                    "region_code": "140400",
+                    "size_class": "large",
+                    "transition_stage": "mid",
+                    "revision": 1,
+                }
                 for i, c in enumerate(codes)
             ],
         )
         await conn.execute(
             insert(current_ratings),
             [
-                {"credit_code": c, "rating_id": f"r{i}", "score": 70, "label": LABELS[i % 4], "confidence": "0.9",
-                 "methodology_version": "bench@1", "issued_at": datetime(2025, 1, 1, tzinfo=UTC),
-                 "as_of_period": "2024-12", "transition_stage": "mid", "vetoes": []}
+                {
+                    "credit_code": c,
+                    "rating_id": f"r{i}",
+                    "score": 70,
+                    "label": LABELS[i % 4],
+                    "confidence": "0.9",
+                    "methodology_version": "bench@1",
+                    "issued_at": datetime(2025, 1, 1, tzinfo=UTC),
+                    "as_of_period": "2024-12",
+                    "transition_stage": "mid",
+                    "vetoes": [],
+                }
                 for i, c in enumerate(codes)
             ],
         )
@@ -65,8 +80,12 @@ async def fire(codes: list[str], total: int, concurrency: int) -> tuple[float, l
 
         async def worker() -> None:
             for i in counter:
-                body = {"credit_code": codes[i % len(codes)], "product": "green_loan",
-                        "amount_cny": "5000000", "term_months": 36}
+                body = {
+                    "credit_code": codes[i % len(codes)],
+                    "product": "green_loan",
+                    "amount_cny": "5000000",
+                    "term_months": 36,
+                }
                 t0 = time.perf_counter()
                 r = await client.post("/v1/quotes", json=body, headers={"X-Org": "bench-bank"})
                 latencies.append(time.perf_counter() - t0)
@@ -83,11 +102,26 @@ async def main(total: int, concurrency: int) -> None:
     try:
         await upgrade_head(MIGRATIONS, url)
         codes = await seed(url, 1000)
-        env = os.environ | {"LENDING_POSTGRES__URL": url, "LENDING_TELEMETRY__LOG_LEVEL": "WARNING",
-                            "OTEL_SDK_DISABLED": "true"}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "carbon_lending.entrypoints.app:create_app",
-             "--port", str(PORT), "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        env = os.environ | {
+            "LENDING_POSTGRES__URL": url,
+            "LENDING_TELEMETRY__LOG_LEVEL": "WARNING",
+            "OTEL_SDK_DISABLED": "true",
+        }
+        proc = subprocess.Popen(  # noqa: ASYNC220 - a harness: Popen returns at once
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "carbon_lending.entrypoints.app:create_app",
+                "--port",
+                str(PORT),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
             env=env,
         )
         async with httpx.AsyncClient() as c:
@@ -101,8 +135,10 @@ async def main(total: int, concurrency: int) -> None:
         elapsed, lat = await fire(codes, total, concurrency)
         lat.sort()
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
-        print(f"{total} quotes, concurrency {concurrency}: {total / elapsed:.0f} req/s; "
-              f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms")
+        print(
+            f"{total} quotes, concurrency {concurrency}: {total / elapsed:.0f} req/s; "
+            f"p50 {p(0.5):.1f} ms, p99 {p(0.99):.1f} ms, mean {statistics.mean(lat) * 1000:.1f} ms"
+        )
     finally:
         if proc is not None:
             proc.terminate()
@@ -111,4 +147,5 @@ async def main(total: int, concurrency: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3000, int(sys.argv[2]) if len(sys.argv) > 2 else 16))
+    total = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    asyncio.run(main(total, int(sys.argv[2]) if len(sys.argv) > 2 else 16))

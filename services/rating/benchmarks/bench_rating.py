@@ -32,7 +32,13 @@ from carbon_rating.service_layer.handlers import rerate_enterprises
 from carbon_rating.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_rating" / "migrations"
-INDUSTRIES = [("4411", "MWh", 0.81), ("3120", "t", 1.9), ("2521", "t", 0.5), ("3011", "t", 0.85), ("4415", "MWh", 0.02)]
+INDUSTRIES = [
+    ("4411", "MWh", 0.81),
+    ("3120", "t", 1.9),
+    ("2521", "t", 0.5),
+    ("3011", "t", 0.85),
+    ("4415", "MWh", 0.02),
+]
 N_ENTERPRISES = 1122
 PERIODS = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)]
 
@@ -59,49 +65,94 @@ async def main() -> None:
         ents, accts = [], []
         for i in range(N_ENTERPRISES):
             ind, unit, base = INDUSTRIES[i % len(INDUSTRIES)]
-            ents.append(EnterpriseRegistered(credit_code=code(i), name=f"企业{i}", region_code="140400",
-                                             industry_code=ind, size_class="large",
-                                             transition_stage=rnd.choice(["early", "mid", "mature"]),
-                                             ets_participant=ind in ("4411", "3120", "3011")))
+            ents.append(
+                EnterpriseRegistered(
+                    credit_code=code(i),
+                    name=f"企业{i}",
+                    region_code="140400",
+                    industry_code=ind,
+                    size_class="large",
+                    transition_stage=rnd.choice(["early", "mid", "mature"]),
+                    ets_participant=ind in ("4411", "3120", "3011"),
+                )
+            )
             level = base * rnd.uniform(0.7, 1.3)
             for k, p in enumerate(PERIODS):
                 out = Decimal(rnd.randint(50_000, 150_000))
                 inten = Decimal(str(round(level * (1 - 0.003 * k), 6)))
-                accts.append(AccountUpdated(credit_code=code(i), period=p, industry_code=ind,
-                                            scope1_combustion_tco2=inten * out, total_tco2=inten * out,
-                                            output_quantity=out, output_unit=unit,
-                                            data_quality_score=Decimal(rnd.randint(1, 4)), factor_set="cn@1"))
+                accts.append(
+                    AccountUpdated(
+                        credit_code=code(i),
+                        period=p,
+                        industry_code=ind,
+                        scope1_combustion_tco2=inten * out,
+                        total_tco2=inten * out,
+                        output_quantity=out,
+                        output_unit=unit,
+                        data_quality_score=Decimal(rnd.randint(1, 4)),
+                        factor_set="cn@1",
+                    )
+                )
         await bus.publish([to_record(env(e)) for e in ents])
         await bus.drain(600)
         t0 = time.perf_counter()
         await bus.publish([to_record(env(a)) for a in accts])
         await bus.drain(600)
         t_acc = time.perf_counter() - t0
-        print(f"accounts: {len(accts)} AccountUpdated consumed+rated in {t_acc:.2f}s = {len(accts) / t_acc:,.0f}/s")
+        print(
+            f"accounts: {len(accts)} AccountUpdated consumed+rated in {t_acc:.2f}s = {len(accts) / t_acc:,.0f}/s"
+        )
 
         facts = []
         for j in range(50_000):
             i = rnd.randrange(N_ENTERPRISES)
             kept = j % 10 == 0
-            ind = rnd.choice(["compliance.env_penalty", "finance.total_capex", "ets.surrendered"]) if kept else "energy.raw_coal"
-            facts.append(FactRecorded(fact_id=f"f{j}", fact_key=f"d/{j}", credit_code=code(i), department="d",
-                                      record_id=str(j), indicator=ind, period=rnd.choice(PERIODS[12:]),
-                                      value=Decimal(0 if ind == "compliance.env_penalty" else 100),
-                                      unit="t", attributes={"severity": "minor", "on_time": True},
-                                      evidence_hash="0" * 64, recorded_at=datetime.now(UTC)))
+            ind = (
+                rnd.choice(["compliance.env_penalty", "finance.total_capex", "ets.surrendered"])
+                if kept
+                else "energy.raw_coal"
+            )
+            facts.append(
+                FactRecorded(
+                    fact_id=f"f{j}",
+                    fact_key=f"d/{j}",
+                    credit_code=code(i),
+                    department="d",
+                    record_id=str(j),
+                    indicator=ind,
+                    period=rnd.choice(PERIODS[12:]),
+                    value=Decimal(0 if ind == "compliance.env_penalty" else 100),
+                    unit="t",
+                    attributes={"severity": "minor", "on_time": True},
+                    evidence_hash="0" * 64,
+                    recorded_at=datetime.now(UTC),
+                )
+            )
         t0 = time.perf_counter()
         await bus.publish([to_record(env(f)) for f in facts])
         await bus.drain(600)
         t_f = time.perf_counter() - t0
-        print(f"facts: {len(facts)} FactRecorded (10% kept) consumed+rated in {t_f:.2f}s = {len(facts) / t_f:,.0f}/s")
+        print(
+            f"facts: {len(facts)} FactRecorded (10% kept) consumed+rated in {t_f:.2f}s = {len(facts) / t_f:,.0f}/s"
+        )
 
-        changed = dataclasses.replace(c.methodology, version="v1-bench",
-                                      weights={**c.methodology.weights, "mid": {
-                                          **c.methodology.weights["mid"], "current_performance": Decimal("0.30"),
-                                          "improvement": Decimal("0.20")}})
+        changed = dataclasses.replace(
+            c.methodology,
+            version="v1-bench",
+            weights={
+                **c.methodology.weights,
+                "mid": {
+                    **c.methodology.weights["mid"],
+                    "current_performance": Decimal("0.30"),
+                    "improvement": Decimal("0.20"),
+                },
+            },
+        )
         t0 = time.perf_counter()
         async with c.uow() as uow:
-            issued = await rerate_enterprises(RerateEnterprises(None, "methodology_change", datetime.now(UTC)), uow, changed)
+            issued = await rerate_enterprises(
+                RerateEnterprises(None, "methodology_change", datetime.now(UTC)), uow, changed
+            )
             await uow.commit()
         t_r = time.perf_counter() - t0
         print(f"full re-rating after a methodology change: {len(issued)} ratings issued in {t_r:.2f}s")
@@ -114,7 +165,9 @@ async def main() -> None:
                 resp = await client.get(f"/v1/ratings/{code(i)}/report", params={"lang": "zh"})
                 times.append(time.perf_counter() - t0)
                 assert resp.status_code == 200
-            print(f"report HTML: p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms")
+            print(
+                f"report HTML: p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+            )
     finally:
         await bus.stop()
         await c.stop()

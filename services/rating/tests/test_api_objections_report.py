@@ -16,8 +16,10 @@ async def rated(harness, ev, i: int, **kw) -> None:
 async def test_serious_penalty_fact_vetoes_and_is_published(harness, ev, client) -> None:
     await rated(harness, ev, 20)
     before = harness.issued()[-1]
-    await harness.publish(ev.fact(20, "compliance.env_penalty", "2024-05", "1", severity="serious"),
-                          ev.fact(20, "energy.raw_coal", "2024-05", "1000", unit="t"))  # not kept
+    await harness.publish(
+        ev.fact(20, "compliance.env_penalty", "2024-05", "1", severity="serious"),
+        ev.fact(20, "energy.raw_coal", "2024-05", "1000", unit="t"),
+    )  # not kept
     await harness.settle()
     after = harness.issued()[-1]
     assert after.vetoes == ["serious_env_penalty"] and after.label == "red"
@@ -32,8 +34,9 @@ async def test_fact_correction_replaces_the_earlier_revision(harness, ev) -> Non
     key = "eeb-140400/pen-1"
     await harness.publish(ev.fact(21, "compliance.env_penalty", "2024-05", "1", key=key, severity="serious"))
     await harness.settle()
-    await harness.publish(ev.fact(21, "compliance.env_penalty", "2024-05", "0", key=key, revision=2,
-                                  severity="serious"))
+    await harness.publish(
+        ev.fact(21, "compliance.env_penalty", "2024-05", "0", key=key, revision=2, severity="serious")
+    )
     await harness.settle()
     assert harness.issued()[-1].vetoes == []
 
@@ -41,17 +44,23 @@ async def test_fact_correction_replaces_the_earlier_revision(harness, ev) -> Non
 async def test_objection_lifecycle_with_revision(harness, ev, client) -> None:
     await rated(harness, ev, 22)
     code = ev.code(22)
-    resp = await client.post("/v1/objections", json={"credit_code": code, "reason": "Electricity double counted",
-                                                     "evidence": ["invoice-1"]}, headers={"X-Org": code})
+    resp = await client.post(
+        "/v1/objections",
+        json={"credit_code": code, "reason": "Electricity double counted", "evidence": ["invoice-1"]},
+        headers={"X-Org": code},
+    )
     assert resp.status_code == 201, resp.text
     o = resp.json()
     assert o["status"] == "open" and o["due_at"] > o["filed_at"] and not o["overdue"]
     assert (await client.get(f"/v1/ratings/{code}")).json()["open_objections"] == 1
     oid = o["objection_id"]
-    assert (await client.post(f"/v1/objections/{oid}/decision",
-                              json={"outcome": "in_review", "reason": "taken"})).json()["status"] == "in_review"
-    resp = await client.post(f"/v1/objections/{oid}/decision",
-                             json={"outcome": "revised", "reason": "meter data confirms", "revised_score": "70"})
+    assert (
+        await client.post(f"/v1/objections/{oid}/decision", json={"outcome": "in_review", "reason": "taken"})
+    ).json()["status"] == "in_review"
+    resp = await client.post(
+        f"/v1/objections/{oid}/decision",
+        json={"outcome": "revised", "reason": "meter data confirms", "revised_score": "70"},
+    )
     assert resp.status_code == 200, resp.text
     decided = resp.json()
     await harness.settle()
@@ -64,7 +73,9 @@ async def test_objection_lifecycle_with_revision(harness, ev, client) -> None:
     history = (await client.get(f"/v1/ratings/{code}/history")).json()["ratings"]
     assert [h["reason"] for h in history] == ["objection_revision", "inputs_changed"]
     # a decided objection is final
-    again = await client.post(f"/v1/objections/{oid}/decision", json={"outcome": "rejected", "reason": "late"})
+    again = await client.post(
+        f"/v1/objections/{oid}/decision", json={"outcome": "rejected", "reason": "late"}
+    )
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
 
@@ -77,12 +88,16 @@ async def test_objection_path_variant_listing_and_bad_input(harness, ev, client)
     listed = (await client.get("/v1/objections", params={"credit_code": code, "status": "open"})).json()
     assert [o["objection_id"] for o in listed] == [resp.json()["objection_id"]]
     assert (await client.get("/v1/objections", params={"overdue": "true"})).json() == []
-    incomplete = await client.post(f"/v1/objections/{listed[0]['objection_id']}/decision",
-                                   json={"outcome": "revised", "reason": "no score given"})
+    incomplete = await client.post(
+        f"/v1/objections/{listed[0]['objection_id']}/decision",
+        json={"outcome": "revised", "reason": "no score given"},
+    )
     assert incomplete.status_code == 422
     unknown = await client.post("/v1/objections", json={"credit_code": ev.code(99), "reason": "who am I"})
     assert unknown.status_code == 404 and "no rating" in unknown.json()["detail"]
-    assert (await client.post("/v1/objections/nope/decision", json={"outcome": "upheld", "reason": "x y"})).status_code == 404
+    assert (
+        await client.post("/v1/objections/nope/decision", json={"outcome": "upheld", "reason": "x y"})
+    ).status_code == 404
 
 
 async def test_unknown_enterprise_is_404_problem(client, ev) -> None:
@@ -93,12 +108,19 @@ async def test_unknown_enterprise_is_404_problem(client, ev) -> None:
 
 
 async def test_report_html_in_both_languages_and_logged(harness, ev, client) -> None:
-    await harness.publish(ev.enterprise(24, name="阳泉市晋阳焦化有限公司", industry="2521", stage="early"),
-                          *[ev.account(24, f"2024-{m:02d}", str(50000 + 1000 * m), unit="t", industry="2521")
-                            for m in range(1, 7)])
+    await harness.publish(
+        ev.enterprise(24, name="阳泉市晋阳焦化有限公司", industry="2521", stage="early"),
+        *[
+            ev.account(24, f"2024-{m:02d}", str(50000 + 1000 * m), unit="t", industry="2521")
+            for m in range(1, 7)
+        ],
+    )
     await harness.settle()
-    zh = await client.get(f"/v1/ratings/{ev.code(24)}/report", params={"lang": "zh"},
-                          headers={"X-Org": "bank-b", "X-Purpose": "credit review"})
+    zh = await client.get(
+        f"/v1/ratings/{ev.code(24)}/report",
+        params={"lang": "zh"},
+        headers={"X-Org": "bank-b", "X-Purpose": "credit review"},
+    )
     assert zh.status_code == 200 and zh.headers["content-type"].startswith("text/html")
     html = zh.text
     assert "阳泉市晋阳焦化有限公司" in html and "碳信用报告" in html and html.count("<svg") == 3
@@ -114,7 +136,9 @@ async def test_report_bad_lang_is_422_and_pdf_is_501(harness, ev, client) -> Non
     await rated(harness, ev, 25)
     bad = await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"lang": "fr"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "lang"
-    assert (await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"format": "docx"})).status_code == 422
+    assert (
+        await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"format": "docx"})
+    ).status_code == 422
     pdf = await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"format": "pdf"})
     assert pdf.status_code == 501 and "PDF" in pdf.json()["title"]
 

@@ -63,8 +63,15 @@ def test_non_mapping_document_is_refused() -> None:
 
 ALL = ["open", "in_review", "upheld", "revised", "rejected", "withdrawn"]
 LEGAL = {
-    ("open", "in_review"), ("open", "upheld"), ("open", "revised"), ("open", "rejected"), ("open", "withdrawn"),
-    ("in_review", "upheld"), ("in_review", "revised"), ("in_review", "rejected"), ("in_review", "withdrawn"),
+    ("open", "in_review"),
+    ("open", "upheld"),
+    ("open", "revised"),
+    ("open", "rejected"),
+    ("open", "withdrawn"),
+    ("in_review", "upheld"),
+    ("in_review", "revised"),
+    ("in_review", "rejected"),
+    ("in_review", "withdrawn"),
 }
 
 

@@ -32,14 +32,23 @@ def peers(end: str, values: list[str], n: int = 24) -> dict[str, tuple[AccountMo
     return {f"PEER{i:014d}": months(end, n, Decimal(v)) for i, v in enumerate(values)}
 
 
-def inputs(intensity: str, *, stage: str = "mid", prior: str | None = None, facts=(), peer_values=None,
-           industry: str = "4411", ets: bool = False) -> RatingInputs:
+def inputs(
+    intensity: str,
+    *,
+    stage: str = "mid",
+    prior: str | None = None,
+    facts=(),
+    peer_values=None,
+    industry: str = "4411",
+    ets: bool = False,
+) -> RatingInputs:
     end = "2024-12"
     accts = months(end, 12, Decimal(intensity))
     if prior is not None:
         accts = months(shift(end, -12), 12, Decimal(prior)) + accts
-    return RatingInputs(profile(stage, industry, ets), end, accts, tuple(facts),
-                        peers(end, peer_values or []))
+    return RatingInputs(
+        profile(stage, industry, ets), end, accts, tuple(facts), peers(end, peer_values or [])
+    )
 
 
 def test_weights_per_stage_sum_to_one() -> None:
@@ -73,11 +82,20 @@ def test_lower_intensity_never_lowers_the_score(seed: int) -> None:
 def test_a_veto_never_raises_a_label(seed: int) -> None:
     rnd = random.Random(1000 + seed)
     intensity = f"{rnd.uniform(0.3, 1.4):.4f}"
-    clean = rate(inputs(intensity, ets=True, facts=[ConductFact("compliance.env_penalty", "2024-05", Decimal(0))]), M)
-    vetoed = rate(inputs(intensity, ets=True, facts=[
-        ConductFact("compliance.env_penalty", "2024-05", Decimal(1), {"severity": "serious"}),
-        ConductFact("ets.overdraft", "2024-06", Decimal(rnd.randint(1, 5000)), {}),
-    ]), M)
+    clean = rate(
+        inputs(intensity, ets=True, facts=[ConductFact("compliance.env_penalty", "2024-05", Decimal(0))]), M
+    )
+    vetoed = rate(
+        inputs(
+            intensity,
+            ets=True,
+            facts=[
+                ConductFact("compliance.env_penalty", "2024-05", Decimal(1), {"severity": "serious"}),
+                ConductFact("ets.overdraft", "2024-06", Decimal(rnd.randint(1, 5000)), {}),
+            ],
+        ),
+        M,
+    )
     assert LABELS.index(vetoed.label) >= LABELS.index(clean.label)
     assert set(vetoed.vetoes) == {"serious_env_penalty", "ets_overdraft"}
     assert worse("yellow", "red") == "red"
@@ -85,7 +103,9 @@ def test_a_veto_never_raises_a_label(seed: int) -> None:
 
 def test_deterministic_bit_for_bit() -> None:
     i = inputs("0.79", prior="0.85", peer_values=["0.7", "0.8", "0.9", "0.95", "0.81"])
-    assert rate(i, M) == rate(dataclasses.replace(i, peer_accounts=dict(reversed(list(i.peer_accounts.items())))), M)
+    assert rate(i, M) == rate(
+        dataclasses.replace(i, peer_accounts=dict(reversed(list(i.peer_accounts.items())))), M
+    )
 
 
 def test_missing_inputs_are_explicit_and_lower_confidence() -> None:
@@ -94,11 +114,18 @@ def test_missing_inputs_are_explicit_and_lower_confidence() -> None:
     assert not subs["improvement"].observed and subs["improvement"].value == M.missing_score
     assert not subs["forward_looking"].observed
     assert not subs["market_conduct"].applicable and subs["market_conduct"].weight == 0
-    richer = rate(inputs("0.8", prior="0.8", facts=[
-        ConductFact("finance.total_capex", "2024-03", Decimal(1000)),
-        ConductFact("finance.reduction_capex", "2024-03", Decimal(100)),
-        ConductFact("compliance.env_penalty", "2024-03", Decimal(0)),
-    ]), M)
+    richer = rate(
+        inputs(
+            "0.8",
+            prior="0.8",
+            facts=[
+                ConductFact("finance.total_capex", "2024-03", Decimal(1000)),
+                ConductFact("finance.reduction_capex", "2024-03", Decimal(100)),
+                ConductFact("compliance.env_penalty", "2024-03", Decimal(0)),
+            ],
+        ),
+        M,
+    )
     assert richer.confidence > bare.confidence
 
 
@@ -113,24 +140,39 @@ def test_small_peer_group_falls_back_to_benchmark_and_coking_has_none() -> None:
 def test_pilot_story_coal_power_cuts_intensity_twelve_percent_and_turns_green() -> None:
     """domain-data.md §1: an enterprise upgraded from yellow to green after cutting intensity 12%."""
     peer_values = ["0.80", "0.82", "0.84", "0.86", "0.88", "0.90"]
-    clean = [ConductFact("compliance.env_penalty", "2024-04", Decimal(0)),
-             ConductFact("ets.surrendered", "2024-12", Decimal(800000), {"on_time": True})]
+    clean = [
+        ConductFact("compliance.env_penalty", "2024-04", Decimal(0)),
+        ConductFact("ets.surrendered", "2024-12", Decimal(800000), {"on_time": True}),
+    ]
     before = rate(inputs("0.85", prior="0.85", facts=clean, peer_values=peer_values, ets=True), M)
     # 12% cut and ultra-low-emission retrofit financed as reduction capex (25% of capex)
-    retrofit = [*clean, ConductFact("finance.total_capex", "2024-06", Decimal(40000)),
-                ConductFact("finance.reduction_capex", "2024-06", Decimal(10000))]
-    after = rate(inputs(str(Decimal("0.85") * Decimal("0.88")), prior="0.85", facts=retrofit,
-                        peer_values=peer_values, ets=True), M)
+    retrofit = [
+        *clean,
+        ConductFact("finance.total_capex", "2024-06", Decimal(40000)),
+        ConductFact("finance.reduction_capex", "2024-06", Decimal(10000)),
+    ]
+    after = rate(
+        inputs(
+            str(Decimal("0.85") * Decimal("0.88")),
+            prior="0.85",
+            facts=retrofit,
+            peer_values=peer_values,
+            ets=True,
+        ),
+        M,
+    )
     assert before.label == "yellow"
     assert after.label in ("light_green", "dark_green")
 
 
 def test_early_stage_coking_with_strong_transition_is_not_red_on_intensity_alone() -> None:
     peer_values = ["0.40", "0.42", "0.45", "0.47", "0.50", "0.52"]
-    invest = [ConductFact("finance.total_capex", "2024-03", Decimal(10000)),
-              ConductFact("finance.reduction_capex", "2024-03", Decimal(4000)),
-              ConductFact("transition.milestones_planned", "2024-06", Decimal(5)),
-              ConductFact("transition.milestones_met", "2024-12", Decimal(5))]
+    invest = [
+        ConductFact("finance.total_capex", "2024-03", Decimal(10000)),
+        ConductFact("finance.reduction_capex", "2024-03", Decimal(4000)),
+        ConductFact("transition.milestones_planned", "2024-06", Decimal(5)),
+        ConductFact("transition.milestones_met", "2024-12", Decimal(5)),
+    ]
     worst = rate(inputs("0.80", stage="early", industry="2521", facts=invest, peer_values=peer_values), M)
     assert worst.sub_scores["current_performance"].value == Decimal(0)
     assert worst.label != "red"

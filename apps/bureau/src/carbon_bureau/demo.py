@@ -35,7 +35,9 @@ def demo(
     asyncio.run(_demo(serve, enterprises, months, seed, port, pg_port, out))
 
 
-async def _demo(serve: bool, enterprises: int, months: int, seed: int, port: int, pg_port: int, out: Path) -> None:
+async def _demo(
+    serve: bool, enterprises: int, months: int, seed: int, port: int, pg_port: int, out: Path
+) -> None:
     from carbon_bureau.pilot import generate
     from carbon_bureau.pilot.replay import replay_http
     from carbon_bureau.stack.postgres import start_postgres
@@ -44,7 +46,9 @@ async def _demo(serve: bool, enterprises: int, months: int, seed: int, port: int
     t0 = time.monotonic()
     data_dir = ROOT / "var" / "demo" / "pg"
     with console.status(f"Starting embedded PostgreSQL on 127.0.0.1:{pg_port}"):
-        pg = await asyncio.to_thread(start_postgres, data_dir, pg_port, log_file=ROOT / "var" / "log" / "demo-pg.log")
+        pg = await asyncio.to_thread(
+            start_postgres, data_dir, pg_port, log_file=ROOT / "var" / "log" / "demo-pg.log"
+        )
         urls = {}
         for name in SERVICE_NAMES:
             db = f"demo_{name}"
@@ -61,7 +65,9 @@ async def _demo(serve: bool, enterprises: int, months: int, seed: int, port: int
     try:
         with console.status(f"Generating the pilot dataset ({enterprises} enterprises × {months} months)"):
             dataset = await asyncio.to_thread(generate, seed=seed, enterprises=enterprises, months=months)
-        console.print(f"[green]✓[/] dataset: {len(dataset.enterprises)} enterprises, {dataset.record_count} records")
+        console.print(
+            f"[green]✓[/] dataset: {len(dataset.enterprises)} enterprises, {dataset.record_count} records"
+        )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://demo", timeout=300) as client:
             t_replay = time.monotonic()

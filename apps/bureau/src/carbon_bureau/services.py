@@ -66,7 +66,11 @@ def service_env(spec: ServiceSpec, kafka: str, pg_base: str, database: str | Non
 
 def migrate(spec: ServiceSpec, env: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, "-m", f"{spec.package}.entrypoints.migrate"], env=env, check=True, cwd=ROOT, timeout=300
+        [sys.executable, "-m", f"{spec.package}.entrypoints.migrate"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -99,7 +103,9 @@ class ServiceProcess:
         async with httpx.AsyncClient(timeout=3) as client:
             while time.monotonic() < deadline:
                 if self.proc is not None and self.proc.poll() is not None:
-                    raise RuntimeError(f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_path}")
+                    raise RuntimeError(
+                        f"{self.spec.name} exited with {self.proc.returncode}; see {self.log_path}"
+                    )
                 try:
                     r = await client.get(f"{self.url}/readyz")
                     if r.status_code == 200:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import uscc
@@ -25,10 +26,12 @@ class InvalidIdentifierError(ValueError):
     """An identifier that fails its standard's rules; ``str(exc)`` is the reason."""
 
 
+@lru_cache(maxsize=65_536)
 def credit_code(value: str) -> str:
     """Validate an 18-character Unified Social Credit Code (GB 32100-2015) incl. its check character.
 
-    Delegates to ``python-stdnum`` (``stdnum.cn.uscc``), as issue 3 asks: no hand-rolled checksum.
+    Cached: a batch names the same ~1,100 pilot enterprises thousands of times. Delegates to
+    ``python-stdnum`` (``stdnum.cn.uscc``), as issue 3 asks: no hand-rolled checksum.
     """
     try:
         return str(uscc.validate(value))
@@ -40,6 +43,7 @@ def credit_code(value: str) -> str:
         raise InvalidIdentifierError(f"not a unified social credit code: {exc}") from exc
 
 
+@lru_cache(maxsize=65_536)
 def compact_credit_code(value: str) -> str:
     """The form a credit code is stored under (no spaces or dashes, upper case), unvalidated."""
     return str(uscc.compact(value))
