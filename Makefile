@@ -55,8 +55,9 @@ check: lint typecheck imports ## ruff, mypy (strict), import-linter boundaries
 test: $(VENV) check ## everything: checks, unit, contract, integration and e2e against real Kafka + PostgreSQL
 	bash scripts/test.sh
 
-test-unit: $(VENV) ## fast tests only (no Kafka, no PostgreSQL)
-	.venv/bin/pytest -q -m "not integration and not e2e"
+test-unit: $(VENV) ## fast tests only (no Kafka, no PostgreSQL; kustomize is installed for the manifest tests)
+	bash scripts/ensure-kustomize.sh
+	PATH="$${CARBON_CACHE:-$$HOME/.cache/carbon-bureau}/bin:$$PATH" .venv/bin/pytest -q -m "not integration and not e2e"
 
 bench: $(VENV) ## pilot replay through the real stack; writes docs/benchmarks.md
 	bash scripts/bench.sh

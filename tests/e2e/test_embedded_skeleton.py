@@ -22,7 +22,9 @@ async def embedded() -> AsyncIterator[tuple[EmbeddedBureau, httpx.AsyncClient]]:
     app = bureau.build()
     await bureau.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://embedded") as client:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://embedded"
+        ) as client:
             yield bureau, client
     finally:
         await bureau.stop()
@@ -30,7 +32,9 @@ async def embedded() -> AsyncIterator[tuple[EmbeddedBureau, httpx.AsyncClient]]:
             await drop_database(url)
 
 
-async def test_one_fact_flows_through_the_embedded_bureau(embedded: tuple[EmbeddedBureau, httpx.AsyncClient]) -> None:
+async def test_one_fact_flows_through_the_embedded_bureau(
+    embedded: tuple[EmbeddedBureau, httpx.AsyncClient],
+) -> None:
     bureau, client = embedded
     result = await run_skeleton(client, {name: f"/{name}" for name in SERVICE_NAMES})
     assert_quote_reflects_rating(result)

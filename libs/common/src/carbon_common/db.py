@@ -14,7 +14,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from carbon_common import faults
-from carbon_common.bus.port import to_record
+from carbon_common.bus.port import Record, to_record
 from carbon_common.events.envelope import Envelope
 from carbon_common.outbox import add_to_outbox, flush_outbox
 from carbon_common.settings import PostgresSettings
@@ -91,9 +91,13 @@ class UnitOfWork:
     def emit(self, event: Any) -> Envelope[Any]:
         """Stage an event (a contract ``Event``) for publication with this transaction."""
         env: Envelope[Any] = Envelope(data=event, source=self.source, traceparent=current_traceparent())
-        add_to_outbox(self.session, to_record(env), env.id)
-        self._emitted += 1
+        self.stage(to_record(env), env.id)
         return env
+
+    def stage(self, record: Record, event_id: str) -> None:
+        """Stage an already-encoded record (e.g. a dead-letter copy) in this transaction's outbox."""
+        add_to_outbox(self.session, record, event_id)
+        self._emitted += 1
 
     async def commit(self) -> None:
         await flush_outbox(self.session)

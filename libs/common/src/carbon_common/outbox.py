@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import orjson
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +27,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -78,11 +81,28 @@ def _pending(session: AsyncSession) -> list[dict[str, object]]:
     return rows
 
 
+_FLUSH = text(
+    "INSERT INTO outbox (event_id, topic, key, value, headers) "
+    "SELECT * FROM unnest(CAST(:event_ids AS varchar[]), CAST(:topics AS varchar[]), "
+    "CAST(:keys AS bytea[]), CAST(:values AS bytea[]), CAST(:headers AS jsonb[]))"
+)
+
+
 async def flush_outbox(session: AsyncSession) -> None:
-    """Bulk-insert the staged outbox rows (called by the unit of work before commit)."""
-    rows = session.info.pop("outbox_pending", None)
-    if rows:
-        await session.execute(OUTBOX.insert(), rows)
+    """Insert the staged outbox rows with one statement (arrays), before the commit."""
+    rows: list[dict[str, object]] | None = session.info.pop("outbox_pending", None)
+    if not rows:
+        return
+    await session.execute(
+        _FLUSH,
+        {
+            "event_ids": [r["event_id"] for r in rows],
+            "topics": [r["topic"] for r in rows],
+            "keys": [r["key"] for r in rows],
+            "values": [r["value"] for r in rows],
+            "headers": [orjson.dumps(r["headers"]).decode() for r in rows],
+        },
+    )
 
 
 class OutboxRelay:

@@ -6,7 +6,9 @@ from carbon_common.events.contracts import (
     EnterpriseRegistered,
     EnterpriseUpdated,
     FactRecorded,
+    LoanAlert,
     LoanQuoted,
+    LoanRepriced,
     RatingIssued,
 )
 from carbon_common.events.envelope import ContractError, Envelope, Event, decode, encode
@@ -21,7 +23,9 @@ __all__ = [
     "Envelope",
     "Event",
     "FactRecorded",
+    "LoanAlert",
     "LoanQuoted",
+    "LoanRepriced",
     "RatingIssued",
     "Topics",
     "decode",

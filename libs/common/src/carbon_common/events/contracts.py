@@ -7,7 +7,7 @@ always stated, periods are ``YYYY-MM``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -144,6 +144,40 @@ class LoanQuoted(Event):
     quoted_at: datetime
 
 
+class LoanRepriced(Event):
+    """A linked loan's rate changes from ``effective_from`` (the next interest period). Owner: lending."""
+
+    ce_type: ClassVar[str] = f"{CE_PREFIX}.lending.loan.repriced.v1"
+    topic: ClassVar[str] = Topics.LOANS
+
+    loan_id: str
+    bank_id: str
+    credit_code: str = Field(min_length=18, max_length=18)
+    rating_id: str
+    label: str
+    old_rate_pct: Decimal
+    new_rate_pct: Decimal
+    ratchet_bp: Decimal
+    effective_from: date
+    repriced_at: datetime
+
+
+class LoanAlert(Event):
+    """Something a bank must look at: a downgrade, a veto or a margin call. Owner: lending."""
+
+    ce_type: ClassVar[str] = f"{CE_PREFIX}.lending.loan.alert.v1"
+    topic: ClassVar[str] = Topics.LOANS
+
+    alert_id: str
+    loan_id: str
+    bank_id: str
+    credit_code: str = Field(min_length=18, max_length=18)
+    kind: str = Field(description="downgrade | veto | margin_call")
+    detail: str
+    rating_id: str | None = None
+    raised_at: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.ce_type: cls
     for cls in (
@@ -153,5 +187,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AccountUpdated,
         RatingIssued,
         LoanQuoted,
+        LoanRepriced,
+        LoanAlert,
     )
 }

@@ -6,7 +6,7 @@ realistic: a Changzhi coal power plant and its first month.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from carbon_common.events.contracts import (
@@ -14,7 +14,9 @@ from carbon_common.events.contracts import (
     EnterpriseRegistered,
     EnterpriseUpdated,
     FactRecorded,
+    LoanAlert,
     LoanQuoted,
+    LoanRepriced,
     RatingIssued,
 )
 from carbon_common.events.envelope import Event
@@ -90,5 +92,27 @@ EXAMPLES: dict[type[Event], Event] = {
         rating_id="r-0001",
         label="light_green",
         quoted_at=WHEN,
+    ),
+    LoanRepriced: LoanRepriced(
+        loan_id="l-0001",
+        bank_id="bank-a",
+        credit_code=CODE,
+        rating_id="r-0002",
+        label="dark_green",
+        old_rate_pct=Decimal("2.6500"),
+        new_rate_pct=Decimal("2.5500"),
+        ratchet_bp=Decimal("-10"),
+        effective_from=date(2024, 4, 1),
+        repriced_at=WHEN,
+    ),
+    LoanAlert: LoanAlert(
+        alert_id="a-0001",
+        loan_id="l-0001",
+        bank_id="bank-a",
+        credit_code=CODE,
+        kind="downgrade",
+        detail="light_green → yellow",
+        rating_id="r-0003",
+        raised_at=WHEN,
     ),
 }
