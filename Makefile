@@ -44,8 +44,9 @@ lint: $(VENV)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
-typecheck: $(VENV)
-	.venv/bin/mypy libs/common/src services/*/src apps/bureau/src
+typecheck: $(VENV) ## one mypy run per package: each is checked as it is installed, against the others' types
+	.venv/bin/mypy libs/common/src
+	for pkg in services/*/src apps/bureau/src; do .venv/bin/mypy $$pkg || exit 1; done
 
 imports: $(VENV)
 	.venv/bin/lint-imports

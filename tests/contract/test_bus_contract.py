@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from carbon_common.bus import Decoded, PoisonRecord, Record, Subscription, envelope_decoder, to_record
 from carbon_common.bus.kafka import KafkaBus, ensure_topics
 from carbon_common.bus.memory import InMemoryBus

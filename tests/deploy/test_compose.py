@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
 from carbon_common.events.topics import Topics
 from carbon_common.settings import KafkaSettings
-
 from tests.deploy.rendering import (
     APP_UID,
     REPO,

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from carbon_common.events.topics import Topics
 from carbon_common.settings import KafkaSettings
-
 from tests.deploy.rendering import (
     APP_UID,
     HPA_SERVICES,

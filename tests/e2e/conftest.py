@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from carbon_bureau.services import LOG_DIR, SERVICES, ServiceProcess, migrate, service_env
 from carbon_common.testing import drop_database, fresh_database, kafka_bootstrap, pg_url_base
 

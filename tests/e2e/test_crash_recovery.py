@@ -44,7 +44,9 @@ async def account_events(code: str) -> list[AccountUpdated]:
         await admin.close()
     parts = [TopicPartition(Topics.ACCOUNTS, p["partition"]) for p in list(described["partitions"])]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka_bootstrap(), group_id=f"e2e-reader-{uuid.uuid4().hex[:8]}", enable_auto_commit=False
+        bootstrap_servers=kafka_bootstrap(),
+        group_id=f"e2e-reader-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
+
 from carbon_common.events import EVENT_TYPES, ContractError, Envelope, FactRecorded, decode, encode
 from carbon_common.events.examples import EXAMPLES
 

@@ -6,6 +6,9 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from carbon_common.bus import Decoded, Subscription, envelope_decoder
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.db import UnitOfWork, create_engine, new_metadata
@@ -15,8 +18,6 @@ from carbon_common.inbox import claim, inbox_table
 from carbon_common.outbox import OUTBOX, OutboxRelay, outbox_table
 from carbon_common.settings import PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 pytestmark = pytest.mark.integration
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from carbon_common.settings import ServiceSettings
 from pydantic import ValidationError
+
+from carbon_common.settings import ServiceSettings
 
 
 def test_development_accepts_defaults() -> None:

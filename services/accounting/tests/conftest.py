@@ -14,8 +14,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import carbon_accounting
 import pytest
+from stdnum.cn import uscc
+
+import carbon_accounting
 from carbon_accounting.bootstrap import Container, bootstrap
 from carbon_accounting.settings import Settings
 from carbon_common.bus.memory import InMemoryBus
@@ -32,7 +34,6 @@ from carbon_common.events import (
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
-from stdnum.cn import uscc
 
 MIGRATIONS = Path(carbon_accounting.__file__).resolve().parent / "migrations"
 _serial = itertools.count(1)

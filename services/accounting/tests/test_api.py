@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+
 from carbon_accounting.entrypoints.app import create_app
 
 Service = tuple[Any, Any]

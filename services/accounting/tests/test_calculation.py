@@ -6,6 +6,7 @@ import random
 from decimal import Decimal
 
 import pytest
+
 from carbon_accounting.adapters.factor_files import load_packaged
 from carbon_accounting.domain.calculation import compute_account
 from carbon_accounting.domain.model import Enterprise, Fact

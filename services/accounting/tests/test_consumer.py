@@ -6,10 +6,11 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import func, select, text
+
 from carbon_accounting.adapters.orm import fact_history
 from carbon_common.bus.port import to_record
 from carbon_common.events import Envelope, Topics
-from sqlalchemy import func, select, text
 
 Service = tuple[Any, Any]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from carbon_accounting.adapters.factor_files import load_packaged, packaged_refs
 from carbon_accounting.domain.factors import FactorNotFound, FactorSet
 

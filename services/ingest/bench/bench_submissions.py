@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-import carbon_ingest
 import httpx
+from stdnum.cn import uscc
+
+import carbon_ingest
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import Record
 from carbon_common.events import Topics
@@ -27,7 +29,6 @@ from carbon_common.testing import drop_database, fresh_database
 from carbon_ingest.bootstrap import bootstrap
 from carbon_ingest.entrypoints.app import create_app
 from carbon_ingest.settings import Settings
-from stdnum.cn import uscc
 
 ENTERPRISES = 1_100  # the pilot's ~1,100 enterprises (domain-data.md §1)
 INDICATORS = [("energy.raw_coal", "t"), ("electricity.purchased", "kWh"), ("energy.natural_gas", "Nm3")]

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import carbon_ingest
 import httpx
 import pytest
+from stdnum.cn import uscc
+
+import carbon_ingest
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
@@ -23,7 +25,6 @@ from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.app import create_app
 from carbon_ingest.service_layer.submissions import Clock
 from carbon_ingest.settings import Settings
-from stdnum.cn import uscc
 
 MIGRATIONS = Path(carbon_ingest.__file__).parent / "migrations"
 #: tests pin "now" so the future-period rule is deterministic

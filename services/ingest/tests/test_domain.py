@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stdnum.cn import uscc
+
 from carbon_ingest.adapters.catalogue_files import load_catalogue
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import CatalogueError, parse_catalogue
@@ -18,7 +20,6 @@ from carbon_ingest.domain.facts import Head, plan_facts
 from carbon_ingest.domain.quality import SourceValue, cross_check
 from carbon_ingest.domain.records import CheckedRecord, RawRecord, Rejection, check_record
 from carbon_ingest.domain.units import canonical_decimal, convert
-from stdnum.cn import uscc
 
 CAT = load_catalogue()
 TODAY = date(2024, 6, 15)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from carbon_ingest.adapters.catalogue_files import PACKAGED
 from carbon_ingest.entrypoints.verify_evidence import _run
 

@@ -20,11 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
+
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
 from carbon_lending.adapters.orm import current_ratings, enterprises
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_lending" / "migrations"
 LABELS = ("dark_green", "light_green", "yellow", "red")

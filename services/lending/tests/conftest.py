@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from stdnum.cn import uscc
+
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
 from carbon_common.events import EnterpriseRegistered, Envelope, RatingIssued
@@ -25,7 +27,6 @@ from carbon_common.testing import drop_database, fresh_database
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints.app import create_app
 from carbon_lending.settings import Settings
-from stdnum.cn import uscc
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_lending" / "migrations"
 _seq = itertools.count(1)

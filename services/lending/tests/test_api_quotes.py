@@ -87,8 +87,9 @@ async def test_idempotency_key_returns_same_quote_and_creates_one(app_env, up) -
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
     async with container.uow() as uow:
-        from carbon_lending.adapters.orm import outbox, quotes
         from sqlalchemy import func, select
+
+        from carbon_lending.adapters.orm import outbox, quotes
 
         n = (await uow.session.execute(select(func.count()).where(quotes.c.credit_code == code))).scalar_one()
         assert n == 1

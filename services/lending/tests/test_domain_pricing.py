@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from carbon_lending.adapters.policy_store import load_catalogue, load_policies
 from carbon_lending.domain.classification import classify
 from carbon_lending.domain.errors import Conflict, InvalidRequest

@@ -12,6 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from stdnum.cn import uscc
+
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
 from carbon_common.events import (
@@ -28,9 +32,6 @@ from carbon_common.testing import drop_database, fresh_database
 from carbon_rating.bootstrap import Container, bootstrap
 from carbon_rating.entrypoints.app import create_app
 from carbon_rating.settings import Settings
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from stdnum.cn import uscc
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_rating" / "migrations"
 TABLES = "enterprises, accounts, conduct_facts, ratings, rating_queries, objections, outbox, inbox"

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile, RatingInputs
+from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile, PeerTotals, RatingInputs
+from carbon_rating.domain.intensity import totals
 from carbon_rating.domain.methodology import LABELS, STAGES
 from carbon_rating.domain.periods import shift, window
 from carbon_rating.domain.rating import label_for, rate, worse
@@ -28,8 +29,9 @@ def profile(stage: str = "mid", industry: str = "4411", ets: bool = False) -> En
     return EnterpriseProfile(ME, "测试电厂", industry, "140400", "large", stage, ets)
 
 
-def peers(end: str, values: list[str], n: int = 24) -> dict[str, tuple[AccountMonth, ...]]:
-    return {f"PEER{i:014d}": months(end, n, Decimal(v)) for i, v in enumerate(values)}
+def peers(end: str, values: list[str]) -> tuple[PeerTotals, ...]:
+    periods = set(window(end, M.window_months))
+    return tuple(totals(f"PEER{i:014d}", months(end, 12, Decimal(v)), periods) for i, v in enumerate(values))
 
 
 def inputs(
@@ -103,9 +105,7 @@ def test_a_veto_never_raises_a_label(seed: int) -> None:
 
 def test_deterministic_bit_for_bit() -> None:
     i = inputs("0.79", prior="0.85", peer_values=["0.7", "0.8", "0.9", "0.95", "0.81"])
-    assert rate(i, M) == rate(
-        dataclasses.replace(i, peer_accounts=dict(reversed(list(i.peer_accounts.items())))), M
-    )
+    assert rate(i, M) == rate(dataclasses.replace(i, peers=tuple(reversed(i.peers))), M)
 
 
 def test_missing_inputs_are_explicit_and_lower_confidence() -> None:

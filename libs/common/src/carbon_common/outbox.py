@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-
-import orjson
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,

@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from carbon_common.bus.port import EventBus
-from carbon_common.runtime import ServiceRuntime
-
 from carbon_accounting.adapters.consumer import subscription
 from carbon_accounting.adapters.factor_files import load_packaged
 from carbon_accounting.adapters.unit_of_work import SqlUnitOfWork
 from carbon_accounting.service_layer.factor_sets import FactorSets
 from carbon_accounting.settings import Settings
+from carbon_common.bus.port import EventBus
+from carbon_common.runtime import ServiceRuntime
 
 UowFactory = Callable[[], SqlUnitOfWork]
 

@@ -5,9 +5,10 @@ e.g. ``ACCOUNTING_POSTGRES__URL``, ``ACCOUNTING_KAFKA__BOOTSTRAP_SERVERS``.
 
 from __future__ import annotations
 
-from carbon_common.settings import PostgresSettings, ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from carbon_common.settings import PostgresSettings, ServiceSettings
 
 
 class Settings(ServiceSettings):

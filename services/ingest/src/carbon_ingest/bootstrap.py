@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from carbon_common.bus.port import EventBus
 from carbon_common.runtime import ServiceRuntime
-
 from carbon_ingest.adapters.catalogue_files import load_catalogue
 from carbon_ingest.adapters.consumers import subscriptions
 from carbon_ingest.adapters.unit_of_work import SqlUnitOfWork

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from carbon_common.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from carbon_common.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from carbon_common.bus.port import EventBus, Subscription, envelope_decoder
 from carbon_common.runtime import ServiceRuntime
-
 from carbon_lending.adapters.policy_store import load_catalogue, load_policies
 from carbon_lending.adapters.uow import SqlUnitOfWork
 from carbon_lending.domain.classification import Catalogue

@@ -11,8 +11,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from carbon_common.events.topics import Topics
 from rich.console import Console
+
+from carbon_common.events.topics import Topics
 
 from . import state
 from .kafka import KafkaNode

@@ -16,17 +16,16 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from carbon_common.bus.port import Decoded, PoisonRecord, Subscription, envelope_decoder
-from carbon_common.events import EnterpriseRegistered, Envelope, Event, FactRecorded, Topics
-from carbon_common.inbox import claim
-from carbon_common.telemetry import consume_span
-
 from carbon_accounting.adapters.unit_of_work import SqlUnitOfWork
 from carbon_accounting.domain.model import Enterprise, Fact
 from carbon_accounting.domain.units import accepted_units, is_accounted, unit_ok
 from carbon_accounting.service_layer.commands import ApplyBatch
 from carbon_accounting.service_layer.factor_sets import FactorSets
 from carbon_accounting.service_layer.handlers import apply_batch
+from carbon_common.bus.port import Decoded, PoisonRecord, Subscription, envelope_decoder
+from carbon_common.events import EnterpriseRegistered, Envelope, Event, FactRecorded, Topics
+from carbon_common.inbox import claim
+from carbon_common.telemetry import consume_span
 
 log = logging.getLogger("carbon_accounting.consumer")
 

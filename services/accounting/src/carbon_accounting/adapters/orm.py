@@ -7,9 +7,6 @@ Quantities are ``NUMERIC`` without scale, so Decimal values round-trip exactly.
 
 from __future__ import annotations
 
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     Boolean,
     Column,
@@ -24,6 +21,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from carbon_common.db import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carbon_accounting.adapters.repository import SqlRepository
+from carbon_common.db import UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from carbon_common.http import finish_app
 from fastapi import FastAPI
 
 from carbon_accounting.bootstrap import Container, bootstrap
 from carbon_accounting.entrypoints import routes_accounts, routes_factors
 from carbon_accounting.settings import Settings
+from carbon_common.http import finish_app
 
 DESCRIPTION = """
 The carbon account of every enterprise (碳账户): monthly scope 1 (fuel combustion, process),

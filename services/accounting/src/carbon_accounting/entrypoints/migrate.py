@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from carbon_common.migrations import upgrade_head_sync
-
 from carbon_accounting.settings import Settings
+from carbon_common.migrations import upgrade_head_sync
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from fastapi import APIRouter, Depends, Path, Query
 
 from carbon_accounting.bootstrap import Container
@@ -24,6 +23,7 @@ from carbon_accounting.entrypoints.schemas import (
     LineageOut,
     LineageTerm,
 )
+from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 

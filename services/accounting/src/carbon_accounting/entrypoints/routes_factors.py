@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from fastapi import APIRouter, Depends, Query
 
 from carbon_accounting.bootstrap import Container
@@ -25,6 +24,7 @@ from carbon_accounting.entrypoints.schemas import (
 from carbon_accounting.service_layer import handlers
 from carbon_accounting.service_layer.commands import ActivateFactorSet, PublishFactorSet
 from carbon_accounting.service_layer.factor_sets import FactorSetNotFound
+from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 
 router = APIRouter(tags=["emission factors"])
 Dep = Annotated[Container, Depends(get_container)]

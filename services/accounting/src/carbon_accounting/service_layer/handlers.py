@@ -8,14 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from carbon_common.events import AccountUpdated
-
 from carbon_accounting.domain.calculation import compute_account
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, Fact
 from carbon_accounting.service_layer.commands import ActivateFactorSet, ApplyBatch, PublishFactorSet
 from carbon_accounting.service_layer.factor_sets import FactorSets
 from carbon_accounting.service_layer.ports import AccountingUnitOfWork, Pair, StoredAccount
+from carbon_common.events import AccountUpdated
 
 #: enterprise-months recomputed per query round during a full restatement
 RESTATE_CHUNK = 2000

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
 from carbon_common.bus.port import Decoded, Record, Subscription
 from carbon_common.bus.processing import dlq_record
 from carbon_common.events import ContractError, Topics
 from carbon_common.telemetry import consume_span
-
 from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.domain.records import RawRecord
 from carbon_ingest.service_layer.commands import RecordSubmission

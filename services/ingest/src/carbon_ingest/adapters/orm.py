@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -21,6 +18,10 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 

@@ -10,12 +10,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from carbon_common.inbox import claim
 from sqlalchemy import Table, and_, any_, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
+from carbon_common.inbox import claim
 from carbon_ingest.adapters.orm import (
     enterprises,
     evidence,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from carbon_common.bus.port import Record
 from carbon_common.db import UnitOfWork
 from carbon_common.outbox import add_to_outbox
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from carbon_ingest.adapters.repository import SqlRepository
 
 

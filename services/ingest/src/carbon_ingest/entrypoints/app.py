@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from carbon_common.http import finish_app
 from fastapi import FastAPI
 
+from carbon_common.http import finish_app
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.routes import catalogue, enterprises, evidence, quality, submissions
 from carbon_ingest.settings import Settings

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from carbon_common.migrations import upgrade_head_sync
-
 import carbon_ingest
+from carbon_common.migrations import upgrade_head_sync
 from carbon_ingest.settings import Settings
 
 MIGRATIONS = Path(carbon_ingest.__file__).parent / "migrations"

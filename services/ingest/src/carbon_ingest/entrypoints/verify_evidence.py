@@ -9,9 +9,9 @@ import asyncio
 import json
 import sys
 
-from carbon_common.db import create_engine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from carbon_common.db import create_engine
 from carbon_ingest.adapters.unit_of_work import SqlUnitOfWork
 from carbon_ingest.service_layer.queries import verify_evidence
 from carbon_ingest.settings import Settings

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from carbon_common.events import EnterpriseRegistered, EnterpriseUpdated
-
 from carbon_ingest.domain.enterprise import Change, Enterprise, apply_registration, new_enterprise
 from carbon_ingest.service_layer.commands import RegisterEnterprise
 from carbon_ingest.service_layer.errors import NotFoundError

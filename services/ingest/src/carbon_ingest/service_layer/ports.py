@@ -14,7 +14,6 @@ from typing import Any, Protocol, Self
 
 from carbon_common.bus.port import Record
 from carbon_common.events.envelope import Event
-
 from carbon_ingest.domain.enterprise import Enterprise
 from carbon_ingest.domain.evidence import StoredEntry
 from carbon_ingest.domain.facts import Fact, Head

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from carbon_common.events import FactRecorded
-
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.domain.facts import Fact, plan_facts

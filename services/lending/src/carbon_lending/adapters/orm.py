@@ -7,9 +7,6 @@ services' events; nothing here is ever read by another service.
 
 from __future__ import annotations
 
-from carbon_common.db import new_metadata
-from carbon_common.inbox import inbox_table
-from carbon_common.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -27,6 +24,10 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+
+from carbon_common.db import new_metadata
+from carbon_common.inbox import inbox_table
+from carbon_common.outbox import outbox_table
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)

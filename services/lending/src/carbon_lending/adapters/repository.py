@@ -9,11 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from carbon_common.inbox import claim
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carbon_common.inbox import claim
 from carbon_lending.adapters.orm import (
     cea_prices,
     current_ratings,

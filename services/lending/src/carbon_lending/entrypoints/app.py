@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from carbon_common.http import finish_app
 from fastapi import FastAPI
 
+from carbon_common.http import finish_app
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints import routes_loans, routes_quotes
 from carbon_lending.entrypoints.deps import install_domain_errors

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from carbon_common.problems import TYPE_BASE, FieldError, Problem, ProblemError, problem_response
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from carbon_common.problems import TYPE_BASE, FieldError, Problem, ProblemError, problem_response
 from carbon_lending.bootstrap import Container
 from carbon_lending.domain.errors import LendingError
 

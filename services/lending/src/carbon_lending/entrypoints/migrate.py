@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from carbon_common.migrations import upgrade_head_sync
-
 from carbon_lending.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

@@ -6,10 +6,10 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from carbon_common.problems import PROBLEM_RESPONSES
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
+from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_lending.entrypoints.deps import BankDep, ContainerDep
 from carbon_lending.entrypoints.schemas import CeaPriceIn, LoanIn, StatusIn
 from carbon_lending.service_layer import loans as uc

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from carbon_common.problems import PROBLEM_RESPONSES
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 
+from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_lending.domain.classification import classify
 from carbon_lending.domain.pricing import Collateral, QuoteRequest
 from carbon_lending.entrypoints.deps import BankDep, ContainerDep

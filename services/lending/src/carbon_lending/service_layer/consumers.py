@@ -17,7 +17,6 @@ from typing import Any
 from carbon_common.bus.port import Decoded, PoisonRecord
 from carbon_common.events import EnterpriseRegistered, Envelope, RatingIssued, Topics
 from carbon_common.telemetry import consume_span
-
 from carbon_lending.domain.policy import PolicyBook
 from carbon_lending.service_layer.ingestion import apply_directory, apply_ratings
 from carbon_lending.service_layer.ports import UnitOfWorkPort

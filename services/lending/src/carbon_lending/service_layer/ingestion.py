@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from carbon_common.events import EnterpriseRegistered, RatingIssued
-
 from carbon_lending.domain.model import Enterprise, Rating
 from carbon_lending.domain.policy import PolicyBook
 from carbon_lending.service_layer.monitoring import reprice_on_ratings

@@ -12,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from carbon_common.events import LoanQuoted
-
 from carbon_lending.domain.classification import Catalogue, Classification, classify
 from carbon_lending.domain.errors import Conflict, NotFound
 from carbon_lending.domain.policy import PolicyBook

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from carbon_common.inbox import claim
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carbon_common.inbox import claim
 from carbon_rating.adapters.orm import (
     accounts,
     conduct_facts,
@@ -21,7 +21,7 @@ from carbon_rating.adapters.orm import (
     rating_queries,
     ratings,
 )
-from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
+from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile, PeerTotals
 from carbon_rating.service_layer.ports import AccountRow, FactRow, Objection, QueryEntry, StoredRating
 
 
@@ -104,14 +104,15 @@ class SqlRatingRepository:
             }
             for p, rev in sorted(latest.values(), key=lambda t: t[0].credit_code)
         ]
-        stmt = insert(enterprises).values(values)
+        stmt = insert(enterprises)
         cols = {c: stmt.excluded[c] for c in values[0] if c != "credit_code"}
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["credit_code"],
                 set_=cols,
                 where=enterprises.c.revision <= stmt.excluded.revision,
-            )
+            ),
+            values,
         )
 
     async def upsert_accounts(self, rows: Sequence[AccountRow]) -> None:
@@ -135,14 +136,15 @@ class SqlRatingRepository:
             }
             for _, r in sorted(latest.items())
         ]
-        stmt = insert(accounts).values(values)
+        stmt = insert(accounts)
         cols = {c: stmt.excluded[c] for c in values[0] if c not in ("credit_code", "period")}
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["credit_code", "period"],
                 set_=cols,
                 where=accounts.c.calculation_version < stmt.excluded.calculation_version,
-            )
+            ),
+            values,
         )
 
     async def upsert_facts(self, rows: Sequence[FactRow]) -> None:
@@ -162,14 +164,15 @@ class SqlRatingRepository:
             }
             for _, r in sorted(latest.items())
         ]
-        stmt = insert(conduct_facts).values(values)
+        stmt = insert(conduct_facts)
         cols = {c: stmt.excluded[c] for c in values[0] if c != "fact_key"}
         await self.session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["fact_key"],
                 set_=cols,
                 where=conduct_facts.c.revision < stmt.excluded.revision,
-            )
+            ),
+            values,
         )
 
     async def enterprises(self, codes: Sequence[str]) -> dict[str, EnterpriseProfile]:
@@ -216,21 +219,31 @@ class SqlRatingRepository:
             out[r.credit_code].append(AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r)))
         return out
 
-    async def industry_accounts(
-        self, industry_code: str, periods: Sequence[str]
-    ) -> dict[str, tuple[AccountMonth, ...]]:
-        """Peers: the directory's industry when registered, else the account's own industry code."""
-        industry = func.coalesce(enterprises.c.industry_code, accounts.c.industry_code)
-        stmt = (
-            select(accounts)
-            .select_from(accounts.outerjoin(enterprises, enterprises.c.credit_code == accounts.c.credit_code))
-            .where(industry == industry_code, accounts.c.period.in_(periods))
-            .order_by(accounts.c.credit_code, accounts.c.period)
+    async def industry_totals(self, industry_code: str, periods: Sequence[str]) -> tuple[PeerTotals, ...]:
+        """Peers' window sums, aggregated in PostgreSQL (one row per enterprise). The industry is the
+        directory's when registered, else the account's own industry code."""
+        a = accounts.c
+        industry = func.coalesce(enterprises.c.industry_code, a.industry_code)
+        one_unit = and_(
+            func.count() == func.count(a.output_unit), func.min(a.output_unit) == func.max(a.output_unit)
         )
-        out: dict[str, list[AccountMonth]] = defaultdict(list)
-        for r in (await self.session.execute(stmt)).all():
-            out[r.credit_code].append(_month(r))
-        return {k: tuple(v) for k, v in out.items()}
+        stmt = (
+            select(
+                a.credit_code,
+                func.sum(a.total_tco2).label("total"),
+                case((one_unit, func.min(a.output_unit)), else_=None).label("unit"),
+                func.coalesce(func.sum(a.output_quantity), 0).label("output"),
+                func.coalesce(func.sum(a.revenue_10k_cny), 0).label("revenue"),
+            )
+            .select_from(accounts.outerjoin(enterprises, enterprises.c.credit_code == a.credit_code))
+            .where(industry == industry_code, a.period.in_(periods))
+            .group_by(a.credit_code)
+            .order_by(a.credit_code)
+        )
+        return tuple(
+            PeerTotals(r.credit_code, Decimal(r.total), r.unit, Decimal(r.output), Decimal(r.revenue))
+            for r in (await self.session.execute(stmt)).all()
+        )
 
     async def facts_for(self, codes: Sequence[str], periods: Sequence[str]) -> dict[str, list[ConductFact]]:
         stmt = (

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from carbon_common.db import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carbon_common.db import UnitOfWork
 from carbon_rating.adapters.repository import SqlRatingRepository
 
 

@@ -56,6 +56,21 @@ class Intensity:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerTotals:
+    """One peer's sums over the rating window (aggregated by the database, not month by month).
+
+    ``output_unit`` is None when the peer's months do not share one unit (then it is comparable
+    only per revenue).
+    """
+
+    credit_code: str
+    total_tco2: Decimal
+    output_unit: str | None
+    output_quantity: Decimal
+    revenue_10k_cny: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class RatingInputs:
     """Everything one rating uses; peers are compared on the enterprise's own intensity basis."""
 
@@ -63,5 +78,5 @@ class RatingInputs:
     as_of_period: str
     accounts: tuple[AccountMonth, ...]
     facts: tuple[ConductFact, ...] = ()
-    #: same-industry accounts over both windows, by credit code (may include the enterprise)
-    peer_accounts: dict[str, tuple[AccountMonth, ...]] = field(default_factory=dict)
+    #: same-industry enterprises' totals over the rating window (may include the enterprise itself)
+    peers: tuple[PeerTotals, ...] = ()

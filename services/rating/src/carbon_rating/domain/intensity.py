@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from carbon_rating.domain.inputs import AccountMonth, Intensity
+from carbon_rating.domain.inputs import AccountMonth, Intensity, PeerTotals
 
 
 def _in(accounts: Iterable[AccountMonth], periods: set[str]) -> list[AccountMonth]:
@@ -59,3 +59,27 @@ def own_intensity(accounts: Sequence[AccountMonth], periods: set[str]) -> Intens
 
 def basis_unit(basis: str) -> str | None:
     return basis.split(":", 1)[1] if basis.startswith("per_output:") else None
+
+
+def peer_intensity(t: PeerTotals, basis: str) -> Decimal | None:
+    """A peer's window intensity on ``basis`` (the same rules as ``intensity_on``, from sums)."""
+    if basis == "per_revenue":
+        denom = t.revenue_10k_cny
+    elif t.output_unit is not None and t.output_unit == basis_unit(basis):
+        denom = t.output_quantity
+    else:
+        return None
+    return t.total_tco2 / denom if denom > 0 else None
+
+
+def totals(credit_code: str, accounts: Sequence[AccountMonth], periods: set[str]) -> PeerTotals:
+    """``PeerTotals`` from monthly accounts (what the repository computes in SQL; used by tests)."""
+    rows = _in(accounts, periods)
+    units = {a.output_unit for a in rows}
+    return PeerTotals(
+        credit_code=credit_code,
+        total_tco2=sum((a.total_tco2 for a in rows), Decimal(0)),
+        output_unit=next(iter(units)) if len(units) == 1 else None,
+        output_quantity=sum((a.output_quantity or Decimal(0) for a in rows), Decimal(0)),
+        revenue_10k_cny=sum((a.revenue_10k_cny or Decimal(0) for a in rows), Decimal(0)),
+    )

@@ -3,17 +3,21 @@
 Pure and deterministic: all arithmetic in ``Decimal`` under a fixed local context, results
 quantized to 0.01 with banker's rounding, every collection in a stable order. The same inputs
 and methodology version give the same rating bit for bit.
+
+The work is split so the gap search is cheap: ``_context`` computes everything that does not
+depend on the enterprise's own intensity once (peers, facts-based sub-scores, vetoes); only the
+three intensity-driven sub-scores are recomputed for each candidate intensity.
 """
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from carbon_rating.domain import subscores as ss
-from carbon_rating.domain.inputs import RatingInputs
-from carbon_rating.domain.intensity import intensity_on, own_intensity
-from carbon_rating.domain.methodology import LABELS, Methodology
+from carbon_rating.domain.inputs import Intensity, RatingInputs
+from carbon_rating.domain.intensity import intensity_on, own_intensity, peer_intensity
+from carbon_rating.domain.methodology import LABELS, SUB_SCORES, Methodology
 from carbon_rating.domain.periods import shift, window
 from carbon_rating.domain.result import Driver, Gap, RatingResult, SubScoreView
 
@@ -34,44 +38,6 @@ def worse(a: str, b: str) -> str:
     return a if LABELS.index(a) >= LABELS.index(b) else b
 
 
-def _subscores(inputs: RatingInputs, m: Methodology) -> tuple[list[ss.SubScore], list[str], ss.SubScore]:
-    periods = set(window(inputs.as_of_period, m.window_months))
-    earlier = set(window(shift(inputs.as_of_period, -12), m.window_months))
-    ent = inputs.enterprise
-    own = own_intensity(inputs.accounts, periods)
-    peers: list[Decimal] = []
-    year_before = None
-    if own is not None:
-        for code in sorted(inputs.peer_accounts):
-            if code == ent.credit_code:
-                continue
-            v = intensity_on(inputs.peer_accounts[code], periods, own.basis)
-            if v is not None:
-                peers.append(v)
-        year_before = intensity_on(inputs.accounts, earlier, own.basis)
-    facts = [f for f in inputs.facts if f.period in periods]
-    window_accounts = [a for a in inputs.accounts if a.period in periods]
-    mean_dq = (
-        sum((a.data_quality_score for a in window_accounts), Decimal(0)) / len(window_accounts)
-        if window_accounts
-        else None
-    )
-    compliance, serious = ss.compliance(m, facts)
-    market, overdraft = ss.market_conduct(m, ent.ets_participant, facts)
-    current = ss.current_performance(m, ent.industry_code, own, peers)
-    subs = [
-        current,
-        ss.improvement(m, own, year_before),
-        ss.forward_looking(m, facts),
-        compliance,
-        market,
-        ss.data_quality(mean_dq),
-        ss.leader_gap(m, ent.industry_code, own, peers),
-    ]
-    vetoes = [code for code, hit in (("serious_env_penalty", serious), ("ets_overdraft", overdraft)) if hit]
-    return subs, [v for v in vetoes if v in m.vetoes], current
-
-
 def effective_weights(m: Methodology, stage: str, not_applicable: set[str]) -> dict[str, Decimal]:
     """Stage weights, with each non-applicable sub-score's weight moved where the methodology says
     (exact decimals: the result still sums to exactly 1)."""
@@ -85,36 +51,79 @@ def effective_weights(m: Methodology, stage: str, not_applicable: set[str]) -> d
     return weights
 
 
-def _score(
-    inputs: RatingInputs, m: Methodology
-) -> tuple[Decimal, dict[str, SubScoreView], list[str], Decimal]:
-    subs, vetoes, _ = _subscores(inputs, m)
-    weights = effective_weights(
-        m, inputs.enterprise.transition_stage, {s.name for s in subs if not s.applicable}
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What does not change when only the enterprise's own window intensity changes."""
+
+    industry: str
+    own: Intensity | None
+    year_before: Decimal | None
+    peers: list[Decimal]
+    fixed: list[ss.SubScore]
+    vetoes: list[str]
+    weights: dict[str, Decimal]
+
+
+def _context(inputs: RatingInputs, m: Methodology) -> _Context:
+    periods = set(window(inputs.as_of_period, m.window_months))
+    ent = inputs.enterprise
+    own = own_intensity(inputs.accounts, periods)
+    peers: list[Decimal] = []
+    year_before = None
+    if own is not None:
+        values = (peer_intensity(t, own.basis) for t in inputs.peers if t.credit_code != ent.credit_code)
+        peers = sorted(v for v in values if v is not None)
+        earlier = set(window(shift(inputs.as_of_period, -12), m.window_months))
+        year_before = intensity_on(inputs.accounts, earlier, own.basis)
+    facts = [f for f in inputs.facts if f.period in periods]
+    in_window = [a for a in inputs.accounts if a.period in periods]
+    mean_dq = (
+        sum((a.data_quality_score for a in in_window), Decimal(0)) / len(in_window) if in_window else None
     )
+    compliance, serious = ss.compliance(m, facts)
+    market, overdraft = ss.market_conduct(m, ent.ets_participant, facts)
+    fixed = [ss.forward_looking(m, facts), compliance, market, ss.data_quality(mean_dq)]
+    hits = (("serious_env_penalty", serious), ("ets_overdraft", overdraft))
+    vetoes = [code for code, hit in hits if hit and code in m.vetoes]
+    weights = effective_weights(m, ent.transition_stage, {s.name for s in fixed if not s.applicable})
+    return _Context(ent.industry_code, own, year_before, peers, fixed, vetoes, weights)
+
+
+def _subscores(ctx: _Context, m: Methodology, own: Intensity | None) -> list[ss.SubScore]:
+    return [
+        ss.current_performance(m, ctx.industry, own, ctx.peers),
+        ss.improvement(m, own, ctx.year_before),
+        *ctx.fixed,
+        ss.leader_gap(m, ctx.industry, own, ctx.peers),
+    ]
+
+
+def _score_only(ctx: _Context, m: Methodology, own: Intensity | None) -> Decimal:
+    total = Decimal(0)
+    for s in _subscores(ctx, m, own):
+        total += ctx.weights[s.name] * (s.value if s.value is not None else m.missing_score)
+    return q(total)
+
+
+def _score(ctx: _Context, m: Methodology) -> tuple[Decimal, dict[str, SubScoreView], Decimal]:
     views: dict[str, SubScoreView] = {}
-    score = Decimal(0)
-    coverage = Decimal(0)
-    for s in subs:
-        w = weights[s.name]
+    score = coverage = Decimal(0)
+    for s in sorted(_subscores(ctx, m, ctx.own), key=lambda s: _ORDER[s.name]):
+        w = ctx.weights[s.name]
         value = s.value if s.value is not None else m.missing_score
         views[s.name] = SubScoreView(
-            value=q(value),
-            observed=s.value is not None,
-            weight=w,
-            evidence=s.evidence,
-            applicable=s.applicable,
-            note=s.note,
-            facts=s.facts,
+            q(value), s.value is not None, w, s.evidence, s.applicable, s.note, s.facts
         )
         score += w * value
         coverage += w * s.evidence
     dq = views["data_quality"].facts.get("pcaf_score")
-    dq_factor = (
-        Decimal(1) - m.p("dq_confidence_penalty_per_point") * (Decimal(dq) - 1) if dq else Decimal("0.5")
-    )
+    penalty = m.p("dq_confidence_penalty_per_point")
+    dq_factor = Decimal(1) - penalty * (Decimal(dq) - 1) if dq else Decimal("0.5")
     confidence = max(Decimal(0), min(Decimal(1), coverage * dq_factor))
-    return q(score), views, vetoes, q(confidence)
+    return q(score), views, q(confidence)
+
+
+_ORDER = {name: i for i, name in enumerate(SUB_SCORES)}
 
 
 def _drivers(m: Methodology, views: dict[str, SubScoreView]) -> tuple[tuple[Driver, ...], tuple[Driver, ...]]:
@@ -125,35 +134,30 @@ def _drivers(m: Methodology, views: dict[str, SubScoreView]) -> tuple[tuple[Driv
     return tuple(up[:top]), tuple(down[:top])
 
 
-def _scaled(inputs: RatingInputs, m: Methodology, factor: Decimal) -> RatingInputs:
-    periods = set(window(inputs.as_of_period, m.window_months))
-    accounts = tuple(
-        dataclasses.replace(a, total_tco2=a.total_tco2 * factor) if a.period in periods else a
-        for a in inputs.accounts
-    )
-    return dataclasses.replace(inputs, accounts=accounts)
-
-
-def _gap(
-    inputs: RatingInputs, m: Methodology, score: Decimal, label: str, uncapped: str, vetoes: list[str]
-) -> Gap:
+def _gap(ctx: _Context, m: Methodology, score: Decimal, label: str) -> Gap:
+    """The next label up, the points missing, and the window-intensity cut that alone would reach it
+    (bisection on the intensity: every intensity-driven sub-score is monotone in it)."""
     idx = LABELS.index(label)
     if idx == 0:
         return Gap(None, None, None, note="already at the best label")
     target = m.labels[idx - 1]
-    blocked = tuple(v for v in vetoes if LABELS.index(m.vetoes[v].cap) >= idx)
+    blocked = tuple(v for v in ctx.vetoes if LABELS.index(m.vetoes[v].cap) >= idx)
     if blocked:
         return Gap(target.label, None, None, blocked, note="a veto caps the label: it must be lifted first")
     points = q(target.min_score - score)
-    lo, hi = Decimal("0.01"), Decimal(1)  # emission factor: 1 = as is
-    if _score(_scaled(inputs, m, lo), m)[0] < target.min_score:
+    if ctx.own is None:
+        return Gap(target.label, points, None, note="no intensity: report output or revenue first")
+    own = ctx.own
+
+    def reaches(factor: Decimal) -> bool:
+        return _score_only(ctx, m, replace(own, value=own.value * factor)) >= target.min_score
+
+    lo, hi = Decimal("0.01"), Decimal(1)  # share of today's intensity kept
+    if not reaches(lo):
         return Gap(target.label, points, None, note="an intensity cut alone cannot reach the next label")
-    for _ in range(24):  # bisection: the score is monotone in intensity
+    for _ in range(14):  # to ~0.01% of intensity
         mid = (lo + hi) / 2
-        if _score(_scaled(inputs, m, mid), m)[0] >= target.min_score:
-            lo = mid
-        else:
-            hi = mid
+        lo, hi = (mid, hi) if reaches(mid) else (lo, mid)
     cut = ((Decimal(1) - lo) * 100).quantize(Decimal("0.1"), rounding="ROUND_CEILING")
     return Gap(target.label, points, cut, note="intensity cut over the rating window, everything else equal")
 
@@ -161,14 +165,14 @@ def _gap(
 def rate(inputs: RatingInputs, m: Methodology) -> RatingResult:
     """Rate one enterprise as of ``inputs.as_of_period`` under methodology ``m``."""
     with localcontext(_CTX):
-        score, views, vetoes, confidence = _score(inputs, m)
+        ctx = _context(inputs, m)
+        score, views, confidence = _score(ctx, m)
         uncapped = label_for(m, score)
         label = uncapped
-        for v in vetoes:
+        for v in ctx.vetoes:
             label = worse(label, m.vetoes[v].cap)
         up, down = _drivers(m, views)
-        gap = _gap(inputs, m, score, label, uncapped, vetoes)
-        own = own_intensity(inputs.accounts, set(window(inputs.as_of_period, m.window_months)))
+        own = ctx.own
         return RatingResult(
             credit_code=inputs.enterprise.credit_code,
             as_of_period=inputs.as_of_period,
@@ -180,10 +184,10 @@ def rate(inputs: RatingInputs, m: Methodology) -> RatingResult:
             confidence=confidence,
             methodology_version=m.version,
             sub_scores=views,
-            vetoes=tuple(vetoes),
+            vetoes=tuple(ctx.vetoes),
             drivers_up=up,
             drivers_down=down,
-            gap=gap,
+            gap=_gap(ctx, m, score, label),
             intensity=None if own is None else own.value.quantize(Decimal("0.000001")),
             intensity_basis=None if own is None else own.basis,
         )

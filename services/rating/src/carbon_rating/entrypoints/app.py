@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from carbon_common.http import finish_app
 from fastapi import FastAPI
 
+from carbon_common.http import finish_app
 from carbon_rating.bootstrap import Container, bootstrap
 from carbon_rating.entrypoints import routes_objections, routes_ratings, routes_report
 from carbon_rating.settings import Settings

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from carbon_common.problems import ProblemError
 from fastapi import Request
 
+from carbon_common.problems import ProblemError
 from carbon_rating.bootstrap import Container
 from carbon_rating.service_layer.handlers import NotFound
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from carbon_common.migrations import upgrade_head_sync
-
 from carbon_rating.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from fastapi import APIRouter, Depends, Header, Query
 
+from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_rating.bootstrap import Container
 from carbon_rating.domain import objections as obj
 from carbon_rating.entrypoints.deps import container, not_found

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from carbon_common.problems import PROBLEM_RESPONSES
 from fastapi import APIRouter, Depends, Header, Path, Query
 
+from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_rating.bootstrap import Container
 from carbon_rating.entrypoints.deps import container, not_found
 from carbon_rating.entrypoints.schemas import (
@@ -22,8 +22,7 @@ from carbon_rating.entrypoints.schemas import (
 )
 from carbon_rating.entrypoints.views import rating_out, summary
 from carbon_rating.service_layer import queries
-from carbon_rating.service_layer.commands import RerateEnterprises
-from carbon_rating.service_layer.handlers import NotFound, rerate_enterprises
+from carbon_rating.service_layer.handlers import NotFound, rerate_all
 
 router = APIRouter(prefix="/v1", tags=["ratings"])
 CreditCode = Annotated[
@@ -143,7 +142,8 @@ async def get_methodology(c: Annotated[Container, Depends(container)]) -> dict[s
     "/admin/rerate",
     response_model=RerateOut,
     summary="Re-rate every enterprise now (after a methodology change, or as the periodic cycle)",
-    description="Runs in one transaction; only ratings whose outcome changed are issued (and published).",
+    description="Runs in chunks of 200 enterprises (one transaction each); only ratings whose outcome "
+    "changed are issued (and published). The CLI `python -m carbon_rating.entrypoints.rerate` shows progress.",
     tags=["methodology"],
     responses=PROBLEM_RESPONSES,
 )
@@ -152,15 +152,10 @@ async def post_rerate(
     reason: Annotated[str, Query(pattern="^(methodology_change|periodic_cycle)$")] = "periodic_cycle",
 ) -> RerateOut:
     started = time.perf_counter()
-    async with c.uow() as uow:
-        codes = await uow.repo.all_rateable_codes()
-        issued = await rerate_enterprises(
-            RerateEnterprises(codes, reason, datetime.now(UTC)), uow, c.methodology
-        )
-        await uow.commit()
+    considered, issued = await rerate_all(c.uow, c.methodology, reason, datetime.now(UTC))
     return RerateOut(
         methodology_version=c.methodology.version,
-        enterprises_considered=len(codes),
-        ratings_issued=len(issued),
+        enterprises_considered=considered,
+        ratings_issued=issued,
         seconds=Decimal(str(round(time.perf_counter() - started, 3))),
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse
 
+from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_rating.bootstrap import Container
 from carbon_rating.entrypoints.deps import container, not_found
 from carbon_rating.entrypoints.report import render_html

@@ -21,7 +21,6 @@ from typing import Any
 from carbon_common.bus.port import Decoded, PoisonRecord
 from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, Event, FactRecorded
 from carbon_common.telemetry import consume_span
-
 from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
 from carbon_rating.domain.methodology import STAGES, Methodology
 from carbon_rating.service_layer.commands import ApplyInputs

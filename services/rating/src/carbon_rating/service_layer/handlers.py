@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from carbon_rating.domain import objections as obj
@@ -126,3 +127,25 @@ HANDLERS: dict[type, Handler] = {
     FileObjection: file_objection,
     DecideObjection: decide_objection,
 }
+
+
+async def rerate_all(
+    uow_factory: Callable[[], UnitOfWorkPort],
+    m: Methodology,
+    reason: str,
+    issued_at: datetime,
+    chunk: int = 200,
+    on_progress: Callable[[int, int, int], None] | None = None,
+) -> tuple[int, int]:
+    """Re-rate every rateable enterprise in chunks (one transaction each, so a long cycle never
+    holds one huge transaction and progress is visible); returns (considered, issued)."""
+    async with uow_factory() as uow:
+        codes = await uow.repo.all_rateable_codes()
+    issued = 0
+    for start in range(0, len(codes), chunk):
+        async with uow_factory() as uow:
+            issued += len(await rerate(uow, codes[start : start + chunk], m, issued_at, reason))
+            await uow.commit()
+        if on_progress is not None:
+            on_progress(min(start + chunk, len(codes)), len(codes), issued)
+    return len(codes), issued

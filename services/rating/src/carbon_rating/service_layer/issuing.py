@@ -14,10 +14,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from carbon_common.events import RatingIssued
-
 from carbon_rating.domain.inputs import RatingInputs
 from carbon_rating.domain.methodology import Methodology
-from carbon_rating.domain.periods import shift, window
+from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import rate
 from carbon_rating.domain.result import RatingResult
 from carbon_rating.service_layer.ports import StoredRating, UnitOfWorkPort
@@ -103,10 +102,7 @@ async def rerate(
         groups[(profiles[c].industry_code, latest[c])].append(c)
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
-        peer_periods = sorted(
-            set(window(period, m.window_months)) | set(window(shift(period, -12), m.window_months))
-        )
-        peers = await repo.industry_accounts(industry, peer_periods)
+        peers = await repo.industry_totals(industry, window(period, m.window_months))
         for c in members:
             rows = own.get(c, [])
             inputs = RatingInputs(
@@ -114,7 +110,7 @@ async def rerate(
                 as_of_period=period,
                 accounts=tuple(r.month for r in rows),
                 facts=tuple(facts.get(c, [])),
-                peer_accounts=peers,
+                peers=peers,
             )
             result = rate(inputs, m)
             cur = current.get(c)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
+from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile, PeerTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +93,7 @@ class RatingRepository(Protocol):
     async def accounts_for(
         self, codes: Sequence[str], periods: Sequence[str]
     ) -> dict[str, list[AccountRow]]: ...
-    async def industry_accounts(
-        self, industry_code: str, periods: Sequence[str]
-    ) -> dict[str, tuple[AccountMonth, ...]]: ...
+    async def industry_totals(self, industry_code: str, periods: Sequence[str]) -> tuple[PeerTotals, ...]: ...
     async def facts_for(
         self, codes: Sequence[str], periods: Sequence[str]
     ) -> dict[str, list[ConductFact]]: ...

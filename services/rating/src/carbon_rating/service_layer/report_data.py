@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from carbon_rating.domain.inputs import AccountMonth
-from carbon_rating.domain.intensity import intensity_on
+from carbon_rating.domain.intensity import peer_intensity
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.service_layer.ports import StoredRating, UnitOfWorkPort
@@ -34,8 +34,7 @@ async def gather(
     peers: list[Decimal] = []
     if basis:
         recent = set(window(r.as_of_period, m.window_months))
-        industry = await uow.repo.industry_accounts(r.industry_code, sorted(recent))
-        for code, rows in sorted(industry.items()):
-            if code != credit_code and (v := intensity_on(rows, recent, basis)) is not None:
+        for t in await uow.repo.industry_totals(r.industry_code, sorted(recent)):
+            if t.credit_code != credit_code and (v := peer_intensity(t, basis)) is not None:
                 peers.append(v)
     return ReportData(view, history, months, peers)

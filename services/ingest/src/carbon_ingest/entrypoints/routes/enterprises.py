@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from carbon_common.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 from fastapi import APIRouter, Path, Query, Response, status
 
+from carbon_common.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 from carbon_ingest.domain.enterprise import Change, DirectoryError, Enterprise
 from carbon_ingest.entrypoints.deps import ContainerDep
 from carbon_ingest.entrypoints.schemas import (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from fastapi import APIRouter, Query
 
+from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_ingest.domain.quality import Flag
 from carbon_ingest.domain.units import canonical_decimal
 from carbon_ingest.entrypoints.deps import ContainerDep

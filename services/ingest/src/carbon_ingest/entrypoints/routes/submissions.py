@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from carbon_common.problems import PROBLEM_JSON, PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from fastapi import APIRouter
 
+from carbon_common.problems import PROBLEM_JSON, PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from carbon_ingest.domain import identifiers
 from carbon_ingest.domain.records import RawRecord
 from carbon_ingest.entrypoints.deps import ContainerDep

@@ -1,0 +1,135 @@
+"""The SQL repository agrees with the domain; the app builds and stops its own container; the
+migrate entrypoint upgrades a database to head."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from decimal import Decimal
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from carbon_common.bus.memory import InMemoryBus
+from carbon_common.testing import drop_database, fresh_database
+from carbon_rating.bootstrap import bootstrap
+from carbon_rating.domain.inputs import AccountMonth
+from carbon_rating.domain.intensity import peer_intensity, totals
+from carbon_rating.domain.periods import window
+from carbon_rating.entrypoints.app import create_app
+from carbon_rating.service_layer.ports import AccountRow
+from carbon_rating.settings import Settings
+
+
+async def test_industry_totals_in_sql_match_the_domain(harness, ev) -> None:
+    periods = window("2024-06", 12)
+    rows = {
+        ev.code(40): [
+            AccountMonth(p, Decimal("800.5"), Decimal(1000), "MWh", Decimal(50), Decimal(2)) for p in periods
+        ],
+        ev.code(41): [
+            AccountMonth(p, Decimal(700), Decimal(900), "MWh", None, Decimal(3)) for p in periods[:6]
+        ]
+        + [AccountMonth(p, Decimal(700), Decimal(900), "GWh", None, Decimal(3)) for p in periods[6:]],
+    }
+    async with harness.container.uow() as uow:
+        await uow.repo.upsert_accounts(
+            [AccountRow(c, "4411", "f@1", m) for c, months in rows.items() for m in months]
+        )
+        got = {t.credit_code: t for t in await uow.repo.industry_totals("4411", periods)}
+        await uow.commit()
+    for c, months in rows.items():
+        expected = totals(c, months, set(periods))
+        assert got[c] == expected
+        for basis in ("per_output:MWh", "per_revenue"):
+            assert peer_intensity(got[c], basis) == peer_intensity(expected, basis)
+    assert got[ev.code(41)].output_unit is None  # mixed units: not comparable per output
+
+
+async def test_app_lifespan_builds_and_stops_its_own_container(db_url: str) -> None:
+    app = create_app(Settings(postgres={"url": db_url}, run_workers=False))  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        assert app.state.container is not None
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://r") as c:
+            ready = await c.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
+            openapi = (await c.get("/openapi.json")).json()
+            op = openapi["paths"]["/v1/ratings/{credit_code}"]["get"]
+            assert op["summary"] and "404" in op["responses"]
+    assert app.state.container is None
+
+
+async def test_migrate_entrypoint_upgrades_to_head() -> None:
+    url = await fresh_database("rating_mig")
+    try:
+        env = {**os.environ, "RATING_POSTGRES__URL": url}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "carbon_rating.entrypoints.migrate",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=120)
+        assert proc.returncode == 0, stderr.decode()
+        engine = create_async_engine(url)
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+        await engine.dispose()
+        assert version == "0001"
+    finally:
+        await drop_database(url)
+
+
+async def test_rerate_cli_shows_progress(harness, ev, db_url: str) -> None:
+    await harness.publish(ev.enterprise(42), ev.account(42, "2024-06", "80000"))
+    await harness.settle()
+    env = {**os.environ, "RATING_POSTGRES__URL": db_url, "RATING_TELEMETRY__LOG_LEVEL": "WARNING"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "carbon_rating.entrypoints.rerate",
+        "--chunk",
+        "1",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
+    assert proc.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert "re-rated 1/1 enterprises, 0 new ratings" in lines
+    assert lines[-1].startswith("done: 1 enterprises, 0 ratings issued under v1")
+
+
+async def test_periodic_cycle_brings_earlier_ratings_in_line_with_peers(harness, ev, db_url: str) -> None:
+    """Peers that arrive after an enterprise was rated change its percentile on the next cycle."""
+    await harness.publish(ev.enterprise(43), ev.account(43, "2024-06", "80000"))
+    await harness.settle()
+    peers = range(44, 50)
+    await harness.publish(
+        *[ev.enterprise(i) for i in peers],
+        *[ev.account(i, "2024-06", str(70000 + 2000 * (i - 44))) for i in peers],
+    )
+    await harness.settle()
+    async with harness.container.uow() as uow:
+        before = (await uow.repo.current_ratings([ev.code(43)]))[ev.code(43)]
+    assert "benchmark" in before.details["sub_scores"]["current_performance"]["note"]
+
+    settings = Settings(postgres={"url": db_url}, rerate_interval_seconds=0.05)  # type: ignore[arg-type]
+    cycler = bootstrap(settings, bus=InMemoryBus())
+    await cycler.start()
+    try:
+        for _ in range(100):
+            async with cycler.uow() as uow:
+                now = (await uow.repo.current_ratings([ev.code(43)]))[ev.code(43)]
+            if now.seq > before.seq:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await cycler.stop()
+    assert now.reason == "periodic_cycle"
+    assert now.details["sub_scores"]["current_performance"]["note"] == "percentile among 7 peers"
