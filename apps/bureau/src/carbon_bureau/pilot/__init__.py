@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from .dataset import PilotDataset
 from .generator import generate
+from .replay import ReplayResult, replay_http, replay_kafka
 
-__all__ = ["PilotDataset", "generate"]
+__all__ = ["PilotDataset", "ReplayResult", "generate", "replay_http", "replay_kafka"]

@@ -33,6 +33,7 @@ class Indicator:
     kinds: frozenset[str]
     places: int  # decimal places the generator keeps in canonical units
     required_attributes: tuple[str, ...] = ()
+    signed: bool = False  # may legitimately be negative (value added of a loss-making firm)
 
     def alternate_unit(self) -> str:
         """The first accepted non-canonical unit (or the canonical one if there is none)."""
@@ -85,7 +86,7 @@ _ROWS: tuple[Indicator, ...] = (
     _ind("scope3.purchased_goods", "tCO2", _pick(_CO2, "tCO2", "kgCO2"), (SELF,), 2),
     _ind("scope3.transport", "tCO2", _pick(_CO2, "tCO2", "kgCO2"), (SELF,), 2),
     _ind("finance.revenue", "10k CNY", _MONEY, (TAX, SELF), 2),
-    _ind("finance.value_added", "10k CNY", _MONEY, (STATS,), 2),
+    Indicator("finance.value_added", "10k CNY", _MONEY, frozenset((STATS,)), 2, signed=True),
     _ind("finance.reduction_capex", "10k CNY", _MONEY, (NDRC, SELF), 2),
     _ind("finance.total_capex", "10k CNY", _MONEY, (NDRC, STATS, SELF), 2),
     _ind("compliance.env_penalty", "count", _COUNT, (EEB,), 0, "severity"),

@@ -109,9 +109,10 @@ class Mishaps:
                 seq += 1
                 extra.append(Sent(sent.slot + rng.randint(1, 3), sent.department, seq, dict(body)))
         n_bad = max(len(REASONS), round(_MALFORMED_SHARE * len(base)))
+        unsigned = [s for s in base if not CATALOGUE[s.body["indicator"]].signed]
         for k in range(n_bad):
             seq += 1
-            extra.append(self._malformed(k, rng.choice(base), seq))
+            extra.append(self._malformed(k, rng.choice(unsigned), seq))
         return base + extra
 
     @staticmethod

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import orjson
+
 from carbon_common.events.topics import Topics
 
 from .dataset import PilotDataset
