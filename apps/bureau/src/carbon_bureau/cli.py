@@ -47,3 +47,7 @@ def _attach() -> None:
 def main() -> None:
     _attach()
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
 from carbon_bureau.embedded import SERVICE_NAMES, EmbeddedBureau
 
@@ -41,7 +42,7 @@ async def _demo(
     from carbon_bureau.pilot import generate
     from carbon_bureau.pilot.replay import replay_http
     from carbon_bureau.stack.postgres import start_postgres
-    from carbon_bureau.summary import collect_summary, print_summary
+    from carbon_bureau.summary import RejectionTally, collect_summary, print_summary
 
     t0 = time.monotonic()
     data_dir = ROOT / "var" / "demo" / "pg"
@@ -69,13 +70,25 @@ async def _demo(
             f"[green]✓[/] dataset: {len(dataset.enterprises)} enterprises, {dataset.record_count} records"
         )
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://demo", timeout=300) as client:
+        tally = RejectionTally()
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://demo", timeout=600, event_hooks={"response": [tally]}
+        ) as client:
             t_replay = time.monotonic()
-            replay = await replay_http(dataset, client, prefix="/ingest", console=console)
+            with Progress(console=console) as progress:
+                ents = progress.add_task("registering enterprises", total=len(dataset.enterprises))
+                recs = progress.add_task("submitting records", total=dataset.record_count)
+                replay = await replay_http(
+                    dataset,
+                    client,
+                    prefix="/ingest",
+                    on_enterprise=lambda n: progress.advance(ents, n),
+                    on_records=lambda n: progress.advance(recs, n),
+                )
             with console.status("Waiting for accounting, rating and lending to catch up"):
                 await bureau.bus.drain(timeout=1800)
             elapsed = time.monotonic() - t_replay
-            summary = await collect_summary(client, dataset, replay, out, console=console)
+            summary = await collect_summary(client, dataset, replay, out, tally=tally, console=console)
         summary["replay_seconds"] = round(elapsed, 1)
         print_summary(summary, console)
         console.print(f"Whole run: {time.monotonic() - t0:.0f}s. Summary written to {out / 'summary.json'}")

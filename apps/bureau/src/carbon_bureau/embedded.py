@@ -37,7 +37,9 @@ def migrations_dir(name: str) -> Path:
 def build_settings(name: str, db_url: str) -> Any:
     settings_mod = importlib.import_module(f"carbon_{name}.settings")
     return settings_mod.Settings(
-        postgres={"url": db_url}, kafka={"bootstrap_servers": ""}, telemetry={"log_json": False}
+        postgres={"url": db_url},
+        kafka={"bootstrap_servers": ""},
+        telemetry={"log_json": False, "log_level": "WARNING"},
     )
 
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carbon_common.metrics import HTTP_ACTIVE, HTTP_DURATION, READY
 from carbon_common.problems import install_problem_handlers
 
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
+#: paths left out of the request histogram (scrapes and probes would drown the traffic)
+UNMEASURED = frozenset({"/metrics", "/livez"})
 
 
-def ops_router(readiness: Readiness) -> APIRouter:
+def ops_router(readiness: Readiness, service: str = "") -> APIRouter:
     """``/livez`` (the process answers), ``/readyz`` (database and bus reachable), ``/metrics``."""
     router = APIRouter(tags=["operations"])
 
@@ -24,6 +29,8 @@ def ops_router(readiness: Readiness) -> APIRouter:
     @router.get("/readyz", summary="Readiness: database and event bus reachable")
     async def readyz() -> JSONResponse:
         checks = await readiness()
+        for check, passed in checks.items():
+            READY.labels(service, check).set(1 if passed else 0)
         ok = all(checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
 
@@ -34,10 +41,57 @@ def ops_router(readiness: Readiness) -> APIRouter:
     return router
 
 
-def finish_app(app: FastAPI, readiness: Readiness) -> FastAPI:
-    """Add ops routes, problem-details handlers and OpenTelemetry instrumentation."""
-    app.include_router(ops_router(readiness))
+class RequestMetrics:
+    """ASGI middleware: ``http_server_request_duration_seconds`` by route template, method, status.
+
+    The route label is the matched template (``/v1/ratings/{credit_code}``), never the raw path;
+    a request that matches no route is counted under ``unmatched``. Pure ASGI, so streaming
+    responses are timed to their last byte and nothing is buffered.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "") in UNMEASURED:
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        active = HTTP_ACTIVE.labels(self.service)
+        active.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            active.dec()
+            route = scope.get("route")
+            HTTP_DURATION.labels(
+                self.service,
+                scope.get("method", ""),
+                getattr(route, "path", None) or "unmatched",
+                str(status),
+            ).observe(time.perf_counter() - start)
+
+
+def service_name_of(app: FastAPI) -> str:
+    """``ingest`` from the title ``Carbon Bureau — ingest`` (the services' convention)."""
+    return app.title.rsplit("—", 1)[-1].strip().lower() or "app"
+
+
+def finish_app(app: FastAPI, readiness: Readiness, service: str | None = None) -> FastAPI:
+    """Add ops routes, request metrics, problem-details handlers and OpenTelemetry instrumentation."""
+    name = service or service_name_of(app)
+    app.include_router(ops_router(readiness, name))
     install_problem_handlers(app)
+    app.add_middleware(RequestMetrics, service=name)
     try:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carbon_common.bus.port import EventBus, Record
-from carbon_common.metrics import OUTBOX_PENDING, OUTBOX_RELAYED
+from carbon_common.metrics import OUTBOX_AGE, OUTBOX_PENDING, OUTBOX_RELAYED
 
 log = logging.getLogger("carbon_common.outbox")
 
@@ -125,6 +125,9 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: how often the backlog gauges (outbox_pending_records, ..._age_seconds) are sampled
+        self.observe_interval = 5.0
+        self._next_observe = 0.0
 
     def notify(self) -> None:
         self._wake.set()
@@ -160,6 +163,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 OUTBOX_PENDING.labels(self._service).set(0)
+                OUTBOX_AGE.labels(self._service).set(0)
                 return 0
             records: Sequence[Record] = [
                 Record(r.topic, r.key, r.value, tuple((k, v.encode()) for k, v in r.headers)) for r in rows
@@ -171,6 +175,29 @@ class OutboxRelay:
         OUTBOX_RELAYED.labels(self._service).inc(len(rows))
         return len(rows)
 
+    async def observe_backlog(self) -> None:
+        """Set the backlog gauges: unpublished rows and the age of the oldest (partial index scan)."""
+        async with self._sessions() as session:
+            n, age = (
+                await session.execute(
+                    select(func.count(), func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at)))
+                    .select_from(OUTBOX)
+                    .where(OUTBOX.c.published_at.is_(None))
+                )
+            ).one()
+        OUTBOX_PENDING.labels(self._service).set(n)
+        OUTBOX_AGE.labels(self._service).set(max(0.0, float(age or 0)))
+
+    async def _maybe_observe(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_observe:
+            return
+        self._next_observe = now + self.observe_interval
+        try:
+            await self.observe_backlog()
+        except Exception:  # metrics must never stop the relay
+            log.debug("outbox backlog sampling failed", exc_info=True)
+
     async def purge(self) -> None:
         """Delete rows published longer ago than the retention period."""
         cutoff = datetime.now(UTC) - self._retention
@@ -180,6 +207,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         delay = 0.1
         while True:
+            await self._maybe_observe()
             try:
                 n = await self.relay_once()
                 delay = 0.1

@@ -42,9 +42,9 @@ FACTORS: dict[str, Factor] = {
         "IPCC 2006 GL Vol.3 Ch.2 Eq.2.4 default EFclc 0.51 × CKD 1.02 (unverified here)",
     ),
     "process.carbonate": Factor(
-        Decimal("0.440"),
+        Decimal("0.43971"),
         "tCO2/t",
-        "IPCC 2006 GL Vol.3 Ch.2 Table 2.1, CaCO3 stoichiometric 0.43971 (rounded)",
+        "IPCC 2006 GL Vol.3 Ch.2 Table 2.1, calcite CaCO3 stoichiometric 0.43971",
     ),
     # scope 2, location-based
     "heat.purchased": Factor(Decimal("0.11"), "tCO2/GJ", "domain-data.md §2: China ETS guidance default"),

@@ -177,6 +177,7 @@ class KafkaBus:
                 continue
             async with lock:
                 for tp, msgs in batches.items():
+                    self._report_lag(sub, consumer, tp, msgs[0].offset)  # visible while a batch is stuck
                     records = [
                         Record(m.topic, m.key, m.value, tuple(m.headers or ()), m.partition, m.offset)
                         for m in msgs

@@ -17,7 +17,7 @@ from typing import Any
 
 from carbon_common.bus.port import Record, Subscription
 from carbon_common.bus.processing import process_batch
-from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED
+from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED, CONSUMER_LAG
 
 log = logging.getLogger("carbon_common.bus.memory")
 
@@ -115,6 +115,7 @@ class InMemoryBus:
                         with BUS_BATCH_SECONDS.labels(sub.group).time():
                             await process_batch(sub, batch, self.publish, stopping=lambda: self._stopping)
                         self.committed[(sub.group, topic, p)] = pos + len(batch)
+                        CONSUMER_LAG.labels(sub.group, topic, str(p)).set(len(part) - pos - len(batch))
                     finally:
                         self._busy -= 1
                     progressed = True

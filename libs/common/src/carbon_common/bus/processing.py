@@ -18,7 +18,8 @@ from carbon_common import faults
 from carbon_common.bus.port import Decoded, PoisonRecord, Record, Subscription
 from carbon_common.events.envelope import ContractError
 from carbon_common.events.topics import Topics
-from carbon_common.metrics import BUS_DLQ, BUS_PROCESSED, BUS_RETRIES
+from carbon_common.metrics import BUS_DLQ, BUS_PROCESSED, BUS_RETRIES, dlq_reason_class
+from carbon_common.telemetry import header_traceparent, process_span
 
 log = logging.getLogger("carbon_common.bus")
 
@@ -76,9 +77,25 @@ async def process_batch(
     stopping: Callable[[], bool] = lambda: False,
     backoff_cap: float = 5.0,
 ) -> None:
-    """Apply ``records`` through ``sub``; returns when every record is applied or dead-lettered."""
-    if records:
-        faults.scope.set(records[0].topic)
+    """Apply ``records`` through ``sub``; returns when every record is applied or dead-lettered.
+
+    It runs in one CONSUMER span (``telemetry.process_span``) continuing the producers' trace.
+    """
+    if not records:
+        return
+    faults.scope.set(records[0].topic)
+    with process_span(sub.group, records[0].topic, [header_traceparent(r.headers) for r in records]):
+        await _process(sub, records, publish, stopping, backoff_cap)
+    BUS_PROCESSED.labels(sub.group, records[0].topic).inc(len(records))
+
+
+async def _process(
+    sub: Subscription[Any],
+    records: Sequence[Record],
+    publish: Publish,
+    stopping: Callable[[], bool],
+    backoff_cap: float,
+) -> None:
     dead: list[Record] = []
     decoded: list[Decoded[Any]] = []
     for rec in records:
@@ -92,21 +109,18 @@ async def process_batch(
         await _publish_dlq(publish, dead, sub)
     if decoded:
         await _apply(sub, decoded, publish, stopping, backoff_cap)
-    BUS_PROCESSED.labels(sub.group).inc(len(records))
 
 
 async def _publish_dlq(publish: Publish, dead: Sequence[Record], sub: Subscription[Any]) -> None:
+    labels = []
     for d in dead:
-        log.warning(
-            "dead-lettered record",
-            extra={
-                "topic": d.topic,
-                "group": sub.group,
-                "reason": dict(d.headers).get("dlq_reason", b"").decode(),
-            },
-        )
+        h = dict(d.headers)
+        reason = h.get("dlq_reason", b"").decode()
+        log.warning("dead-lettered record", extra={"topic": d.topic, "group": sub.group, "reason": reason})
+        labels.append((h.get("dlq_source_topic", b"").decode(), dlq_reason_class(reason)))
     await publish(dead)
-    BUS_DLQ.labels(sub.group).inc(len(dead))
+    for source, reason_class in labels:
+        BUS_DLQ.labels(sub.group, source, reason_class).inc()
 
 
 async def _apply(

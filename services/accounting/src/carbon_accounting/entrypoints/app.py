@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from carbon_accounting.bootstrap import Container, bootstrap
 from carbon_accounting.entrypoints import routes_accounts, routes_factors
 from carbon_accounting.settings import Settings
+from carbon_common.auth import install_auth
 from carbon_common.http import finish_app
 
 DESCRIPTION = """
@@ -28,6 +29,8 @@ All quantities are decimal strings. Errors are RFC 9457 problem details.
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container is not None else Settings())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
@@ -60,5 +63,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         checks: dict[str, bool] = await current.runtime.readiness()
         return checks
 
+    install_auth(app, settings.auth, settings.environment)
     finish_app(app, readiness)
     return app

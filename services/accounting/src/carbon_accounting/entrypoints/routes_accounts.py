@@ -23,9 +23,15 @@ from carbon_accounting.entrypoints.schemas import (
     LineageOut,
     LineageTerm,
 )
+from carbon_common.auth import require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 
-router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+router = APIRouter(
+    prefix="/v1/accounts",
+    tags=["accounts"],
+    # banks/analysts with `accounts:read`, or the enterprise itself (`self:read`)
+    dependencies=[Depends(require_own_or("accounts:read"))],
+)
 
 CreditCode = Annotated[
     str, Path(pattern=CREDIT_CODE, description="18-character USCC", examples=["91140400MA0GRE0A0X"])

@@ -24,6 +24,7 @@ from carbon_accounting.entrypoints.schemas import (
 from carbon_accounting.service_layer import handlers
 from carbon_accounting.service_layer.commands import ActivateFactorSet, PublishFactorSet
 from carbon_accounting.service_layer.factor_sets import FactorSetNotFound
+from carbon_common.auth import require
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 
 router = APIRouter(tags=["emission factors"])
@@ -41,6 +42,7 @@ Dep = Annotated[Container, Depends(get_container)]
     ),
     response_model=FactorsOut,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require())],
 )
 async def list_factors(
     container: Dep,
@@ -68,6 +70,7 @@ async def list_factors(
     "/v1/factor-sets",
     summary="Stored factor-set versions and which one is active",
     response_model=list[FactorSetSummary],
+    dependencies=[Depends(require())],
 )
 async def list_factor_sets(container: Dep) -> list[FactorSetSummary]:
     async with container.uow() as uow:
@@ -82,6 +85,7 @@ async def list_factor_sets(container: Dep) -> list[FactorSetSummary]:
     description="Versions are immutable: publishing an existing id@version answers 409.",
     response_model=FactorSetSummary,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("factors:admin"))],
 )
 async def publish_factor_set(body: FactorSetIn, container: Dep) -> FactorSetSummary:
     fs = FactorSet.from_dict(body.as_dict())
@@ -102,6 +106,7 @@ async def publish_factor_set(body: FactorSetIn, container: Dep) -> FactorSetSumm
     ),
     response_model=RestatementOut,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("factors:admin"))],
 )
 async def activate_factor_set(set_id: str, body: ActivateIn, container: Dep) -> RestatementOut:
     async with container.uow() as uow:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carbon_common.auth import install_auth
 from carbon_common.http import finish_app
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.routes import catalogue, enterprises, evidence, quality, submissions
@@ -29,6 +30,7 @@ Quantities are decimal strings with their unit; errors are RFC 9457 problem deta
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     owns = container is None
+    settings = settings or (container.settings if container is not None else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,5 +55,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         built: Container | None = getattr(app.state, "container", None)
         return {"started": False} if built is None else await built.runtime.readiness()
 
+    install_auth(app, settings.auth, settings.environment)
     finish_app(app, readiness)
     return app

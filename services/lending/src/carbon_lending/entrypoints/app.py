@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carbon_common.auth import install_auth
 from carbon_common.http import finish_app
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints import routes_loans, routes_quotes
@@ -21,8 +22,10 @@ from carbon_lending.settings import Settings
 DESCRIPTION = """
 Ratings into loan pricing, approval and monitoring for bank core systems.
 
-* **Identity**: send your bank id in `X-Org` (interim, until bearer tokens); you only ever see
-  your own quotes, loans, events and portfolio.
+* **Identity**: `Authorization: Bearer <JWT>`; your bank is the token's `org`, the scopes are
+  `quotes:write`, `loans:write` (loans and loan events) and `portfolio:read`. You only ever see
+  your own quotes, loans, events and portfolio: another bank's answers 404, like a missing one.
+  (With authentication disabled, in development only, the `X-Org` header names the bank.)
 * **Money** and rates are decimal strings; rates in % quantised to 0.0001, components in bp.
 * **Retries**: `Idempotency-Key` on `POST /v1/quotes`; `bank_loan_ref` on `POST /v1/loans`.
 * **Errors**: RFC 9457 problem details (`application/problem+json`).
@@ -30,6 +33,8 @@ Ratings into loan pricing, approval and monitoring for bank core systems.
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container is not None else Settings())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if container is not None:
@@ -57,5 +62,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         checks: dict[str, bool] = await c.runtime.readiness()
         return checks
 
+    install_auth(app, settings.auth, settings.environment)
     finish_app(app, readiness)
     return app

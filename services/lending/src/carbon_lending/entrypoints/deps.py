@@ -1,12 +1,14 @@
-"""Request dependencies: the container, the calling bank, and domain errors as problems."""
+"""Request dependencies: the container, the calling bank (the token's ``org``, holding the
+route's scope), and domain errors as problems."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from carbon_common.auth import Principal, require
 from carbon_common.problems import TYPE_BASE, FieldError, Problem, ProblemError, problem_response
 from carbon_lending.bootstrap import Container
 from carbon_lending.domain.errors import LendingError
@@ -17,26 +19,26 @@ def get_container(request: Request) -> Container:
     return container
 
 
-def bank_id(
-    x_org: Annotated[
-        str | None,
-        Header(
-            alias="X-Org",
-            description="Calling bank's id. Interim: taken from this header until bearer-token auth "
-            "sets it from the token's `org` claim; never from the body.",
-            examples=["bank-jincheng"],
-        ),
-    ] = None,
-) -> str:
-    if not x_org or not x_org.strip():
-        raise ProblemError(
-            401, "Bank identity missing", "send the X-Org header with your bank id", slug="no-identity"
-        )
-    return x_org.strip()
+def bank(scope: str) -> Any:
+    """A dependency: the calling bank's id, from the token's ``org`` (never from the body),
+    holding ``scope``. With auth disabled (development) it is the ``X-Org`` header."""
+
+    def bank_id(principal: Principal = Depends(require(scope))) -> str:  # noqa: B008
+        if principal.anonymous:
+            raise ProblemError(
+                401, "Bank identity missing", "send the X-Org header with your bank id", slug="no-identity"
+            )
+        org: str = principal.org
+        return org
+
+    return bank_id
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-BankDep = Annotated[str, Depends(bank_id)]
+QuotingBank = Annotated[str, Depends(bank("quotes:write"))]
+LendingBank = Annotated[str, Depends(bank("loans:write"))]
+PortfolioBank = Annotated[str, Depends(bank("portfolio:read"))]
+MarketFeed = Annotated[str, Depends(bank("market:write"))]
 
 
 def install_domain_errors(app: FastAPI) -> None:

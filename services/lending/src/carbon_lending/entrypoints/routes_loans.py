@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from carbon_common.problems import PROBLEM_RESPONSES
-from carbon_lending.entrypoints.deps import BankDep, ContainerDep
+from carbon_lending.entrypoints.deps import ContainerDep, LendingBank, MarketFeed, PortfolioBank
 from carbon_lending.entrypoints.schemas import CeaPriceIn, LoanIn, StatusIn
 from carbon_lending.service_layer import loans as uc
 from carbon_lending.service_layer.monitoring import update_cea_price
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/v1")
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def post_loan(body: LoanIn, bank: BankDep, c: ContainerDep) -> Any:
+async def post_loan(body: LoanIn, bank: LendingBank, c: ContainerDep) -> Any:
     cmd = uc.RegisterLoan(
         bank_id=bank,
         quote_id=body.quote_id,
@@ -43,7 +43,7 @@ async def post_loan(body: LoanIn, bank: BankDep, c: ContainerDep) -> Any:
 
 
 @router.get("/loans/{loan_id}", tags=["loans"], summary="Read one of your loans", responses=PROBLEM_RESPONSES)
-async def get_loan(loan_id: str, bank: BankDep, c: ContainerDep) -> Any:
+async def get_loan(loan_id: str, bank: LendingBank, c: ContainerDep) -> Any:
     return JSONResponse(await uc.read_loan(bank, loan_id, c.uow(), c.clock().date()))
 
 
@@ -54,7 +54,7 @@ async def get_loan(loan_id: str, bank: BankDep, c: ContainerDep) -> Any:
     description="Ordered by loan id; pass the last `loan_id` as `after` for the next page (max 200).",
 )
 async def get_loans(
-    bank: BankDep,
+    bank: LendingBank,
     c: ContainerDep,
     credit_code: str | None = None,
     status: str | None = None,
@@ -74,7 +74,7 @@ async def get_loans(
     description="Repaid is final; a transition that makes no sense (repaid → overdue) answers 409.",
     responses=PROBLEM_RESPONSES,
 )
-async def post_status(loan_id: str, body: StatusIn, bank: BankDep, c: ContainerDep) -> Any:
+async def post_status(loan_id: str, body: StatusIn, bank: LendingBank, c: ContainerDep) -> Any:
     doc = await uc.change_status(bank, loan_id, body.status, body.outstanding_cny, c.uow(), c.clock())
     return JSONResponse(doc)
 
@@ -86,7 +86,7 @@ async def post_status(loan_id: str, body: StatusIn, bank: BankDep, c: ContainerD
     description="The same events published on `lending.loans.v1`; page with `after` = last `sequence`.",
 )
 async def get_events(
-    bank: BankDep,
+    bank: LendingBank,
     c: ContainerDep,
     loan_id: str | None = None,
     kind: str | None = None,
@@ -107,7 +107,7 @@ async def get_events(
         "Financed emissions are marked unavailable until lending receives accounts and balance sheets."
     ),
 )
-async def get_portfolio(bank: BankDep, c: ContainerDep) -> Any:
+async def get_portfolio(bank: PortfolioBank, c: ContainerDep) -> Any:
     return JSONResponse(await uc.portfolio(bank, c.uow(), c.clock().date()))
 
 
@@ -116,11 +116,13 @@ async def get_portfolio(bank: BankDep, c: ContainerDep) -> Any:
     tags=["market"],
     summary="Record a CEA price; revalue allowance-pledge loans and raise margin calls",
     description=(
-        "One margin call per breach: a loan already in margin call gets no second one until it recovers."
+        "One margin call per breach: a loan already in margin call gets no second one until it recovers. "
+        "Moves every bank's pledge loans, so it needs `market:write` (the bureau's market-data feed), "
+        "not a bank scope."
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def post_cea_price(body: CeaPriceIn, _bank: BankDep, c: ContainerDep) -> Any:
+async def post_cea_price(body: CeaPriceIn, _feed: MarketFeed, c: ContainerDep) -> Any:
     raised = await update_cea_price(
         c.uow(), body.price_cny, date.fromisoformat(body.as_of), c.policies, c.clock()
     )

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_lending.domain.classification import classify
 from carbon_lending.domain.pricing import Collateral, QuoteRequest
-from carbon_lending.entrypoints.deps import BankDep, ContainerDep
+from carbon_lending.entrypoints.deps import ContainerDep, QuotingBank
 from carbon_lending.entrypoints.schemas import ClassifyIn, ClassifyOut, QuoteIn, QuoteOut
 from carbon_lending.service_layer.quotes import RequestQuote, get_quote, request_quote
 
@@ -34,7 +34,7 @@ router = APIRouter(prefix="/v1", tags=["quotes"])
 )
 async def post_quote(
     body: QuoteIn,
-    bank: BankDep,
+    bank: QuotingBank,
     c: ContainerDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
 ) -> Any:
@@ -67,7 +67,7 @@ async def post_quote(
     description="Another bank's quote answers 404, exactly like a quote that does not exist.",
     responses=PROBLEM_RESPONSES,
 )
-async def read_quote(quote_id: str, bank: BankDep, c: ContainerDep) -> Any:
+async def read_quote(quote_id: str, bank: QuotingBank, c: ContainerDep) -> Any:
     return JSONResponse(await get_quote(bank, quote_id, c.uow()))
 
 
@@ -83,7 +83,7 @@ async def read_quote(quote_id: str, bank: BankDep, c: ContainerDep) -> Any:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def classify_project(body: ClassifyIn, _bank: BankDep, c: ContainerDep) -> ClassifyOut:
+async def classify_project(body: ClassifyIn, _bank: QuotingBank, c: ContainerDep) -> ClassifyOut:
     r = classify(c.catalogue, body.purpose, body.activity_code, body.expected_annual_reduction_t)
     a = r.activity
     return ClassifyOut(

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from carbon_common.auth import install_auth
 from carbon_common.http import finish_app
 from carbon_rating.bootstrap import Container, bootstrap
 from carbon_rating.entrypoints import routes_objections, routes_ratings, routes_report
@@ -27,6 +28,8 @@ problem details.
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container is not None else Settings())
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built: Container | None = None
@@ -51,5 +54,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_ratings.router)
     app.include_router(routes_objections.router)
     app.include_router(routes_report.router)
+    install_auth(app, settings.auth, settings.environment)
     finish_app(app, readiness)
     return app

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 
+from carbon_common.auth import Principal, check_own, require
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_rating.bootstrap import Container
 from carbon_rating.domain import objections as obj
@@ -18,14 +19,17 @@ from carbon_rating.service_layer.commands import DecideObjection, FileObjection
 from carbon_rating.service_layer.handlers import Conflict, NotFound, decide_objection, file_objection
 
 router = APIRouter(prefix="/v1", tags=["objections"])
-Org = Annotated[
-    str | None, Header(alias="X-Org", description="who acts: the enterprise's credit code or a reviewer id")
-]
+#: the enterprise files for itself only
+Filer = Annotated[Principal, Depends(require("objections:write"))]
+#: reviewers see every objection; an enterprise sees its own
+Viewer = Annotated[Principal, Depends(require("objections:review", "objections:write", "self:read"))]
+Reviewer = Annotated[Principal, Depends(require("objections:review"))]
 
 
-async def _file(c: Container, code: str, body: ObjectionBody | ObjectionIn, org: str | None) -> ObjectionOut:
+async def _file(c: Container, code: str, body: ObjectionBody | ObjectionIn, who: Principal) -> ObjectionOut:
+    check_own(who, code, "enterprise")
     now = datetime.now(UTC)
-    cmd = FileObjection(code, org or code, body.reason, now, tuple(body.evidence))
+    cmd = FileObjection(code, who.acting_org or code, body.reason, now, tuple(body.evidence))
     try:
         async with c.uow() as uow:
             o = await file_objection(cmd, uow, c.settings.objection_sla_working_days)
@@ -45,9 +49,9 @@ async def _file(c: Container, code: str, body: ObjectionBody | ObjectionIn, org:
     responses=PROBLEM_RESPONSES,
 )
 async def post_objection(
-    body: ObjectionIn, c: Annotated[Container, Depends(container)], x_org: Org = None
+    body: ObjectionIn, c: Annotated[Container, Depends(container)], who: Filer
 ) -> ObjectionOut:
-    return await _file(c, body.credit_code, body, x_org)
+    return await _file(c, body.credit_code, body, who)
 
 
 @router.post(
@@ -61,19 +65,21 @@ async def post_rating_objection(
     credit_code: CreditCode,
     body: ObjectionBody,
     c: Annotated[Container, Depends(container)],
-    x_org: Org = None,
+    who: Filer,
 ) -> ObjectionOut:
-    return await _file(c, credit_code, body, x_org)
+    return await _file(c, credit_code, body, who)
 
 
 @router.get(
     "/objections",
     response_model=list[ObjectionOut],
     summary="List objections (filter by enterprise, status, or overdue only)",
+    description="Reviewers (`objections:review`) list all; an enterprise lists only its own.",
     responses=PROBLEM_RESPONSES,
 )
 async def list_objections(
     c: Annotated[Container, Depends(container)],
+    who: Viewer,
     credit_code: Annotated[str | None, Query(min_length=18, max_length=18)] = None,
     status: Annotated[
         str | None, Query(pattern="^(open|in_review|upheld|revised|rejected|withdrawn)$")
@@ -81,6 +87,10 @@ async def list_objections(
     overdue: bool = False,
 ) -> list[ObjectionOut]:
     now = datetime.now(UTC)
+    if not who.has("objections:review"):
+        if credit_code is not None:
+            check_own(who, credit_code, "enterprise")
+        credit_code = who.org
     async with c.uow() as uow:
         rows = await uow.repo.objections(credit_code, [status] if status else None)
     out = [objection_out(o, now) for o in rows]
@@ -93,10 +103,12 @@ async def list_objections(
     summary="One objection",
     responses=PROBLEM_RESPONSES,
 )
-async def get_objection(objection_id: str, c: Annotated[Container, Depends(container)]) -> ObjectionOut:
+async def get_objection(
+    objection_id: str, c: Annotated[Container, Depends(container)], who: Viewer
+) -> ObjectionOut:
     async with c.uow() as uow:
         o = await uow.repo.get_objection(objection_id)
-    if o is None:
+    if o is None or not (who.has("objections:review") or who.owns(o.credit_code)):
         raise ProblemError(404, "Not found", f"no objection {objection_id}", slug="not-found")
     return objection_out(o, datetime.now(UTC))
 
@@ -111,12 +123,11 @@ async def get_objection(objection_id: str, c: Annotated[Container, Depends(conta
     responses=PROBLEM_RESPONSES,
 )
 async def post_decision(
-    objection_id: str, body: DecisionIn, c: Annotated[Container, Depends(container)], x_org: Org = None
+    objection_id: str, body: DecisionIn, c: Annotated[Container, Depends(container)], who: Reviewer
 ) -> ObjectionOut:
     now = datetime.now(UTC)
-    cmd = DecideObjection(
-        objection_id, body.outcome, body.reason, x_org or "reviewer", now, body.revised_score
-    )
+    reviewer = who.subject if who.authenticated else (who.acting_org or "reviewer")
+    cmd = DecideObjection(objection_id, body.outcome, body.reason, reviewer, now, body.revised_score)
     try:
         async with c.uow() as uow:
             o = await decide_objection(cmd, uow, c.methodology)

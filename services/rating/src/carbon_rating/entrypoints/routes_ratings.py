@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 
+from carbon_common.auth import Principal, require, require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_rating.bootstrap import Container
 from carbon_rating.entrypoints.deps import container, not_found
@@ -34,9 +35,10 @@ CreditCode = Annotated[
         description="18-character unified social credit code (统一社会信用代码)",
     ),
 ]
-Org = Annotated[
-    str | None, Header(alias="X-Org", description="the reading organisation (bank id) until auth exists")
-]
+#: a bank (or analyst) with `ratings:read`, or the enterprise itself with `self:read`
+Reader = Annotated[Principal, Depends(require_own_or("ratings:read"))]
+#: the enterprise itself, or staff with `audit:read` (banks never see who else looked)
+LogReader = Annotated[Principal, Depends(require_own_or("audit:read"))]
 Purpose = Annotated[
     str | None, Header(alias="X-Purpose", description="why the bank reads it, e.g. loan-application")
 ]
@@ -48,19 +50,20 @@ Limit = Annotated[int, Query(ge=1, le=200, description="page size (hard maximum 
     response_model=RatingOut,
     summary="Current carbon credit rating of an enterprise",
     description="Score 0–100, label (深绿/浅绿/黄/红), stage, confidence, sub-scores with their weights, the "
-    "largest contributions up and down, the gap to the next label and any veto. A read with an `X-Org` "
-    "other than the enterprise itself is recorded in the enterprise's query log.",
+    "largest contributions up and down, the gap to the next label and any veto. A read by an "
+    "organisation other than the enterprise itself (the token's `org`) is recorded in its query log.",
     responses=PROBLEM_RESPONSES,
 )
 async def get_rating(
     credit_code: CreditCode,
     c: Annotated[Container, Depends(container)],
-    x_org: Org = None,
+    principal: Reader,
     x_purpose: Purpose = None,
 ) -> RatingOut:
+    org = principal.acting_org
     try:
         async with c.uow() as uow:
-            view = await queries.read_current(uow, credit_code, x_org, x_purpose, "rating", datetime.now(UTC))
+            view = await queries.read_current(uow, credit_code, org, x_purpose, "rating", datetime.now(UTC))
     except NotFound as exc:
         raise not_found(exc) from exc
     return rating_out(view)
@@ -74,7 +77,7 @@ async def get_rating(
     responses=PROBLEM_RESPONSES,
 )
 async def get_history(
-    credit_code: CreditCode, c: Annotated[Container, Depends(container)], limit: Limit = 50
+    credit_code: CreditCode, c: Annotated[Container, Depends(container)], _p: Reader, limit: Limit = 50
 ) -> HistoryOut:
     try:
         async with c.uow() as uow:
@@ -110,7 +113,7 @@ async def _query_log(credit_code: str, c: Container, limit: int) -> QueryLogOut:
     responses=PROBLEM_RESPONSES,
 )
 async def get_queries(
-    credit_code: CreditCode, c: Annotated[Container, Depends(container)], limit: Limit = 50
+    credit_code: CreditCode, c: Annotated[Container, Depends(container)], _p: LogReader, limit: Limit = 50
 ) -> QueryLogOut:
     return await _query_log(credit_code, c, limit)
 
@@ -122,7 +125,7 @@ async def get_queries(
     responses=PROBLEM_RESPONSES,
 )
 async def get_query_log(
-    credit_code: CreditCode, c: Annotated[Container, Depends(container)], limit: Limit = 50
+    credit_code: CreditCode, c: Annotated[Container, Depends(container)], _p: LogReader, limit: Limit = 50
 ) -> QueryLogOut:
     return await _query_log(credit_code, c, limit)
 
@@ -133,6 +136,7 @@ async def get_query_log(
     description="Weights per transition stage, label thresholds, vetoes, benchmarks with sources, and the "
     "calibration parameters. Numbers are decimal strings. See docs/methodology.md for the reasoning.",
     tags=["methodology"],
+    dependencies=[Depends(require())],
 )
 async def get_methodology(c: Annotated[Container, Depends(container)]) -> dict[str, Any]:
     return dict(c.methodology.raw)
@@ -146,6 +150,7 @@ async def get_methodology(c: Annotated[Container, Depends(container)]) -> dict[s
     "changed are issued (and published). The CLI `python -m carbon_rating.entrypoints.rerate` shows progress.",
     tags=["methodology"],
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("methodology:admin"))],
 )
 async def post_rerate(
     c: Annotated[Container, Depends(container)],

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import HTMLResponse
 
+from carbon_common.auth import Principal, require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_rating.bootstrap import Container
 from carbon_rating.entrypoints.deps import container, not_found
@@ -27,17 +28,17 @@ router = APIRouter(prefix="/v1", tags=["report"])
     "emission and intensity trend, position among peers, rating history, data quality, open objections, "
     "methodology version. `format=pdf` answers 501 until a PDF engine (WeasyPrint or headless "
     "Chromium) is installed. "
-    "A read with `X-Org` is recorded in the query log.",
+    "A read by another organisation than the enterprise is recorded in its query log.",
     responses={**PROBLEM_RESPONSES, 501: {"description": "PDF engine not installed"}},
 )
 async def get_report(
     credit_code: CreditCode,
     c: Annotated[Container, Depends(container)],
+    principal: Annotated[Principal, Depends(require_own_or("ratings:read"))],
     lang: Annotated[Literal["zh", "en"], Query(description="report language")] = "zh",
     format: Annotated[
         Literal["html", "pdf"], Query(description="html, or pdf when an engine is installed")
     ] = "html",
-    x_org: Annotated[str | None, Header(alias="X-Org")] = None,
     x_purpose: Annotated[str | None, Header(alias="X-Purpose")] = None,
 ) -> HTMLResponse:
     if format == "pdf":
@@ -49,7 +50,9 @@ async def get_report(
         )
     try:
         async with c.uow() as uow:
-            data = await gather(uow, credit_code, x_org, x_purpose, datetime.now(UTC), c.methodology)
+            data = await gather(
+                uow, credit_code, principal.acting_org, x_purpose, datetime.now(UTC), c.methodology
+            )
     except NotFound as exc:
         raise not_found(exc) from exc
     return HTMLResponse(render_html(data, lang))

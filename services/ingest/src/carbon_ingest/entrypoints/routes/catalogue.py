@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from carbon_common.auth import require
 from carbon_ingest.domain.catalogue import Indicator
 from carbon_ingest.domain.units import canonical_decimal
 from carbon_ingest.entrypoints.deps import ContainerDep
@@ -37,6 +38,7 @@ def _out(i: Indicator) -> IndicatorOut:
     "that may report it, which kinds are authoritative, value rules, attribute rules and the "
     "cross-validation tolerance. Human summary: docs/indicators.md.",
     response_model=CatalogueOut,
+    dependencies=[Depends(require())],
 )
 async def indicators(container: ContainerDep) -> CatalogueOut:
     cat = container.catalogue

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
+from carbon_common.auth import require, require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES, FieldError, ProblemError
 from carbon_ingest.domain.enterprise import Change, DirectoryError, Enterprise
 from carbon_ingest.entrypoints.deps import ContainerDep
@@ -62,6 +63,7 @@ async def _register(
     response_model=EnterpriseWrite,
     status_code=status.HTTP_201_CREATED,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("enterprises:write"))],
 )
 async def register(body: EnterpriseIn, container: ContainerDep, response: Response) -> EnterpriseWrite:
     out = await _register(container, body, body.credit_code, must_exist=False)
@@ -77,6 +79,7 @@ async def register(body: EnterpriseIn, container: ContainerDep, response: Respon
     "when anything changed. 404 when the enterprise is not registered.",
     response_model=EnterpriseWrite,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("enterprises:write"))],
 )
 async def update(
     credit_code: CreditCode, body: EnterpriseUpdateIn, container: ContainerDep
@@ -99,6 +102,7 @@ async def update(
     summary="Read one enterprise",
     response_model=EnterpriseOut,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require_own_or("enterprises:read", "enterprises:write"))],
 )
 async def get(credit_code: CreditCode, container: ContainerDep) -> EnterpriseOut:
     try:
@@ -114,6 +118,7 @@ async def get(credit_code: CreditCode, container: ContainerDep) -> EnterpriseOut
     "division 31). `page_size` has a hard maximum.",
     response_model=EnterprisePage,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require("enterprises:read", "enterprises:write"))],
 )
 async def list_(
     container: ContainerDep,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from carbon_common.auth import require
 from carbon_ingest.entrypoints.deps import ContainerDep
 from carbon_ingest.entrypoints.schemas import BrokenOut, VerificationOut
 from carbon_ingest.service_layer import queries
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
     "`ok: false` names the first entry (sequence number and fact id) whose fact was altered or "
     "whose link does not match. Reads the whole chain: an operator's call, not a hot path.",
     response_model=VerificationOut,
+    dependencies=[Depends(require("audit:read"))],
 )
 async def verify(container: ContainerDep) -> VerificationOut:
     v = await queries.verify_evidence(container.uow())

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from carbon_common.auth import require, require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
 from carbon_ingest.domain.quality import Flag
 from carbon_ingest.domain.units import canonical_decimal
@@ -41,6 +42,7 @@ def _out(f: Flag) -> FlagOut:
     "by more than the catalogue tolerance (e.g. self-declared vs grid-metered electricity, 5 %). "
     "The authoritative value is the one that counts; a later correction that agrees clears the flag.",
     response_model=list[FlagOut],
+    dependencies=[Depends(require("audit:read"))],
 )
 async def flags(
     container: ContainerDep,
@@ -58,6 +60,7 @@ async def flags(
     "sources or self-declarations, how many were corrected, and open cross-validation flags.",
     response_model=QualitySummaryOut,
     responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require_own_or("audit:read"))],
 )
 async def summary(credit_code: str, container: ContainerDep) -> QualitySummaryOut:
     try:

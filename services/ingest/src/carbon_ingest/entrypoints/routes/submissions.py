@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Depends
+
+from carbon_common.auth import Principal, require
 from carbon_common.problems import PROBLEM_JSON, PROBLEM_RESPONSES, FieldError, Problem, ProblemError
 from carbon_ingest.domain import identifiers
 from carbon_ingest.domain.records import RawRecord
@@ -16,6 +19,8 @@ from carbon_ingest.service_layer.ports import SubmissionReport
 from carbon_ingest.service_layer.submissions import record_submission
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
+Submitter = Annotated[Principal, Depends(require("submissions:write"))]
+Reader = Annotated[Principal, Depends(require("submissions:write", "audit:read"))]
 RESPONSES = {
     **PROBLEM_RESPONSES,
     413: {"model": Problem, "description": "Too many records", "content": {PROBLEM_JSON: {}}},
@@ -46,11 +51,21 @@ def _out(r: SubmissionReport) -> SubmissionOut:
     "evidence-chained); the response lists every rejected record with its field and reason. "
     "Re-sending a `record_id` with the same content is a no-op (`duplicates`); with different "
     "content it is a correction (`corrections`, revision + 1). The answer can be read again at "
-    "`GET /v1/submissions/{submission_id}`.",
+    "`GET /v1/submissions/{submission_id}`. With authentication on, the department is the token's "
+    "`org`: a body `department` that differs is refused (403).",
     response_model=SubmissionOut,
     responses=RESPONSES,
 )
-async def submit(body: SubmissionIn, container: ContainerDep) -> SubmissionOut:
+async def submit(body: SubmissionIn, container: ContainerDep, principal: Submitter) -> SubmissionOut:
+    # a department submits as itself; an enterprise (org = credit code) declares as `self-<code>`
+    if principal.authenticated and body.department.strip() not in (principal.org, f"self-{principal.org}"):
+        raise ProblemError(
+            403,
+            "Forbidden",
+            f"your token submits for department {principal.org}, not {body.department[:100]}",
+            slug="forbidden",
+            errors=[FieldError(field="department", reason="must equal the token's org")],
+        )
     limit = container.settings.max_submission_records
     if len(body.records) > limit:
         raise ProblemError(
@@ -80,12 +95,16 @@ async def submit(body: SubmissionIn, container: ContainerDep) -> SubmissionOut:
 @router.get(
     "/{submission_id}",
     summary="Read a submission's outcome again (accepted, duplicates, corrections, rejections)",
-    description="Works for HTTP submissions and for the batches the Kafka consumer recorded.",
+    description="Works for HTTP submissions and for the batches the Kafka consumer recorded. A "
+    "department reads only its own submissions (another's answers 404); `audit:read` reads any.",
     response_model=SubmissionOut,
     responses=PROBLEM_RESPONSES,
 )
-async def get(submission_id: str, container: ContainerDep) -> SubmissionOut:
+async def get(submission_id: str, container: ContainerDep, principal: Reader) -> SubmissionOut:
     try:
-        return _out(await queries.get_submission(container.uow(), submission_id))
+        report = await queries.get_submission(container.uow(), submission_id)
+        if not principal.has("audit:read") and report.department != principal.org:
+            raise NotFoundError("submission", submission_id)  # another department's: not yours to see
     except NotFoundError as exc:
         raise ProblemError(404, "Submission not found", str(exc), slug="not-found") from exc
+    return _out(report)

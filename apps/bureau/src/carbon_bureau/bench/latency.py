@@ -1,0 +1,199 @@
+"""Fact-to-rating latency under a steady, paced load (after the replay has settled).
+
+The load: every enterprise's valid records of the dataset's last month, re-sent as the
+following months (new record ids, same values), one enterprise-month at a time in a shuffled
+order, paced to ``rate`` facts/s in ticks of 100 ms (one POST per department per tick).
+An enterprise-month's latency is from the start of its tick to the first ``RatingIssued`` for
+that enterprise with ``as_of_period`` ≥ that month (Kafka timestamp, i.e. produced by rating's
+outbox relay); likewise to the first ``AccountUpdated`` of that month.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .observer import Seen, TopicObserver
+from .stats import percentile, rounded
+
+TICK = 0.1
+
+
+def _next_period(period: str, k: int) -> str:
+    y, m = int(period[:4]), int(period[5:7]) - 1 + k
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+@dataclass(slots=True)
+class Unit:
+    code: str
+    period: str
+    records: list[tuple[str, dict[str, Any]]]  # (department, record)
+    sent_at: float = 0.0
+    accepted: int = 0
+
+
+def build_units(dataset: Any, months: int, seed: int = 7) -> list[Unit]:
+    """Enterprise-months for the paced load, ``months`` months after the dataset's last."""
+    last = dataset.params["periods"][1]
+    bad = {(m["department"], m["record_id"]) for m in dataset.expectations["malformed"]}
+    final: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch in dataset.submissions:
+        for rec in batch["records"]:
+            if rec.get("period") == last and (batch["department"], rec["record_id"]) not in bad:
+                final[(batch["department"], rec["record_id"])] = rec
+    per_code: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for (dept, _), rec in sorted(final.items()):
+        per_code[rec["credit_code"]].append((dept, rec))
+    codes = sorted(per_code)
+    rng = random.Random(seed)
+    units = []
+    for k in range(1, months + 1):
+        period = _next_period(last, k)
+        order = codes[:]
+        rng.shuffle(order)
+        for code in order:
+            recs = [
+                (d, {**r, "period": period, "record_id": f"{r['record_id']}~bench{period}"})
+                for d, r in per_code[code]
+            ]
+            units.append(Unit(code, period, recs))
+    return units
+
+
+async def paced_load(
+    client: httpx.AsyncClient, ingest: str, units: list[Unit], rate: float, seconds: float
+) -> dict[str, Any]:
+    """Send units at ``rate`` facts/s for ``seconds``; returns what was sent and accepted."""
+    per_tick = rate * TICK
+    inflight: set[asyncio.Task[None]] = set()
+    errors: list[str] = []
+    sem = asyncio.Semaphore(64)
+    sent_units: list[Unit] = []
+    facts = 0
+
+    async def post(dept: str, batch: list[tuple[Unit, dict[str, Any]]]) -> None:
+        async with sem:
+            try:
+                r = await client.post(
+                    f"{ingest}/v1/submissions", json={"department": dept, "records": [x[1] for x in batch]}
+                )
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                return
+            if r.status_code >= 400:
+                errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
+                return
+            rejected = {x["record_id"] for x in r.json().get("rejected", [])}
+            for unit, rec in batch:
+                if rec["record_id"] not in rejected:
+                    unit.accepted += 1
+
+    start = time.monotonic()
+    it = iter(units)
+    tick = 0
+    debt = 0.0
+    exhausted = False
+    while not exhausted and time.monotonic() - start < seconds:
+        due = start + tick * TICK
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        tick += 1
+        debt += per_tick
+        by_dept: dict[str, list[tuple[Unit, dict[str, Any]]]] = defaultdict(list)
+        now = time.time()
+        while debt > 0:
+            unit = next(it, None)
+            if unit is None:
+                exhausted = True
+                break
+            unit.sent_at = now
+            sent_units.append(unit)
+            debt -= len(unit.records)
+            facts += len(unit.records)
+            for dept, rec in unit.records:
+                by_dept[dept].append((unit, rec))
+        for dept, batch in by_dept.items():
+            task = asyncio.create_task(post(dept, batch))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+    elapsed = time.monotonic() - start
+    await asyncio.gather(*inflight)
+    return {
+        "units": sent_units,
+        "facts_sent": facts,
+        "facts_accepted": sum(u.accepted for u in sent_units),
+        "seconds": elapsed,
+        "offered_rate": facts / elapsed if elapsed else 0.0,
+        "errors": errors,
+    }
+
+
+def latencies(units: list[Unit], seen: list[Seen], *, exact_period: bool) -> tuple[list[float], int]:
+    """Per accepted unit: seconds to the first event for its enterprise and month (or later
+    month for ratings, ``exact_period=False``). Returns (latencies, units never answered)."""
+    by_code: dict[str, list[Seen]] = defaultdict(list)
+    for s in seen:
+        by_code[s.code].append(s)
+    for events in by_code.values():
+        events.sort(key=lambda s: s.ts)
+    out: list[float] = []
+    missing = 0
+    for u in units:
+        if not u.accepted:
+            continue
+        hit = next(
+            (
+                s.ts
+                for s in by_code.get(u.code, ())
+                if (s.period == u.period if exact_period else s.period >= u.period)
+                and s.ts >= u.sent_at - 0.05
+            ),
+            None,
+        )
+        if hit is None:
+            missing += 1
+        else:
+            out.append(max(0.0, hit - u.sent_at))
+    return out, missing
+
+
+async def wait_answered(
+    observer: TopicObserver, units: list[Unit], mark: dict[str, int], timeout: float
+) -> None:
+    """Wait until every accepted unit has its rating (or ``timeout`` seconds)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        _, missing = latencies(units, observer.since("ratings", mark), exact_period=False)
+        if not missing:
+            return
+        await asyncio.sleep(0.5)
+
+
+def summarise(load: dict[str, Any], observer: TopicObserver, mark: dict[str, int]) -> dict[str, Any]:
+    units: list[Unit] = load["units"]
+    rat, rat_missing = latencies(units, observer.since("ratings", mark), exact_period=False)
+    acc, acc_missing = latencies(units, observer.since("accounts", mark), exact_period=True)
+    return {
+        "target_rate_facts_per_s": None,
+        "offered_rate_facts_per_s": rounded(load["offered_rate"], 1),
+        "seconds": rounded(load["seconds"], 1),
+        "enterprise_months": len(units),
+        "facts_sent": load["facts_sent"],
+        "facts_accepted": load["facts_accepted"],
+        "http_errors": len(load["errors"]),
+        "fact_to_rating_p50_s": rounded(percentile(rat, 50)),
+        "fact_to_rating_p99_s": rounded(percentile(rat, 99)),
+        "fact_to_rating_max_s": rounded(max(rat) if rat else None),
+        "fact_to_account_p50_s": rounded(percentile(acc, 50)),
+        "fact_to_account_p99_s": rounded(percentile(acc, 99)),
+        "unrated_enterprise_months": rat_missing,
+        "unaccounted_enterprise_months": acc_missing,
+        "samples": len(rat),
+    }

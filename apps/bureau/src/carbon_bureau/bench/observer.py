@@ -1,0 +1,89 @@
+"""Watches ``accounting.accounts.v1`` and ``rating.ratings.v1`` from their current end.
+
+No consumer group (partitions assigned, nothing committed), so it never disturbs the services.
+Each event of the dataset's enterprises is kept as (credit code, period, Kafka timestamp in
+seconds): the timestamp is when the service's outbox relay produced it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from carbon_common.events.topics import Topics
+
+TOPICS = (Topics.ACCOUNTS, Topics.RATINGS)
+
+
+@dataclass(slots=True)
+class Seen:
+    code: str
+    period: str
+    ts: float
+
+
+@dataclass
+class TopicObserver:
+    bootstrap: str
+    codes: set[str]
+    events: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
+    _consumer: AIOKafkaConsumer | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        await consumer.start()
+        parts = []
+        for topic in TOPICS:
+            for p in sorted(consumer.partitions_for_topic(topic) or await self._partitions(consumer, topic)):
+                parts.append(TopicPartition(topic, p))
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for tp in parts:  # resolve the end offsets now, before the replay starts
+            await consumer.position(tp)
+        self._consumer = consumer
+        self._task = asyncio.create_task(self._loop())
+
+    @staticmethod
+    async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+        for _ in range(50):
+            parts = consumer.partitions_for_topic(topic)
+            if parts:
+                return set(parts)
+            await consumer._client.force_metadata_update()  # metadata, assigned-only consumer
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topic {topic} not found: is the stack up (bureau stack up creates the topics)?")
+
+    async def _loop(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            for tp, records in batches.items():
+                key = "accounts" if tp.topic == Topics.ACCOUNTS else "ratings"
+                out = self.events[key]
+                for r in records:
+                    if r.value is None:
+                        continue
+                    body = orjson.loads(r.value)
+                    code = body.get("credit_code")
+                    if code in self.codes:
+                        period = body.get("period") or body.get("as_of_period") or ""
+                        out.append(Seen(code, period, r.timestamp / 1000))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    def mark(self) -> dict[str, int]:
+        """Current event counts (to slice the streams per phase)."""
+        return {k: len(self.events[k]) for k in ("accounts", "ratings")}
+
+    def since(self, kind: str, mark: dict[str, int]) -> list[Seen]:
+        return self.events[kind][mark[kind] :]

@@ -1,0 +1,148 @@
+"""Read-only looks into the four service databases (progress, completion, verification).
+
+The bench is an operator tool, not a service: reading the services' tables read-only to verify
+them is allowed (services themselves never do). Every query is restricted to the dataset's
+credit codes, because the broker and the consumer groups are shared with other stacks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+import asyncpg
+
+from .verify import Observed
+
+
+def dsn(sqlalchemy_url: str) -> str:
+    return re.sub(r"^postgresql\+asyncpg://", "postgresql://", sqlalchemy_url)
+
+
+@dataclass(slots=True)
+class Progress:
+    ingest_accepted: int
+    accounted_revisions: int
+    accounting_accounts: int
+    accounting_versions: int
+    rating_accounts: int
+    rating_versions: int
+    rated: int
+    lending_in_step: int
+    outbox_pending: int
+
+    def complete(self, expected_accepted: int, enterprises: int) -> bool:
+        return (
+            self.ingest_accepted == expected_accepted
+            and self.accounted_revisions == expected_accepted
+            and self.outbox_pending == 0
+            and self.rating_accounts == self.accounting_accounts
+            and self.rating_versions == self.accounting_versions
+            and self.rated == enterprises
+            and self.lending_in_step == enterprises
+        )
+
+
+class Probe:
+    """One small pool per service database; ``codes`` is the dataset's enterprises."""
+
+    def __init__(self, urls: dict[str, str], codes: list[str]) -> None:
+        self.urls = urls
+        self.codes = codes
+        self.pools: dict[str, asyncpg.Pool] = {}
+
+    async def open(self) -> None:
+        for name, url in self.urls.items():
+            self.pools[name] = await asyncpg.create_pool(dsn(url), min_size=1, max_size=2)
+
+    async def close(self) -> None:
+        for pool in self.pools.values():
+            await pool.close()
+
+    async def _val(self, db: str, sql: str, *args: object) -> int:
+        return int(await self.pools[db].fetchval(sql, *args) or 0)
+
+    async def server_version(self) -> str:
+        return str(await self.pools["ingest"].fetchval("SHOW server_version"))
+
+    async def progress(self) -> Progress:
+        c = self.codes
+        pending = 0
+        for db in ("ingest", "accounting", "rating"):
+            pending += await self._val(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        rating = await self.rating_current()
+        lending = await self.lending_current()
+        acc = await self.pools["accounting"].fetchrow(
+            "SELECT count(*), coalesce(sum(calculation_version), 0) FROM accounts WHERE credit_code = ANY($1)",
+            c,
+        )
+        rat = await self.pools["rating"].fetchrow(
+            "SELECT count(*), coalesce(sum(calculation_version), 0) FROM accounts WHERE credit_code = ANY($1)",
+            c,
+        )
+        return Progress(
+            ingest_accepted=await self._val(
+                "ingest", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c
+            ),
+            accounted_revisions=await self._val(
+                "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
+            ),
+            accounting_accounts=int(acc[0]),
+            accounting_versions=int(acc[1]),
+            rating_accounts=int(rat[0]),
+            rating_versions=int(rat[1]),
+            rated=len(rating),
+            lending_in_step=sum(1 for k, v in rating.items() if lending.get(k) == v),
+            outbox_pending=pending,
+        )
+
+    async def rating_current(self) -> dict[str, str]:
+        rows = await self.pools["rating"].fetch(
+            "SELECT credit_code, rating_id FROM ratings WHERE is_current AND credit_code = ANY($1)",
+            self.codes,
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def lending_current(self) -> dict[str, str]:
+        rows = await self.pools["lending"].fetch(
+            "SELECT credit_code, rating_id FROM current_ratings WHERE credit_code = ANY($1)", self.codes
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def observed(self) -> Observed:
+        c = self.codes
+        rows = await self.pools["accounting"].fetch(
+            "SELECT credit_code, period, scope1_combustion_tco2, scope1_process_tco2, scope2_location_tco2,"
+            " total_tco2 FROM accounts WHERE credit_code = ANY($1)",
+            c,
+        )
+        accounts: dict[str, dict[str, tuple[Decimal, Decimal, Decimal, Decimal]]] = {}
+        for r in rows:
+            accounts.setdefault(r[0], {})[r[1]] = (Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), Decimal(r[5]))
+        return Observed(
+            ingest_accepted=await self._val(
+                "ingest", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c
+            ),
+            ingest_facts=await self._val(
+                "ingest", "SELECT count(*) FROM fact_heads WHERE credit_code = ANY($1)", c
+            ),
+            accounted_revisions=await self._val(
+                "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
+            ),
+            accounted_facts=await self._val(
+                "accounting", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c
+            ),
+            accounts=accounts,
+            rating_current=await self.rating_current(),
+            lending_current=await self.lending_current(),
+        )
+
+    async def accounting_span(self) -> float | None:
+        """Seconds between the first and the last fact accounting applied (its commit clock)."""
+        row = await self.pools["accounting"].fetchrow(
+            "SELECT extract(epoch FROM max(received_at) - min(received_at)) FROM fact_history"
+            " WHERE credit_code = ANY($1)",
+            self.codes,
+        )
+        return float(row[0]) if row and row[0] is not None else None

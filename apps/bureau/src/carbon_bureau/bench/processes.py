@@ -1,0 +1,146 @@
+"""The four services as processes on fresh databases and free ports, and their resource use.
+
+Ports: the defaults (8001-8004) when all four are free, otherwise ``port_base`` .. +3, or
+ports the kernel hands out. CPU seconds and peak RSS come from psutil, sampled in the
+background (peak) and read at phase boundaries (CPU).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from contextlib import closing
+from dataclasses import dataclass, field
+
+import psutil
+
+from carbon_bureau.services import LOG_DIR, SERVICES, ServiceProcess, ServiceSpec, migrate, service_env
+from carbon_common.testing import drop_database, fresh_database
+
+
+def port_free(port: int) -> bool:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _kernel_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def choose_ports(port_base: int | None) -> dict[str, int]:
+    """``port_base`` .. +3 if given, else the defaults if all free, else kernel-chosen ports."""
+    if port_base is not None:
+        wanted = {spec.name: port_base + i for i, spec in enumerate(SERVICES)}
+    else:
+        wanted = {spec.name: spec.port for spec in SERVICES}
+        if not all(port_free(p) for p in wanted.values()):
+            wanted = {spec.name: _kernel_port() for spec in SERVICES}
+    busy = [f"{n}:{p}" for n, p in wanted.items() if not port_free(p)]
+    if busy:
+        raise RuntimeError(f"ports in use: {', '.join(busy)} (pass another --port-base)")
+    return wanted
+
+
+@dataclass
+class Services:
+    """Started services with their database URLs (dropped again by ``stop``)."""
+
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def api(self) -> dict[str, str]:
+        return {name: p.url for name, p in self.procs.items()}
+
+    def pids(self) -> dict[str, int]:
+        return {name: p.proc.pid for name, p in self.procs.items() if p.proc is not None}
+
+    async def start(self, kafka: str, pg_base: str, ports: dict[str, int]) -> None:
+        for base in SERVICES:
+            spec = ServiceSpec(base.name, ports[base.name])
+            url = await fresh_database(f"bench_{spec.name}")
+            self.urls[spec.name] = url
+            env = service_env(spec, kafka, pg_base, url.rsplit("/", 1)[1])
+            await asyncio.to_thread(migrate, spec, env)
+            proc = ServiceProcess(spec, env, LOG_DIR / f"bench-{spec.name}.log")
+            proc.start()
+            self.procs[spec.name] = proc
+        await asyncio.gather(*(p.wait_ready(180) for p in self.procs.values()))
+
+    async def stop(self, keep_databases: bool = False) -> None:
+        await asyncio.gather(*(asyncio.to_thread(p.stop) for p in self.procs.values()))
+        if not keep_databases:
+            for url in self.urls.values():
+                await drop_database(url)
+
+
+class ResourceMonitor:
+    """Peak RSS (sampled every ``interval`` s) and CPU seconds per phase, per service."""
+
+    def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.interval = interval
+        self.peak_rss: dict[str, int] = dict.fromkeys(pids, 0)
+        self.phase_peak: dict[str, int] = dict.fromkeys(pids, 0)
+        self._task: asyncio.Task[None] | None = None
+
+    def _sample(self) -> None:
+        for name, p in self.procs.items():
+            try:
+                rss = p.memory_info().rss
+            except psutil.Error:
+                continue
+            self.peak_rss[name] = max(self.peak_rss[name], rss)
+            self.phase_peak[name] = max(self.phase_peak[name], rss)
+
+    async def _loop(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def cpu(self) -> dict[str, float]:
+        out = {}
+        for name, p in self.procs.items():
+            try:
+                t = p.cpu_times()
+                out[name] = t.user + t.system
+            except psutil.Error:
+                out[name] = 0.0
+        return out
+
+    def phase(self) -> PhaseMark:
+        self._sample()
+        self.phase_peak = dict.fromkeys(self.procs, 0)
+        return PhaseMark(self, self.cpu())
+
+
+@dataclass
+class PhaseMark:
+    monitor: ResourceMonitor
+    cpu0: dict[str, float]
+
+    def end(self, seconds: float) -> dict[str, dict[str, float]]:
+        """Per service: CPU seconds in the phase, average cores used, peak RSS MB in the phase."""
+        self.monitor._sample()
+        cpu1 = self.monitor.cpu()
+        return {
+            name: {
+                "cpu_s": round(cpu1[name] - self.cpu0[name], 2),
+                "cores": round((cpu1[name] - self.cpu0[name]) / seconds, 2) if seconds > 0 else 0.0,
+                "peak_rss_mb": round(self.monitor.phase_peak[name] / 2**20, 1),
+            }
+            for name in self.monitor.procs
+        }

@@ -1,0 +1,259 @@
+"""One bench run, phase by phase, on the broker and PostgreSQL of ``KAFKA_BOOTSTRAP`` / ``PG_URL_BASE``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from carbon_bureau.pilot import PilotDataset, generate, replay_http
+from carbon_common.testing import kafka_bootstrap, pg_url_base
+
+from . import latency as lat
+from .machine import machine_info
+from .observer import TopicObserver
+from .passthrough import passthrough
+from .probes import Probe
+from .processes import ResourceMonitor, Services, choose_ports
+from .quotes import quote_load
+from .stats import rate, rounded
+from .verify import verify
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    enterprises: int
+    months: int
+    seed: int
+    label: str
+    port_base: int | None = None
+    concurrency: int = 4
+    latency_rate: float = 1000.0
+    latency_seconds: float = 25.0
+    quote_concurrency: int = 16
+    quote_seconds: float = 10.0
+    timeout: float = 1800.0
+    keep_databases: bool = False
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )  # fmt: skip
+
+
+async def _wait_complete(
+    probe: Probe, dataset: PilotDataset, console: Console, timeout: float, replay: asyncio.Task[Any]
+) -> float:
+    """Poll until the pipeline is complete; returns the monotonic time it was first seen so."""
+    want = dataset.expectations["counts"]["expected_accepted"]
+    n = len(dataset.enterprises)
+    end = time.monotonic() + timeout
+    with _progress(console) as progress:
+        t_ing = progress.add_task("ingest: facts accepted", total=want)
+        t_acc = progress.add_task("accounting: facts applied", total=want)
+        t_rat = progress.add_task("rating: enterprises rated", total=n)
+        t_len = progress.add_task("lending: ratings in read model", total=n)
+        while time.monotonic() < end:
+            p = await probe.progress()
+            progress.update(t_ing, completed=p.ingest_accepted)
+            progress.update(t_acc, completed=p.accounted_revisions)
+            progress.update(t_rat, completed=p.rated)
+            progress.update(t_len, completed=p.lending_in_step)
+            if replay.done() and p.complete(want, n):
+                return time.monotonic()
+            if replay.done() and replay.exception() is not None:
+                raise RuntimeError(f"replay failed: {replay.exception()!r}")
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"the pipeline did not complete within {timeout:.0f} s (last progress: {p})")
+
+
+def _span(seen: list[Any], t0_wall: float) -> tuple[float | None, float | None]:
+    """(events/s over first→last, last event seconds after t0)."""
+    if not seen:
+        return None, None
+    ts = [s.ts for s in seen]
+    return rate(len(ts), max(ts) - min(ts)), max(ts) - t0_wall
+
+
+async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
+    kafka, pg = kafka_bootstrap(), pg_url_base()
+    with console.status(f"generating {opts.enterprises:,} enterprises × {opts.months} months"):
+        dataset = await asyncio.to_thread(
+            generate, seed=opts.seed, enterprises=opts.enterprises, months=opts.months
+        )
+    counts = dataset.expectations["counts"]
+    codes = [e["credit_code"] for e in dataset.enterprises]
+    console.print(
+        f"[green]✓[/] dataset: {dataset.record_count:,} records, {counts['expected_accepted']:,} to accept"
+    )
+    run: dict[str, Any] = {
+        "label": opts.label,
+        "ok": False,
+        "options": asdict(opts),
+        "params": {
+            "enterprises": opts.enterprises, "months": opts.months, "seed": opts.seed, "transport": "HTTP",
+            "records": dataset.record_count, "expected_accepted": counts["expected_accepted"],
+            "facts": counts["facts"],
+        },
+        "notes": [],
+    }  # fmt: skip
+    ports = choose_ports(opts.port_base)
+    services = Services()
+    observer = TopicObserver(kafka, set(codes))
+    probe: Probe | None = None
+    monitor: ResourceMonitor | None = None
+    try:
+        with console.status(f"fresh databases, migrations, four services on ports {sorted(ports.values())}"):
+            await services.start(kafka, pg, ports)
+        console.print(f"[green]✓[/] services ready: {services.api()}")
+        probe = Probe(services.urls, codes)
+        await probe.open()
+        run["machine"] = machine_info(await probe.server_version())
+        monitor = ResourceMonitor(services.pids())
+        monitor.start()
+        await observer.start()
+        api = services.api()
+        resources: dict[str, Any] = {}
+        limits = httpx.Limits(max_connections=32)
+        async with httpx.AsyncClient(base_url=api["ingest"], timeout=300, limits=limits) as client:
+            # -- enterprises, then the timed replay ---------------------------------------------------
+            t_reg = time.perf_counter()
+            only = PilotDataset(dataset.params, dataset.enterprises, [], [], dataset.expectations)
+            reg = await replay_http(only, client, concurrency=8)
+            registration_s = time.perf_counter() - t_reg
+            if reg.errors:
+                raise RuntimeError(f"registration failed: {reg.errors[:3]}")
+            await _wait_directory(probe, len(codes))
+            mark = observer.mark()
+            phase = monitor.phase()
+            t0_wall, t0 = time.time(), time.monotonic()
+            replay = asyncio.create_task(
+                replay_http(dataset, client, concurrency=opts.concurrency, enterprises=False)
+            )
+            done_at = await _wait_complete(probe, dataset, console, opts.timeout, replay)
+            result = replay.result()
+            e2e = done_at - t0
+            resources["replay"] = phase.end(e2e)
+            if result.errors:
+                run["notes"].append(f"replay errors: {result.errors[:3]}")
+            acc_span = await probe.accounting_span()
+            accounts_rate, last_account = _span(observer.since("accounts", mark), t0_wall)
+            ratings_rate, last_rating = _span(observer.since("ratings", mark), t0_wall)
+            accepted = counts["expected_accepted"]
+            run["replay"] = {
+                "registration_s": rounded(registration_s, 2),
+                "ingest_done_s": rounded(result.elapsed_s, 2),
+                "ingest_facts_per_s": rounded(rate(result.accepted, result.elapsed_s), 1),
+                "accepted_as_reported": result.accepted,
+                "rejected_as_reported": result.rejected,
+                "http_statuses": {str(k): v for k, v in sorted(result.statuses.items())},
+                "accounting_facts_per_s": rounded(rate(accepted, acc_span), 1),
+                "accounts_events": len(observer.since("accounts", mark)),
+                "accounts_per_s": rounded(accounts_rate, 1),
+                "ratings_events": len(observer.since("ratings", mark)),
+                "ratings_per_s": rounded(ratings_rate, 1),
+                "last_account_s": rounded(last_account, 2),
+                "last_rating_s": rounded(last_rating, 2),
+                "end_to_end_s": rounded(e2e, 2),
+                "facts_per_s": rounded(rate(accepted, e2e), 1),
+                "records_per_s": rounded(rate(dataset.record_count, e2e), 1),
+            }
+            console.print(f"[green]✓[/] replay complete end to end in {e2e:.1f} s")
+
+            # -- correctness --------------------------------------------------------------------------
+            with console.status("verifying against the generator's recomputation"):
+                checks = verify(dataset.expectations, codes, await probe.observed())
+            run["checks"] = [asdict(c) for c in checks]
+
+            # -- paced load: fact-to-rating latency ---------------------------------------------------
+            per_unit = max(1.0, dataset.record_count / (opts.enterprises * opts.months))
+            units_needed = opts.latency_rate * opts.latency_seconds / per_unit
+            units = lat.build_units(dataset, int(units_needed) // opts.enterprises + 2)
+            mark = observer.mark()
+            phase = monitor.phase()
+            t_lat = time.monotonic()
+            load = await lat.paced_load(client, api["ingest"], units, opts.latency_rate, opts.latency_seconds)
+            await lat.wait_answered(observer, load["units"], mark, timeout=120)
+            resources["latency"] = phase.end(time.monotonic() - t_lat)
+            latency = lat.summarise(load, observer, mark)
+            latency["target_rate_facts_per_s"] = opts.latency_rate
+            run["latency"] = latency
+            console.print(
+                f"[green]✓[/] paced load: fact → rating p50 {latency['fact_to_rating_p50_s']} s, "
+                f"p99 {latency['fact_to_rating_p99_s']} s"
+            )
+        # -- quote API ------------------------------------------------------------------------------
+        phase = monitor.phase()
+        with console.status(
+            f"quote API at concurrency {opts.quote_concurrency} for {opts.quote_seconds:.0f} s"
+        ):
+            run["quotes"] = await quote_load(
+                api["lending"], codes, opts.quote_concurrency, opts.quote_seconds
+            )
+        resources["quotes"] = phase.end(run["quotes"]["seconds"] or 1)
+        resources["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
+        run["resources"] = resources
+        # -- raw pass-through on the same broker ----------------------------------------------------
+        size = round(
+            sum(
+                len(orjson.dumps({**r, "department": b["department"]}))
+                for b in dataset.submissions
+                for r in b["records"]
+            )
+            / dataset.record_count
+        )
+        with console.status(f"raw aiokafka pass-through: {dataset.record_count:,} × {size} B"):
+            run["passthrough"] = await passthrough(kafka, dataset.record_count, size)
+        raw = run["passthrough"]["messages_per_s"]
+        run["ratio"] = rounded(run["replay"]["records_per_s"] / raw, 3) if raw else None
+        run["notes"].append(
+            "ratio = end-to-end records/s (every record sent, incl. duplicates and rejects) ÷ raw msg/s"
+        )
+        if latency["unrated_enterprise_months"]:
+            run["checks"].append(
+                {"name": "paced load: every enterprise-month rated", "ok": False,
+                 "detail": f"{latency['unrated_enterprise_months']} never rated within 120 s"}
+            )  # fmt: skip
+        if latency["http_errors"] or run["quotes"]["ok"] != run["quotes"]["requests"]:
+            run["checks"].append(
+                {"name": "no HTTP errors under load", "ok": False,
+                 "detail": f"paced load errors {latency['http_errors']}, quote statuses {run['quotes']['statuses']}"}
+            )  # fmt: skip
+        run["ok"] = all(c["ok"] for c in run["checks"])
+        return run
+    finally:
+        await observer.stop()
+        if monitor is not None:
+            await monitor.stop()
+        if probe is not None:
+            await probe.close()
+        with console.status("stopping the services"):
+            await services.stop(opts.keep_databases)
+
+
+async def _wait_directory(probe: Probe, n: int, timeout: float = 120) -> None:
+    """Registration is done when rating and lending know every enterprise (so the replay's clock
+    measures facts, not the directory)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        r = await probe.pools["rating"].fetchval(
+            "SELECT count(*) FROM enterprises WHERE credit_code = ANY($1)", probe.codes
+        )
+        le = await probe.pools["lending"].fetchval(
+            "SELECT count(*) FROM enterprises WHERE credit_code = ANY($1)", probe.codes
+        )
+        a = await probe.pools["accounting"].fetchval(
+            "SELECT count(*) FROM enterprises WHERE credit_code = ANY($1)", probe.codes
+        )
+        if r == le == a == n:
+            return
+        await asyncio.sleep(0.25)
+    raise TimeoutError("the directory did not reach accounting, rating and lending")

@@ -1,0 +1,208 @@
+"""One fact through the embedded bureau, observed: the trace it leaves and the metrics it moves.
+
+The embedded mode runs the four services in one process on the in-process bus (same
+``bus.processing`` as the Kafka adapter) against a real PostgreSQL; an in-memory span exporter
+is attached to the process's tracer provider for the run. The Kafka hop itself is covered by
+``test_kafka_propagation.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from carbon_bureau.embedded import SERVICE_NAMES, EmbeddedBureau
+from carbon_common.bus import Record
+from carbon_common.events import Topics
+from carbon_common.telemetry import capture_spans
+from carbon_common.testing import drop_database, fresh_database
+from tests.e2e.skeleton import SkeletonResult, run_skeleton
+
+pytestmark = pytest.mark.integration
+
+API = {name: f"/{name}" for name in SERVICE_NAMES}
+
+
+@dataclass
+class Observed:
+    bureau: EmbeddedBureau
+    client: httpx.AsyncClient
+    result: SkeletonResult
+    spans: Sequence[ReadableSpan]
+    before: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the process's registry, keyed by name and sorted labels."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value for m in REGISTRY.collect() for s in m.samples
+    }
+
+
+@pytest.fixture(scope="module")
+async def observed() -> AsyncIterator[Observed]:
+    urls = {name: await fresh_database(f"obs_{name}") for name in SERVICE_NAMES}
+    bureau = EmbeddedBureau(urls)
+    try:
+        await bureau.migrate()
+        app = bureau.build()
+        before = samples()
+        with capture_spans() as exporter:
+            await bureau.start()
+            try:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://embedded"
+                ) as client:
+                    result = await run_skeleton(client, API)
+                    # one record nobody can decode, on a topic three groups read
+                    await bureau.bus.publish([Record(Topics.FACTS, result.credit_code.encode(), b"{not json")])
+                    await bureau.bus.drain()
+                    yield Observed(bureau, client, result, exporter.get_finished_spans(), before)
+            finally:
+                await bureau.stop()
+    finally:
+        for url in urls.values():
+            await drop_database(url)
+
+
+# --- traces -----------------------------------------------------------------------------------
+
+
+def _index(spans: Sequence[ReadableSpan]) -> dict[int, ReadableSpan]:
+    return {s.context.span_id: s for s in spans}
+
+
+def _children(spans: Sequence[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
+
+
+def _db_children(spans: Sequence[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [
+        s
+        for s in _children(spans, parent)
+        if s.kind is SpanKind.CLIENT and (s.attributes or {}).get("db.system") == "postgresql"
+    ]
+
+
+def _process(spans: Sequence[ReadableSpan], group: str, topic: str, parent: ReadableSpan) -> ReadableSpan:
+    """The batch span of ``group`` on ``topic`` that is a child of ``parent``."""
+    found = [
+        s
+        for s in _children(spans, parent)
+        if s.kind is SpanKind.CONSUMER
+        and (s.attributes or {}).get("messaging.consumer.group.name") == group
+        and (s.attributes or {}).get("messaging.destination.name") == topic
+    ]
+    assert found, f"no {group} span processing {topic} under {parent.name!r}"
+    return found[0]
+
+
+def test_one_trace_follows_the_fact_from_http_to_lending(observed: Observed) -> None:
+    spans = observed.spans
+    submit = [
+        s
+        for s in spans
+        if s.kind is SpanKind.SERVER and s.name.startswith("POST") and s.name.endswith("/v1/submissions")
+    ]
+    assert len(submit) == 1, [s.name for s in spans if s.kind is SpanKind.SERVER]
+    http = submit[0]
+    trace_spans = [s for s in spans if s.context.trace_id == http.context.trace_id]
+
+    # ingest: the request writes the fact, the evidence and the outbox row as children of the request
+    assert _db_children(trace_spans, http), "ingest's SQL is not in the request's trace"
+    # the bus hop: accounting applies the fact in a batch span whose parent is the request
+    accounting = _process(trace_spans, "accounting", Topics.FACTS, http)
+    assert _db_children(trace_spans, accounting), "accounting's SQL is not under its processing span"
+    # accounting's AccountUpdated carries that span on: rating applies it as its child
+    rating = _process(trace_spans, "rating", Topics.ACCOUNTS, accounting)
+    assert _db_children(trace_spans, rating), "rating's SQL is not under its processing span"
+    # and RatingIssued reaches lending in the same trace
+    lending = _process(trace_spans, "lending", Topics.RATINGS, rating)
+    assert _db_children(trace_spans, lending), "lending's SQL is not under its processing span"
+
+    # every span of the chain resolves to the request: one trace, no orphans in between
+    by_id = _index(trace_spans)
+    cur = lending
+    hops = 0
+    while cur.parent is not None and cur.parent.span_id in by_id:
+        cur, hops = by_id[cur.parent.span_id], hops + 1
+    assert cur.context.span_id == http.context.span_id and hops >= 3
+
+
+def test_database_statements_outside_any_request_or_batch_are_not_traced(observed: Observed) -> None:
+    """The relay's polling and readiness pings would bury the traces that matter."""
+    orphans = [s for s in observed.spans if s.parent is None and s.kind is SpanKind.CLIENT]
+    assert orphans == []
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+
+async def _scrape(client: httpx.AsyncClient, service: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    r = await client.get(f"/{service}/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(r.text)
+        for s in family.samples
+    }
+
+
+def _get(metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def _matching(
+    metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> list[tuple[dict[str, str], float]]:
+    return [
+        (dict(lbl), v)
+        for (n, lbl), v in metrics.items()
+        if n == name and all(dict(lbl).get(k) == want for k, want in labels.items())
+    ]
+
+
+async def test_metrics_endpoint_shows_the_traffic(observed: Observed) -> None:
+    await observed.client.get("/ingest/readyz")
+    after = await _scrape(observed.client, "ingest")
+    before = observed.before
+
+    def delta(name: str, **labels: str) -> float:
+        return _get(after, name, **labels) - _get(before, name, **labels)
+
+    # HTTP: the submission, by route template (never the raw path), method and status
+    assert delta(
+        "http_server_request_duration_seconds_count",
+        service="ingest", http_request_method="POST", http_route="/v1/submissions",
+        http_response_status_code="201",
+    ) + delta(
+        "http_server_request_duration_seconds_count",
+        service="ingest", http_request_method="POST", http_route="/v1/submissions",
+        http_response_status_code="200",
+    ) >= 1  # fmt: skip
+    rated = _matching(after, "http_server_request_duration_seconds_count", service="rating", http_request_method="GET")
+    assert any(lbl["http_route"] == "/v1/ratings/{credit_code}" for lbl, _ in rated), rated
+    assert not any(observed.result.credit_code in lbl["http_route"] for lbl, _ in rated)
+    assert _get(after, "service_readiness_check", service="ingest", check="database") == 1
+
+    # bus: records processed per group and topic; lag per partition is back to zero after the drain
+    for group, topic in (("accounting", Topics.FACTS), ("rating", Topics.ACCOUNTS), ("lending", Topics.RATINGS)):
+        assert delta("bus_records_processed_total", group=group, topic=topic) >= 1, (group, topic)
+        lags = _matching(after, "bus_consumer_lag_records", group=group, topic=topic)
+        assert lags and all(v == 0 for _, v in lags), (group, topic, lags)
+    # the undecodable record was dead-lettered by every group reading the topic, with its reason class
+    for group in ("accounting", "rating"):
+        assert delta("bus_records_dead_lettered_total", group=group, topic=Topics.FACTS, reason="undecodable") == 1
+
+    # outbox: the relay has sampled the backlog gauges of every service
+    for service in SERVICE_NAMES:
+        assert ("outbox_pending_records", (("service", service),)) in after, service
+        assert ("outbox_oldest_pending_age_seconds", (("service", service),)) in after, service
+        assert delta("outbox_relayed_total", service=service) >= 1 or service == "lending", service
