@@ -40,11 +40,12 @@ class ServiceSpec:
         return f"carbon_{self.name}"
 
 
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("ingest", 8001),
-    ServiceSpec("accounting", 8002),
-    ServiceSpec("rating", 8003),
-    ServiceSpec("lending", 8004),
+#: ingest 8001, accounting 8002, rating 8003, lending 8004; ``CARBON_PORT_BASE`` shifts them all
+#: (e.g. 18000 → 18001…18004) so a second checkout can run its tests beside a running stack.
+PORT_BASE = int(os.environ.get("CARBON_PORT_BASE", "8000"))
+SERVICES: tuple[ServiceSpec, ...] = tuple(
+    ServiceSpec(name, PORT_BASE + i)
+    for i, name in enumerate(("ingest", "accounting", "rating", "lending"), start=1)
 )
 
 
