@@ -8,6 +8,7 @@ wait for ``/readyz``. Missing infrastructure fails the tests, it never skips the
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -18,8 +19,9 @@ from carbon_common.testing import drop_database, fresh_database, kafka_bootstrap
 
 
 class RealStack:
-    def __init__(self, procs: dict[str, ServiceProcess]) -> None:
+    def __init__(self, procs: dict[str, ServiceProcess], namespace: str) -> None:
         self.procs = procs
+        self.namespace = namespace
 
     def url(self, name: str) -> str:
         return self.procs[name].url
@@ -40,19 +42,20 @@ class RealStack:
 async def real_stack() -> AsyncIterator[RealStack]:
     kafka = kafka_bootstrap()
     pg = pg_url_base()
+    namespace = f"e2e{uuid.uuid4().hex[:8]}."  # own topics and groups: no history, no neighbours
     dbs: dict[str, str] = {}
     procs: dict[str, ServiceProcess] = {}
     try:
         for spec in SERVICES:
             url = await fresh_database(f"e2e_{spec.name}")
             dbs[spec.name] = url
-            env = service_env(spec, kafka, pg, url.rsplit("/", 1)[1])
+            env = service_env(spec, kafka, pg, url.rsplit("/", 1)[1], namespace=namespace)
             await asyncio.to_thread(migrate, spec, env)
             p = ServiceProcess(spec, env, LOG_DIR / f"e2e-{spec.name}.log")
             p.start()
             procs[spec.name] = p
         await asyncio.gather(*(p.wait_ready(120) for p in procs.values()))
-        yield RealStack(procs)
+        yield RealStack(procs, namespace)
     finally:
         for p in procs.values():
             p.stop()

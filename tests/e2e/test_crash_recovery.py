@@ -34,15 +34,17 @@ pytestmark = pytest.mark.e2e
 FAULT = "uow.before_commit:ingest.facts.v1"
 
 
-async def account_events(code: str) -> list[AccountUpdated]:
+async def account_events(code: str, namespace: str) -> list[AccountUpdated]:
     """Every AccountUpdated for ``code`` on the accounts topic, read from the beginning."""
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap())
     await admin.start()
     try:
-        (described,) = await admin.describe_topics([Topics.ACCOUNTS])
+        (described,) = await admin.describe_topics([namespace + Topics.ACCOUNTS])
     finally:
         await admin.close()
-    parts = [TopicPartition(Topics.ACCOUNTS, p["partition"]) for p in list(described["partitions"])]
+    parts = [
+        TopicPartition(namespace + Topics.ACCOUNTS, p["partition"]) for p in list(described["partitions"])
+    ]
     consumer = AIOKafkaConsumer(
         bootstrap_servers=kafka_bootstrap(),
         group_id=f"e2e-reader-{uuid.uuid4().hex[:8]}",
@@ -94,6 +96,6 @@ async def test_sigkill_before_commit_yields_exactly_one_account_update(
     account = await eventually(accounted, timeout=120, what="the account after the restart")
     assert Decimal(str(account["scope1_combustion_tco2"])) == Decimal(1000) * RAW_COAL_EF
     await asyncio.sleep(3)  # a duplicate would be published by now
-    events = await account_events(code)
+    events = await account_events(code, real_stack.namespace)
     assert len(events) == 1, events
     assert events[0].scope1_combustion_tco2 == Decimal(1000) * RAW_COAL_EF

@@ -41,9 +41,7 @@ class Observed:
 
 def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the process's registry, keyed by name and sorted labels."""
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value for m in REGISTRY.collect() for s in m.samples
-    }
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for m in REGISTRY.collect() for s in m.samples}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +60,9 @@ async def observed() -> AsyncIterator[Observed]:
                 ) as client:
                     result = await run_skeleton(client, API)
                     # one record nobody can decode, on a topic three groups read
-                    await bureau.bus.publish([Record(Topics.FACTS, result.credit_code.encode(), b"{not json")])
+                    await bureau.bus.publish(
+                        [Record(Topics.FACTS, result.credit_code.encode(), b"{not json")]
+                    )
                     await bureau.bus.drain()
                     yield Observed(bureau, client, result, exporter.get_finished_spans(), before)
             finally:
@@ -151,7 +151,9 @@ def test_database_statements_outside_any_request_or_batch_are_not_traced(observe
 # --- metrics ----------------------------------------------------------------------------------
 
 
-async def _scrape(client: httpx.AsyncClient, service: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+async def _scrape(
+    client: httpx.AsyncClient, service: str
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     r = await client.get(f"/{service}/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     return {
@@ -193,19 +195,28 @@ async def test_metrics_endpoint_shows_the_traffic(observed: Observed) -> None:
         service="ingest", http_request_method="POST", http_route="/v1/submissions",
         http_response_status_code="200",
     ) >= 1  # fmt: skip
-    rated = _matching(after, "http_server_request_duration_seconds_count", service="rating", http_request_method="GET")
+    rated = _matching(
+        after, "http_server_request_duration_seconds_count", service="rating", http_request_method="GET"
+    )
     assert any(lbl["http_route"] == "/v1/ratings/{credit_code}" for lbl, _ in rated), rated
     assert not any(observed.result.credit_code in lbl["http_route"] for lbl, _ in rated)
     assert _get(after, "service_readiness_check", service="ingest", check="database") == 1
 
     # bus: records processed per group and topic; lag per partition is back to zero after the drain
-    for group, topic in (("accounting", Topics.FACTS), ("rating", Topics.ACCOUNTS), ("lending", Topics.RATINGS)):
+    for group, topic in (
+        ("accounting", Topics.FACTS),
+        ("rating", Topics.ACCOUNTS),
+        ("lending", Topics.RATINGS),
+    ):
         assert delta("bus_records_processed_total", group=group, topic=topic) >= 1, (group, topic)
         lags = _matching(after, "bus_consumer_lag_records", group=group, topic=topic)
         assert lags and all(v == 0 for _, v in lags), (group, topic, lags)
     # the undecodable record was dead-lettered by every group reading the topic, with its reason class
     for group in ("accounting", "rating"):
-        assert delta("bus_records_dead_lettered_total", group=group, topic=Topics.FACTS, reason="undecodable") == 1
+        assert (
+            delta("bus_records_dead_lettered_total", group=group, topic=Topics.FACTS, reason="undecodable")
+            == 1
+        )
 
     # outbox: the relay has sampled the backlog gauges of every service
     for service in SERVICE_NAMES:

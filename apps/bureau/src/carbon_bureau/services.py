@@ -49,7 +49,10 @@ SERVICES: tuple[ServiceSpec, ...] = tuple(
 )
 
 
-def service_env(spec: ServiceSpec, kafka: str, pg_base: str, database: str | None = None) -> dict[str, str]:
+def service_env(
+    spec: ServiceSpec, kafka: str, pg_base: str, database: str | None = None, namespace: str = ""
+) -> dict[str, str]:
+    """The environment of one service process; ``namespace`` isolates its topics and groups."""
     p = spec.env_prefix
     env = dict(os.environ)
     env.update(
@@ -58,6 +61,7 @@ def service_env(spec: ServiceSpec, kafka: str, pg_base: str, database: str | Non
             f"{p}POSTGRES__URL": f"{pg_base.rstrip('/')}/{database or spec.database}",
             f"{p}KAFKA__BOOTSTRAP_SERVERS": kafka,
             f"{p}KAFKA__CLIENT_ID": f"carbon-{spec.name}",
+            f"{p}KAFKA__NAMESPACE": namespace,
             "OTEL_SERVICE_NAME": f"carbon-{spec.name}",
             "PYTHONUNBUFFERED": "1",
         }

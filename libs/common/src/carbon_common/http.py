@@ -95,7 +95,10 @@ def finish_app(app: FastAPI, readiness: Readiness, service: str | None = None) -
     try:
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        FastAPIInstrumentor.instrument_app(app, excluded_urls="livez,readyz,metrics")
+        # the per-message "http receive"/"http send" spans add volume and no insight
+        FastAPIInstrumentor.instrument_app(
+            app, excluded_urls="livez,readyz,metrics", exclude_spans=["receive", "send"]
+        )
     except Exception:
         pass
     return app

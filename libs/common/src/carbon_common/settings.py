@@ -43,6 +43,11 @@ class KafkaSettings(BaseModel):
     max_batch: int = 500
     poll_timeout_ms: int = 200
     topic_partitions: int = 6
+    #: a namespace for topics and consumer groups on a shared cluster (e.g. "staging." or a test
+    #: run's id): applied at the Kafka boundary only, services keep using the plain names
+    namespace: str = ""
+    #: create missing topics at start (a cluster that forbids auto-creation still gets ours)
+    create_topics: bool = True
 
     @property
     def enabled(self) -> bool:

@@ -182,7 +182,7 @@ def parse_traceparent(value: str | bytes | None) -> SpanContext | None:
             int(parts[1], 16),
             int(parts[2], 16),
             is_remote=True,
-            trace_flags=TraceFlags(int(parts[3], 16) & 1),
+            trace_flags=TraceFlags(int(parts[3], 16) & 0xFF),
         )
     except ValueError:
         return None
@@ -262,8 +262,8 @@ def instrument_engine(engine: Any) -> None:
     if sync_engine in _instrumented or _disabled():
         return
     try:
-        from opentelemetry.instrumentation.sqlalchemy.version import __version__
         from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.instrumentation.sqlalchemy.version import __version__
         from opentelemetry.metrics import get_meter
 
         meter = get_meter("opentelemetry.instrumentation.sqlalchemy", __version__)

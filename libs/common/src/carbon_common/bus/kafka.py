@@ -21,6 +21,7 @@ from aiokafka.helpers import create_ssl_context
 
 from carbon_common.bus.port import Record, Subscription
 from carbon_common.bus.processing import process_batch
+from carbon_common.events.topics import Topics
 from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED, CONSUMER_LAG
 from carbon_common.settings import KafkaSettings
 
@@ -95,8 +96,19 @@ class KafkaBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
 
+    def _ns(self, topic: str) -> str:
+        return self.settings.namespace + topic
+
+    def _plain(self, topic: str) -> str:
+        ns = self.settings.namespace
+        return topic[len(ns) :] if ns and topic.startswith(ns) else topic
+
     async def start(self) -> None:
         self._stopping = False
+        if self.settings.create_topics and self._subs:
+            wanted = {self._ns(t) for sub in self._subs for t in sub.topics}
+            wanted |= {self._ns(Topics.dlq(t)) for sub in self._subs for t in sub.topics}
+            await ensure_topics(self.settings, sorted(wanted))
         self._producer = AIOKafkaProducer(
             **client_options(self.settings),
             acks="all",
@@ -109,14 +121,14 @@ class KafkaBus:
         for sub in self._subs:
             consumer = AIOKafkaConsumer(
                 **client_options(self.settings),
-                group_id=sub.group,
+                group_id=self._ns(sub.group),
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 max_poll_interval_ms=300000,
                 fetch_max_wait_ms=self.settings.poll_timeout_ms,
             )
             lock = asyncio.Lock()
-            consumer.subscribe(list(sub.topics), listener=_Listener(lock, sub.group))
+            consumer.subscribe([self._ns(t) for t in sub.topics], listener=_Listener(lock, sub.group))
             await consumer.start()
             self._consumers.append(consumer)
             self._tasks.append(asyncio.create_task(self._run(sub, consumer, lock), name=sub.name))
@@ -141,7 +153,7 @@ class KafkaBus:
     async def publish(self, records: Sequence[Record]) -> None:
         assert self._producer is not None, "KafkaBus.publish before start()"
         futures = [
-            await self._producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers))
+            await self._producer.send(self._ns(r.topic), value=r.value, key=r.key, headers=list(r.headers))
             for r in records
         ]
         if futures:
@@ -179,7 +191,14 @@ class KafkaBus:
                 for tp, msgs in batches.items():
                     self._report_lag(sub, consumer, tp, msgs[0].offset)  # visible while a batch is stuck
                     records = [
-                        Record(m.topic, m.key, m.value, tuple(m.headers or ()), m.partition, m.offset)
+                        Record(
+                            self._plain(m.topic),
+                            m.key,
+                            m.value,
+                            tuple(m.headers or ()),
+                            m.partition,
+                            m.offset,
+                        )
                         for m in msgs
                     ]
                     with BUS_BATCH_SECONDS.labels(sub.group).time():
