@@ -39,7 +39,8 @@ class ServiceRuntime:
         if faults.configured() and not settings.environment.allows_dev_secrets:
             raise RuntimeError("CARBON_FAULTS is set: fault injection is refused outside development/test")
         setup_logging(self.name, settings.telemetry.log_level, settings.telemetry.log_json)
-        setup_telemetry(self.name)
+        if settings.telemetry.traces_enabled:
+            setup_telemetry(self.name)
         self.engine = engine or create_engine(settings.postgres)
         instrument_engine(self.engine)
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(

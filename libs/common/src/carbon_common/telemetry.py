@@ -218,8 +218,10 @@ def process_span(
             continue
         if parent is None:
             parent = ctx
-        elif len(links) < MAX_LINKS:
+        else:
             links.append(Link(ctx))
+            if len(links) >= MAX_LINKS:
+                break
     base = trace.set_span_in_context(NonRecordingSpan(parent)) if parent is not None else Context()
     attrs: dict[str, Any] = {
         "messaging.operation.type": "process",
