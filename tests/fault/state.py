@@ -36,6 +36,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 DIGEST_SQL: dict[str, str] = {
+    "accounting_facts": """
+        SELECT fact_key, revision, credit_code, indicator, period, value, unit
+        FROM facts ORDER BY fact_key""",
     "accounting": """
         SELECT credit_code, period, method, scope1_combustion_tco2, scope1_process_tco2,
                scope2_location_tco2, scope2_market_tco2, scope3_tco2, total_tco2,
@@ -58,17 +61,18 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, int | type(None)) else str(value)
 
 
-async def rows(dep: Deployment, service: str) -> list[tuple[Any, ...]]:
-    conn = await asyncpg.connect(dep.db_dsn(service))
+async def rows(dep: Deployment, part: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(dep.db_dsn(part.split("_")[0]))
     try:
-        return [tuple(_plain(v) for v in r) for r in await conn.fetch(DIGEST_SQL[service])]
+        return [tuple(_plain(v) for v in r) for r in await conn.fetch(DIGEST_SQL[part])]
     finally:
         await conn.close()
 
 
 async def state(dep: Deployment) -> dict[str, list[tuple[Any, ...]]]:
-    """The comparable state of accounting, rating and lending (rows, sorted)."""
-    return {svc: await rows(dep, svc) for svc in DIGEST_SQL}
+    """The comparable state: accounting's facts and accounts, rating's and lending's current
+    ratings (rows, sorted)."""
+    return {part: await rows(dep, part) for part in DIGEST_SQL}
 
 
 def digest(snapshot: dict[str, list[tuple[Any, ...]]]) -> dict[str, str]:
