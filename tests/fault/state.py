@@ -2,7 +2,8 @@
 
 The digest is read-only SQL on each service's own database, keeping only what must be a pure
 function of the input data: accounting's figures per enterprise-month, rating's current
-score/label/vetoes per enterprise, lending's read model of the current rating. Ids, sequence
+outcome per enterprise (and its read model of the accounts), lending's read model of the
+current rating. Ids, sequence
 numbers and timestamps legitimately differ between runs and are left out.
 
 Quiet means: no unpublished outbox row in any database and every consumer group of the
@@ -46,13 +47,18 @@ DIGEST_SQL: dict[str, str] = {
                intensity_per_revenue, value_added_10k_cny, intensity_per_value_added,
                data_quality_score, fact_count, factor_set
         FROM accounts ORDER BY credit_code, period""",
+    "rating_accounts": """
+        SELECT credit_code, period, industry_code, total_tco2, output_quantity, output_unit,
+               revenue_10k_cny, data_quality_score, factor_set
+        FROM accounts ORDER BY credit_code, period""",
+    # the rating *outcome* as rating defines it (``issuing.rerate``: a re-rating whose score,
+    # label, vetoes, stage and methodology are unchanged issues nothing, so as_of_period and
+    # confidence of the current rating depend on the order inputs arrived in, not on the data)
     "rating": """
-        SELECT credit_code, as_of_period, industry_code, stage, score, label, confidence,
-               methodology_version, vetoes
+        SELECT credit_code, industry_code, stage, score, label, methodology_version, vetoes
         FROM ratings WHERE is_current ORDER BY credit_code""",
     "lending": """
-        SELECT credit_code, score, label, confidence, methodology_version, as_of_period,
-               transition_stage, vetoes
+        SELECT credit_code, score, label, methodology_version, transition_stage, vetoes
         FROM current_ratings ORDER BY credit_code""",
 }
 
@@ -62,7 +68,7 @@ def _plain(value: Any) -> Any:
 
 
 async def rows(dep: Deployment, part: str) -> list[tuple[Any, ...]]:
-    conn = await asyncpg.connect(dep.db_dsn(part.split("_")[0]))
+    conn = await asyncpg.connect(dep.db_dsn(part.partition("_")[0]))
     try:
         return [tuple(_plain(v) for v in r) for r in await conn.fetch(DIGEST_SQL[part])]
     finally:
@@ -86,8 +92,8 @@ def digest(snapshot: dict[str, list[tuple[Any, ...]]]) -> dict[str, str]:
 def differences(a: dict[str, list[tuple[Any, ...]]], b: dict[str, list[tuple[Any, ...]]]) -> list[str]:
     """Readable differences (first few per service) for an assertion message."""
     out: list[str] = []
-    for svc in a:
-        left, right = set(a[svc]), set(b.get(svc, []))
+    for svc, rows_a in a.items():
+        left, right = set(rows_a), set(b.get(svc, []))
         if left != right:
             out.append(
                 f"{svc}: {len(left - right)} rows only in the first, {len(right - left)} only in the "

@@ -10,6 +10,7 @@ times from the first delivery until the consumer has drained them and the outbox
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
@@ -22,6 +23,7 @@ from carbon_accounting.bootstrap import bootstrap
 from carbon_accounting.settings import Settings
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
+from carbon_common.db import tune_gc
 from carbon_common.events import EnterpriseRegistered, Envelope, FactRecorded, Topics
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
@@ -87,6 +89,8 @@ async def main(n: int, enterprises: int) -> None:
     bus = InMemoryBus(partitions=6)
     container = bootstrap(Settings(postgres=PostgresSettings(url=url)), bus=bus)  # type: ignore[arg-type]
     await container.start()
+    if os.environ.get("BENCH_GC_TUNING", "1") != "0":
+        tune_gc()  # what the services do after start-up (docs/performance-notes.md)
     await bus.publish([to_record(Envelope(data=e, source="/ingest")) for e in ents])
     await bus.publish([to_record(Envelope(data=f, source="/ingest")) for f in fs])
     t0 = time.perf_counter()

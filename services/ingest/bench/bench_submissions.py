@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from stdnum.cn import uscc
 import carbon_ingest
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import Record
+from carbon_common.db import tune_gc
 from carbon_common.events import Topics
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
@@ -61,6 +63,8 @@ async def main(per_batch: int, batches: int) -> None:
     container = bootstrap(Settings(postgres=PostgresSettings(url=url)), bus=bus)
     await container.start()
     await bus.start()
+    if os.environ.get("BENCH_GC_TUNING", "1") != "0":
+        tune_gc()  # what the services do after start-up (docs/performance-notes.md)
     app = create_app(container.settings, container)
     try:
         async with httpx.AsyncClient(

@@ -23,6 +23,7 @@ from stdnum.cn import uscc
 
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
+from carbon_common.db import tune_gc
 from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
@@ -63,6 +64,8 @@ async def main() -> None:
     settings = Settings(postgres={"url": url}, telemetry={"log_json": False, "log_level": "WARNING"})  # type: ignore[arg-type]
     c = bootstrap(settings, bus=bus)
     await c.start()
+    if os.environ.get("BENCH_GC_TUNING", "1") != "0":
+        tune_gc()  # what the services do after start-up (docs/performance-notes.md)
     await bus.start()
     try:
         ents, accts = [], []

@@ -37,6 +37,9 @@ def _attach() -> None:
     app.add_typer(stack_app, name="stack", help="The local real stack: Kafka (KRaft) + PostgreSQL.")
     app.command(help="Mint a development JWT: bureau token --org bank-a --scope 'quotes:write'.")(token)
     app.add_typer(service_cli.app, name="services", help="The four services as separate processes.")
+    from carbon_bureau.dlq import app as dlq_app
+
+    app.add_typer(dlq_app, name="dlq", help="Dead-letter topics: inspect, redrive.")
     try:
         from carbon_bureau.pilot.cli import app as pilot_app
     except ImportError:  # pragma: no cover - the generator is optional for the other commands

@@ -98,27 +98,42 @@ class InMemoryBus:
     async def _run(self, sub: Subscription[Any], member: int, members: int) -> None:
         wake = asyncio.Event()
         self._wakes.append(wake)
+        rounds = 0
         while not self._stopping:
+            rounds += 1
             wake.clear()  # cleared before the scan, so a publish during it is not missed
             progressed = False
-            for topic in sub.topics:
-                for p in range(self.partitions):
-                    if p % members != member:
-                        continue
+            for turn, topic in enumerate(sub.topics):
+                # Like the Kafka adapter: one handler call per topic for what is pending in the
+                # member's partitions, filled partition by partition up to ``max_batch``, starting
+                # one partition further each time (a backlogged partition cannot starve the others).
+                mine = [p for p in range(self.partitions) if p % members == member]
+                if not mine:  # more members than partitions: this one idles, as with Kafka
+                    continue
+                first = (rounds + turn) % len(mine)
+                mine = mine[first:] + mine[:first]
+                parts = self.log[topic]
+                taken: list[tuple[int, int, list[Record]]] = []
+                room = sub.max_batch
+                for p in mine:
                     pos = self.committed[(sub.group, topic, p)]
-                    part = self.log[topic][p]
-                    if pos >= len(part):
-                        continue
-                    batch = part[pos : pos + sub.max_batch]
-                    self._busy += 1
-                    try:
-                        with BUS_BATCH_SECONDS.labels(sub.group).time():
-                            await process_batch(sub, batch, self.publish, stopping=lambda: self._stopping)
-                        self.committed[(sub.group, topic, p)] = pos + len(batch)
-                        CONSUMER_LAG.labels(sub.group, topic, str(p)).set(len(part) - pos - len(batch))
-                    finally:
-                        self._busy -= 1
-                    progressed = True
+                    if room > 0 and pos < len(parts[p]):
+                        chunk = parts[p][pos : pos + room]
+                        taken.append((p, pos, chunk))
+                        room -= len(chunk)
+                if not taken:
+                    continue
+                batch = [r for _, _, chunk in taken for r in chunk]
+                self._busy += 1
+                try:
+                    with BUS_BATCH_SECONDS.labels(sub.group).time():
+                        await process_batch(sub, batch, self.publish, stopping=lambda: self._stopping)
+                    for p, pos, chunk in taken:
+                        self.committed[(sub.group, topic, p)] = pos + len(chunk)
+                        CONSUMER_LAG.labels(sub.group, topic, str(p)).set(len(parts[p]) - pos - len(chunk))
+                finally:
+                    self._busy -= 1
+                progressed = True
             if not progressed:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)

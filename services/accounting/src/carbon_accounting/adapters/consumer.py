@@ -25,7 +25,6 @@ from carbon_accounting.service_layer.handlers import apply_batch
 from carbon_common.bus.port import Decoded, PoisonRecord, Subscription, envelope_decoder
 from carbon_common.events import EnterpriseRegistered, Envelope, Event, FactRecorded, Topics
 from carbon_common.inbox import claim
-from carbon_common.telemetry import consume_span
 
 log = logging.getLogger("carbon_accounting.consumer")
 
@@ -74,19 +73,17 @@ def unusable(event: FactRecorded) -> str | None:
 
 def to_command(batch: Sequence[Decoded[Envelope[Event]]]) -> ApplyBatch:
     cmd = ApplyBatch()
+    # No span per record: the bus already runs the whole batch in one CONSUMER span parented on
+    # the producer (``telemetry.process_span``); a span per event cost a quarter of the batch CPU.
     for d in batch:
-        env = d.item
-        with consume_span(
-            f"accounting {d.record.topic}", env.traceparent, event_id=env.id, event_type=env.type
-        ):
-            data = env.data
-            if isinstance(data, EnterpriseRegistered):
-                cmd.enterprises.append(to_enterprise(data))
-            elif isinstance(data, FactRecorded) and is_accounted(data.indicator):
-                reason = unusable(data)
-                if reason is not None:
-                    raise PoisonRecord(d.record, reason)
-                cmd.facts.append(to_fact(data))
+        data = d.item.data
+        if isinstance(data, EnterpriseRegistered):
+            cmd.enterprises.append(to_enterprise(data))
+        elif isinstance(data, FactRecorded) and is_accounted(data.indicator):
+            reason = unusable(data)
+            if reason is not None:
+                raise PoisonRecord(d.record, reason)
+            cmd.facts.append(to_fact(data))
     return cmd
 
 

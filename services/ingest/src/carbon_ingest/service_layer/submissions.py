@@ -10,11 +10,11 @@ enterprise-periods the batch touched → store the submission and its rejections
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from carbon_common.db import new_id
 from carbon_common.events import FactRecorded
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import Catalogue
@@ -31,7 +31,7 @@ class Clock:
     """Injected time and ids, so tests can pin "today" (future-period rule) and fact ids."""
 
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4())
+    new_id: Callable[[], str] = new_id
 
     def today(self) -> date:
         return self.now().date()

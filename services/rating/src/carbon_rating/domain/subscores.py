@@ -10,6 +10,7 @@ lower own intensity never lowers current performance, improvement or leader gap.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,13 +43,18 @@ def _benchmark_score(m: Methodology, ratio: Decimal) -> Decimal:
 def current_performance(
     m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]
 ) -> SubScore:
-    """Percentile among same-industry peers (share of peers with a higher intensity, ties half)."""
+    """Percentile among same-industry peers (share of peers with a higher intensity, ties half).
+
+    ``peers`` must be sorted ascending (as ``rating._context`` builds them)."""
     name = "current_performance"
     if own is None:
         return SubScore(name, None, Decimal(0), note="no intensity: output or revenue missing")
     if len(peers) + 1 >= m.p("min_peer_group"):
-        worse = sum(1 for p in peers if p > own.value)
-        ties = sum(1 for p in peers if p == own.value)
+        # peers arrive sorted (``rating._context``), and the gap search calls this ~15 times per
+        # rating: count by bisection rather than by scanning every peer
+        below, not_above = bisect_left(peers, own.value), bisect_right(peers, own.value)
+        worse = len(peers) - not_above
+        ties = not_above - below
         value = HUNDRED * (Decimal(worse) + Decimal(ties) / 2) / Decimal(len(peers))
         return SubScore(
             name,
@@ -92,11 +98,15 @@ def improvement(m: Methodology, now: Intensity | None, year_before: Decimal | No
 
 
 def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]) -> SubScore:
-    """Mature stage: how close the enterprise is to the industry's leaders (best decile)."""
+    """Mature stage: how close the enterprise is to the industry's leaders (best decile).
+
+    ``peers`` must be sorted ascending (as ``rating._context`` builds them)."""
     if own is None or own.value <= 0:
         return SubScore("leader_gap", None, Decimal(0), note="no intensity")
     if len(peers) + 1 >= m.p("min_peer_group"):
-        ranked = sorted([*peers, own.value])
+        # == sorted([*peers, own.value]) for sorted peers (a stable sort puts own after its ties)
+        at = bisect_right(peers, own.value)
+        ranked = [*peers[:at], own.value, *peers[at:]]
         k = int(
             (Decimal(len(ranked)) * m.p("leader_percentile") / HUNDRED).to_integral_value(
                 rounding="ROUND_CEILING"

@@ -20,7 +20,6 @@ from typing import Any
 
 from carbon_common.bus.port import Decoded, PoisonRecord
 from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, Event, FactRecorded
-from carbon_common.telemetry import consume_span
 from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
 from carbon_rating.domain.methodology import STAGES, Methodology
 from carbon_rating.service_layer.commands import ApplyInputs
@@ -79,25 +78,23 @@ def to_command(batch: Sequence[Decoded[Envelope[Event]]]) -> ApplyInputs:
     accts: list[AccountRow] = []
     facts: list[FactRow] = []
     latest: datetime | None = None
+    # No span per record: the bus runs the batch in one CONSUMER span parented on the producer.
     for d in batch:
         env = d.item
-        with consume_span(
-            f"rating consume {d.record.topic}", env.traceparent, **{"messaging.message.id": env.id}
-        ):
-            data = env.data
-            if isinstance(data, EnterpriseRegistered):  # EnterpriseUpdated is a subclass
-                if data.transition_stage not in STAGES:
-                    raise PoisonRecord(d.record, f"unknown transition stage {data.transition_stage!r}")
-                ents.append(_enterprise(data))
-            elif isinstance(data, AccountUpdated):
-                if data.total_tco2 < 0:
-                    raise PoisonRecord(d.record, "negative total_tco2")
-                accts.append(_account(data))
-            elif isinstance(data, FactRecorded):
-                if keeps(data.indicator):
-                    facts.append(_fact(data))
-            else:
-                continue  # another event type on a consumed topic: not ours to read
+        data = env.data
+        if isinstance(data, EnterpriseRegistered):  # EnterpriseUpdated is a subclass
+            if data.transition_stage not in STAGES:
+                raise PoisonRecord(d.record, f"unknown transition stage {data.transition_stage!r}")
+            ents.append(_enterprise(data))
+        elif isinstance(data, AccountUpdated):
+            if data.total_tco2 < 0:
+                raise PoisonRecord(d.record, "negative total_tco2")
+            accts.append(_account(data))
+        elif isinstance(data, FactRecorded):
+            if keeps(data.indicator):
+                facts.append(_fact(data))
+        else:
+            continue  # another event type on a consumed topic: not ours to read
         latest = env.time if latest is None or env.time > latest else latest
     return ApplyInputs(enterprises=ents, accounts=accts, facts=facts, issued_at=latest)
 
