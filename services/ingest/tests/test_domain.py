@@ -313,3 +313,13 @@ def test_cross_check_flags_above_tolerance_with_both_values() -> None:
     assert cross_check([sv("self-x", "5", False)], tol) == []  # no authoritative source: nothing to compare
     zero = cross_check([sv("grid-140400", "0", True), sv("self-x", "5", False)], tol)
     assert zero[0].relative_difference is None
+
+
+@pytest.mark.parametrize("raw", ["9e400", "1e15", "-1e16", "1" + "0" * 40])
+def test_oversized_values_are_rejected_naming_the_value(raw: str) -> None:
+    out = check(rec(value=raw))
+    assert isinstance(out, Rejection) and out.field == "value" and "out of range" in out.reason
+
+
+def test_large_but_plausible_values_pass() -> None:
+    assert isinstance(check(rec(value="123456789012.5")), CheckedRecord)

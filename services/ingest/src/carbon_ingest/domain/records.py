@@ -87,6 +87,12 @@ def _text(value: Any, field: str) -> str:
     return value.strip()
 
 
+#: no physical or monetary indicator of one enterprise-month comes near 1e15 in any accepted unit
+#: (1e15 t of coal is a million times China's yearly use); larger values are typos or attacks
+MAX_MAGNITUDE = Decimal("1e15")
+MAX_DIGITS = 34
+
+
 def _value(raw: Any, ind: Indicator) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise _Reject(
@@ -98,6 +104,10 @@ def _value(raw: Any, ind: Indicator) -> Decimal:
         raise _Reject("value", f"{str(raw)[:40]!r} is not a decimal number") from exc
     if not value.is_finite():
         raise _Reject("value", "must be a finite number")
+    if abs(value) >= MAX_MAGNITUDE or len(value.as_tuple().digits) > MAX_DIGITS:
+        raise _Reject(
+            "value", f"{str(raw)[:40]!r} is out of range (at most {MAX_DIGITS} digits, magnitude below 1e15)"
+        )
     if ind.min_value is not None and value < ind.min_value:
         raise _Reject("value", f"{ind.code} cannot be below {ind.min_value}")
     if ind.integer and value != value.to_integral_value():
