@@ -66,8 +66,8 @@ def tune_gc(young_threshold: int = 20_000) -> None:
     a couple of dozen full ones per run, and each full one walks the whole start-up heap
     (SQLAlchemy, pydantic, FastAPI, OpenTelemetry: ~10^6 objects). ``gc.freeze()`` moves the
     start-up heap out of the collector's sight; a larger young threshold collects per batch
-    rather than per few hundred rows. Measured on ingest's submission benchmark: +40-75 %
-    throughput (docs/performance-notes.md). Nothing is leaked: cycles are still collected.
+    rather than per few hundred rows. Measured on ingest's submission benchmark:
+    throughput +25-55 % (docs/performance-notes.md). Nothing is leaked: cycles are still collected.
     """
     gc.collect()
     gc.freeze()

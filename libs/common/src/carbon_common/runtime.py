@@ -17,7 +17,7 @@ from carbon_common import faults
 from carbon_common.bus.kafka import KafkaBus
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import EventBus, Subscription
-from carbon_common.db import create_engine, ping
+from carbon_common.db import create_engine, ping, tune_gc
 from carbon_common.logging import setup_logging
 from carbon_common.outbox import OutboxRelay
 from carbon_common.settings import ServiceSettings
@@ -66,6 +66,7 @@ class ServiceRuntime:
         if self.settings.run_workers:
             await self.relay.start()
         self._started = True
+        tune_gc()  # after start-up: the start-up heap is frozen out of the collector's sight
         log.info("service started", extra={"service": self.name, "kafka": self.settings.kafka.enabled})
 
     async def stop(self) -> None:
