@@ -1,34 +1,44 @@
 #!/usr/bin/env bash
 # make bench: the pilot replay through the real stack (Kafka + PostgreSQL + four service processes).
-# Starts Kafka/PostgreSQL only if they are not already running and stops only what it started.
+#
+# The services' consumer groups and topics have fixed names, so a bench on the shared development
+# broker races every other stack running against it (e2e tests, `make up`): their consumers join
+# the same groups and take partitions. By default the bench therefore runs its own broker (KRaft,
+# started with `bureau stack up` under var/bench-stack, port 19092) and stops it afterwards;
+# BENCH_BROKER=shared uses the main stack's broker instead. PostgreSQL is the main stack's (each
+# service gets a fresh database); it is started if needed and then stopped again.
 # Arguments (or BENCH_ARGS) go to `python -m carbon_bureau.bench run`, e.g.
 #   BENCH_ARGS='--enterprises 100 --months 12' make bench      # the quick run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var/log
+BUREAU=.venv/bin/bureau
+BROKER=${BENCH_BROKER:-private}
+PRIVATE=(env CARBON_ROOT="$PWD/var/bench-stack" CARBON_KAFKA_PORT="${BENCH_KAFKA_PORT:-19092}"
+         CARBON_KAFKA_CONTROLLER_PORT="${BENCH_KAFKA_CONTROLLER_PORT:-19093}")
 
-status=$(.venv/bin/bureau stack status 2>/dev/null || true)
-kafka_running=0; pg_running=0
-grep -E '^│ kafka ' <<<"$status" | grep -q 'ready' && kafka_running=1
-grep -E '^│ postgres ' <<<"$status" | grep -q 'ready' && pg_running=1
-
-start_args=()
-[ "$kafka_running" = 1 ] && start_args+=(--no-kafka)
-[ "$pg_running" = 1 ] && start_args+=(--no-postgres)
-
-cleanup() {
-  stop_args=()
-  [ "$kafka_running" = 1 ] && stop_args+=(--no-kafka)
-  [ "$pg_running" = 1 ] && stop_args+=(--no-postgres)
-  if [ "${#stop_args[@]}" -lt 2 ]; then .venv/bin/bureau stack down "${stop_args[@]}" || true; fi
+running() {  # running <kafka|postgres> [env prefix...]: is it up and answering?
+  local what=$1; shift
+  "$@" "$BUREAU" stack status 2>/dev/null | grep -E "^│ $what " | grep -q 'ready'
 }
 
-if [ "${#start_args[@]}" -lt 2 ]; then
-  trap cleanup EXIT
-  .venv/bin/bureau stack up "${start_args[@]}"
+started_pg=0; started_kafka=0; started_private=0
+cleanup() {
+  if [ "$started_private" = 1 ]; then "${PRIVATE[@]}" "$BUREAU" stack down --no-postgres || true; fi
+  if [ "$started_kafka" = 1 ]; then "$BUREAU" stack down --no-postgres || true; fi
+  if [ "$started_pg" = 1 ]; then "$BUREAU" stack down --no-kafka || true; fi
+}
+trap cleanup EXIT
+
+if ! running postgres; then "$BUREAU" stack up --no-kafka; started_pg=1; fi
+eval "$("$BUREAU" stack env)"   # PG_URL_BASE (and the shared KAFKA_BOOTSTRAP)
+if [ "$BROKER" = shared ]; then
+  if ! running kafka; then "$BUREAU" stack up --no-postgres; started_kafka=1; fi
 else
-  echo "using the running stack (Kafka and PostgreSQL already up; left running afterwards)"
+  if ! running kafka "${PRIVATE[@]}"; then "${PRIVATE[@]}" "$BUREAU" stack up --no-postgres; started_private=1; fi
+  KAFKA_BOOTSTRAP=$("${PRIVATE[@]}" "$BUREAU" stack env | sed -n 's/^export KAFKA_BOOTSTRAP=//p')
+  export KAFKA_BOOTSTRAP CARBON_ROOT="$PWD/var/bench-stack"   # CARBON_ROOT: the report reads the broker's version
 fi
-eval "$(.venv/bin/bureau stack env)"
+echo "bench: KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP ($BROKER broker) PG_URL_BASE=$PG_URL_BASE"
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options on purpose
 .venv/bin/python -m carbon_bureau.bench run ${BENCH_ARGS:-} "$@"

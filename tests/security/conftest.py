@@ -4,7 +4,6 @@ token helpers (good, expired, forged, wrong issuer/audience, unsigned)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -77,8 +76,10 @@ async def _build(name: str, stack: list[Any]) -> Service:
 @pytest.fixture(scope="session")
 async def services() -> AsyncIterator[dict[str, Service]]:
     urls: list[str] = []
-    built = await asyncio.gather(*(_build(n, urls) for n in SERVICES))
+    built: list[Service] = []
     try:
+        for name in SERVICES:  # one after the other: Alembic's env is not safe to run concurrently
+            built.append(await _build(name, urls))
         yield {s.name: s for s in built}
     finally:
         for s in built:

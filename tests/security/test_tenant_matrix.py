@@ -321,9 +321,11 @@ async def test_enterprises_see_only_themselves(services: dict[str, Service]) -> 
 
     # e1 cannot file for e2, see e2's objections, rating or who queried e2
     assert (
-        await c.post("/v1/objections", json={"credit_code": e2, "reason": "x"}, headers=me)
+        await c.post("/v1/objections", json={"credit_code": e2, "reason": "wrong coal figure"}, headers=me)
     ).status_code == 403
-    assert (await c.post(f"/v1/ratings/{e2}/objections", json={"reason": "x"}, headers=me)).status_code == 403
+    assert (
+        await c.post(f"/v1/ratings/{e2}/objections", json={"reason": "wrong coal figure"}, headers=me)
+    ).status_code == 403
     assert (await c.get("/v1/objections", headers=me)).json() == []
     assert (await c.get(f"/v1/objections?credit_code={e2}", headers=me)).status_code == 403
     hidden = await c.get(f"/v1/objections/{theirs}", headers=me)

@@ -38,8 +38,10 @@ def _observed(**changes: Any) -> Observed:
     base: dict[str, Any] = {
         "ingest_accepted": 5,
         "ingest_facts": 4,
-        "accounted_revisions": 5,
-        "accounted_facts": 4,
+        "ingest_accounted_revisions": 4,
+        "ingest_accounted_facts": 3,
+        "accounted_revisions": 4,
+        "accounted_facts": 3,
         "accounts": {
             A: {"2024-01": (d("100.0000001"), d(0), d(20), d("120.0000001")), "2024-02": (d(0),) * 4},
             B: {"2024-01": (d(50), d(0), d(10), d(60))},
@@ -74,7 +76,7 @@ def test_a_wrong_total_is_flagged() -> None:
 def test_missing_account_double_counted_fact_unrated_and_stale_lending_are_flagged() -> None:
     failed = _failed(
         _observed(
-            accounted_revisions=6,
+            accounted_revisions=5,
             accounts={A: {"2024-01": (Decimal(100), Decimal(0), Decimal(20), Decimal(120))}},
             rating_current={A: "r-a"},
             lending_current={A: "r-old"},

@@ -59,3 +59,14 @@ def test_missing_or_unknown_headers_are_contract_errors(headers: list[tuple[str,
     with pytest.raises(ContractError) as err:
         decode(b"{}", headers, EVENT_TYPES)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("bad", ["9e400", "1e15", "NaN", "Infinity"])
+def test_fact_values_out_of_range_are_contract_errors(bad: str) -> None:
+    env = Envelope(data=EXAMPLES[FactRecorded], source="test")
+    _, value, headers = encode(env)
+    payload = json.loads(value)
+    payload["value"] = bad
+    with pytest.raises(ContractError) as err:
+        decode(json.dumps(payload).encode(), headers, EVENT_TYPES)
+    assert err.value.field == "value"

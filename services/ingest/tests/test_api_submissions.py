@@ -109,6 +109,15 @@ async def test_resend_is_a_no_op_and_changed_content_a_correction(
     assert events[0].fact_key == events[1].fact_key
     history = await sql.fetch("SELECT revision FROM facts WHERE record_id = 'r1' ORDER BY revision")
     assert [h["revision"] for h in history] == [1, 2]
+    # the department re-sends both versions (at-least-once delivery): nothing changes
+    for value in ("1000", "990"):
+        resent = (
+            await client.post("/v1/submissions", json=submit("stats-140400", record(c, value=value)))
+        ).json()
+        assert (resent["accepted"], resent["duplicates"], resent["corrections"]) == (0, 1, 0)
+    history = await sql.fetch("SELECT revision FROM facts WHERE record_id = 'r1' ORDER BY revision")
+    assert [h["revision"] for h in history] == [1, 2]
+    assert await sql.fetchval("SELECT revision FROM fact_heads WHERE record_id = 'r1'") == 2
 
 
 async def test_malformed_body_is_422_and_oversized_batch_413(client: Any, code: Any) -> None:

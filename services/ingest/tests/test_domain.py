@@ -243,6 +243,27 @@ def test_repeated_record_in_one_batch_reads_in_order() -> None:
     assert (plan.corrections, plan.duplicates) == (1, 1)
 
 
+def test_resending_an_older_version_after_its_correction_is_a_duplicate() -> None:
+    original, corrected = check(rec(value="1000")), check(rec(value="1100"))
+    assert isinstance(original, CheckedRecord) and isinstance(corrected, CheckedRecord)
+    head = Head("r1", 2, corrected.content_hash, "energy.raw_coal", frozenset({original.content_hash}))
+    plan = plan_facts(STATS, [original, corrected], {"r1": head}, new_id=_ids(), now=NOW)
+    assert (plan.facts, plan.duplicates, plan.corrections) == ([], 2, 0)
+    # content no revision had is still a correction, numbered after the latest
+    again = check(rec(value="1200"))
+    assert isinstance(again, CheckedRecord)
+    plan = plan_facts(STATS, [again], {"r1": head}, new_id=_ids(), now=NOW)
+    assert [(f.revision, f.value) for f in plan.facts] == [(3, Decimal(1200))]
+
+
+def test_an_older_version_later_in_the_same_batch_is_a_duplicate() -> None:
+    a, b = check(rec(value="1")), check(rec(value="2"))
+    assert isinstance(a, CheckedRecord) and isinstance(b, CheckedRecord)
+    plan = plan_facts(STATS, [a, b, a, b], {}, new_id=_ids(), now=NOW)
+    assert [(f.revision, f.value) for f in plan.facts] == [(1, Decimal(1)), (2, Decimal(2))]
+    assert (plan.corrections, plan.duplicates) == (1, 2)
+
+
 def test_correction_refused_when_the_catalogue_forbids_it() -> None:
     cat = parse_catalogue(
         {

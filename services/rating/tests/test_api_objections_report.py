@@ -3,9 +3,10 @@ a real PostgreSQL and the in-process bus."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from carbon_common.events import Topics
+from carbon_common.events import Envelope, Topics
 
 
 async def rated(harness, ev, i: int, **kw) -> None:
@@ -27,6 +28,24 @@ async def test_serious_penalty_fact_vetoes_and_is_published(harness, ev, client)
     body = (await client.get(f"/v1/ratings/{ev.code(20)}")).json()
     assert body["vetoes"][0]["code"] == "serious_env_penalty" and body["vetoes"][0]["caps_label_at"] == "red"
     assert body["gap_to_next_label"]["blocked_by"] == ["serious_env_penalty"]
+
+
+async def test_a_late_older_input_still_issues_a_later_rating(harness, ev) -> None:
+    """Inputs arrive out of event-time order (facts topic lagging the accounts topic, e.g. after
+    a broker outage): the rating they cause must still be *later* than the current one, or
+    lending, which keeps the newest by (issued_at, rating_id), would keep the superseded one."""
+    now = datetime.now(UTC)
+    await harness.publish(
+        Envelope(ev.enterprise(25), "/test", time=now),
+        Envelope(ev.account(25, "2024-06", "80000"), "/test", time=now),
+    )
+    await harness.settle()
+    late = ev.fact(25, "compliance.env_penalty", "2024-05", "1", severity="serious")
+    await harness.publish(Envelope(late, "/test", time=now - timedelta(seconds=30)))
+    await harness.settle()
+    first, second = [r for r in harness.issued() if r.credit_code == ev.code(25)]
+    assert second.vetoes == ["serious_env_penalty"]
+    assert (first.issued_at, first.rating_id) < (second.issued_at, second.rating_id)
 
 
 async def test_fact_correction_replaces_the_earlier_revision(harness, ev) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import fastapi.routing
 import jwt
 from cryptography.hazmat.primitives import serialization
 from fastapi import Depends, FastAPI, Request
@@ -264,9 +265,22 @@ def _rules(dependant: Dependant) -> Iterator[AuthRule]:
         yield from _rules(sub)
 
 
-def route_rule(route: APIRoute) -> AuthRule | None:
-    """The auth rule a route declares (through any depth of dependencies), if any."""
-    return next(_rules(route.dependant), None)
+def route_rule(route: Any) -> AuthRule | None:
+    """The auth rule an API route declares (through any depth of dependencies), if any."""
+    dependant = getattr(route, "dependant", None)
+    return None if dependant is None else next(_rules(dependant), None)
+
+
+def api_routes(app: FastAPI) -> Iterator[Any]:
+    """Every API route of the app with its effective path, methods and dependencies — including
+    routes of included routers, which recent FastAPI versions keep as lazy ``_IncludedRouter``s."""
+    iter_contexts = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iter_contexts is None:  # FastAPI < 0.16x: included routes are flattened APIRoutes
+        yield from (r for r in app.routes if isinstance(r, APIRoute))
+        return
+    for ctx in iter_contexts(app.routes):
+        if isinstance(ctx.original_route, APIRoute):
+            yield ctx
 
 
 def document_security(app: FastAPI) -> None:
@@ -283,11 +297,9 @@ def document_security(app: FastAPI) -> None:
             problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
-                continue
+        for route in api_routes(app):
             rule = route_rule(route)
-            if rule is None:
+            if rule is None or not route.include_in_schema:
                 continue
             alternatives = [[s] for s in rule.scopes] + ([[SELF_READ]] if rule.own_param else [])
             for method in route.methods or ():

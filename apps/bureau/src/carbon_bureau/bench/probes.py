@@ -13,7 +13,13 @@ from decimal import Decimal
 
 import asyncpg
 
+from carbon_accounting.domain.units import ACCOUNTED_EXACT, ACCOUNTED_PREFIXES
+
 from .verify import Observed
+
+#: the indicator families accounting applies (the others are rating's: compliance, ETS, ...)
+_ACCOUNTED = "(indicator = ANY($2) OR indicator LIKE ANY($3))"
+_FAMILIES = (sorted(ACCOUNTED_EXACT), [p + "%" for p in ACCOUNTED_PREFIXES])
 
 
 def dsn(sqlalchemy_url: str) -> str:
@@ -23,6 +29,7 @@ def dsn(sqlalchemy_url: str) -> str:
 @dataclass(slots=True)
 class Progress:
     ingest_accepted: int
+    ingest_accounted: int
     accounted_revisions: int
     accounting_accounts: int
     accounting_versions: int
@@ -35,7 +42,7 @@ class Progress:
     def complete(self, expected_accepted: int, enterprises: int) -> bool:
         return (
             self.ingest_accepted == expected_accepted
-            and self.accounted_revisions == expected_accepted
+            and self.accounted_revisions == self.ingest_accounted
             and self.outbox_pending == 0
             and self.rating_accounts == self.accounting_accounts
             and self.rating_versions == self.accounting_versions
@@ -63,6 +70,10 @@ class Probe:
     async def _val(self, db: str, sql: str, *args: object) -> int:
         return int(await self.pools[db].fetchval(sql, *args) or 0)
 
+    async def _accounted(self, table: str) -> int:
+        sql = f"SELECT count(*) FROM {table} WHERE credit_code = ANY($1) AND {_ACCOUNTED}"
+        return await self._val("ingest", sql, self.codes, *_FAMILIES)
+
     async def server_version(self) -> str:
         return str(await self.pools["ingest"].fetchval("SHOW server_version"))
 
@@ -85,6 +96,7 @@ class Probe:
             ingest_accepted=await self._val(
                 "ingest", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c
             ),
+            ingest_accounted=await self._accounted("facts"),
             accounted_revisions=await self._val(
                 "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
             ),
@@ -127,6 +139,8 @@ class Probe:
             ingest_facts=await self._val(
                 "ingest", "SELECT count(*) FROM fact_heads WHERE credit_code = ANY($1)", c
             ),
+            ingest_accounted_revisions=await self._accounted("facts"),
+            ingest_accounted_facts=await self._accounted("fact_heads"),
             accounted_revisions=await self._val(
                 "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
             ),

@@ -65,7 +65,9 @@ class FactRecorded(Event):
     record_id: str
     indicator: str
     period: Period = Field(pattern=PERIOD_PATTERN)
-    value: Decimal
+    #: bounded like ingest's own check: a value beyond it is a typo or an attack, never a fact,
+    #: and a consumer dead-letters it instead of carrying it into an account
+    value: Decimal = Field(gt=Decimal("-1e15"), lt=Decimal("1e15"), allow_inf_nan=False)
     unit: str = Field(description="canonical unit of the indicator")
     attributes: dict[str, Any] = Field(default_factory=dict)
     evidence_hash: str = Field(description="hash of this fact's entry in the evidence chain")

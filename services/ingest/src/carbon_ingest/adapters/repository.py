@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, any_, delete, func, literal, select, text
+from sqlalchemy import Table, and_, any_, case, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
@@ -32,6 +32,7 @@ from carbon_ingest.domain.quality import Flag, SourceValue
 from carbon_ingest.domain.records import Rejection
 from carbon_ingest.service_layer.ports import SubmissionReport
 
+_EMPTY: frozenset[str] = frozenset()
 #: pg_advisory_xact_lock key of the evidence chain: one appender at a time (our own constant)
 EVIDENCE_LOCK_KEY = 0x1A6E57
 
@@ -136,13 +137,34 @@ class SqlRepository:
         ids = set(record_ids)
         if not ids:
             return {}
-        c = fact_heads.c
+        c, f = fact_heads.c, facts.c
+        # Same query as the heads: the content hashes of every revision, gathered only for keys
+        # that were ever corrected (revision > 1; PostgreSQL evaluates the CASE branch lazily),
+        # through the (department, record_id, revision) unique index of ``facts``.
+        history = case(
+            (
+                c.revision > 1,
+                select(func.array_agg(f.content_hash))
+                .where(f.department == c.department, f.record_id == c.record_id)
+                .scalar_subquery(),
+            ),
+            else_=None,
+        )
         rows = await self.session.execute(
-            select(c.record_id, c.revision, c.content_hash, c.indicator).where(
+            select(c.record_id, c.revision, c.content_hash, c.indicator, history.label("hashes")).where(
                 c.department == department, c.record_id == _any(ids)
             )
         )
-        return {r.record_id: Head(r.record_id, r.revision, r.content_hash, r.indicator) for r in rows}
+        return {
+            r.record_id: Head(
+                r.record_id,
+                r.revision,
+                r.content_hash,
+                r.indicator,
+                _EMPTY if r.hashes is None else frozenset(r.hashes) - {r.content_hash},
+            )
+            for r in rows
+        }
 
     async def last_evidence(self) -> tuple[int, str]:
         row = (

@@ -1,9 +1,14 @@
 """Facts: accepted records with a revision. Re-sending a record is a no-op or a correction.
 
-The idempotency key is ``department/record_id`` (the ``fact_key``). Same content again changes
-nothing; different content supersedes the earlier value with ``revision + 1`` (the earlier
-revision stays in the history), unless the catalogue forbids that department kind to correct
-the indicator. A batch that repeats a record_id is read in order, like separate submissions.
+The idempotency key is ``department/record_id`` (the ``fact_key``). Content that any earlier
+revision of the key already carried changes nothing: department systems deliver at least once
+and may re-send an *older* version of a record after its correction (a replay of their outbox,
+a retried batch), which must not flip the fact back and forth. Content never seen for the key
+supersedes the current value with ``revision + 1`` (the earlier revisions stay in the
+history), unless the catalogue forbids that department kind to correct the indicator. The
+consequence: a department that wants an earlier value back sends it under a new record id
+(restating it in another unit is the same content: the hash is taken in canonical units). A
+batch that repeats a record_id is read in order, like separate submissions.
 """
 
 from __future__ import annotations
@@ -20,12 +25,19 @@ from carbon_ingest.domain.records import CheckedRecord, Rejection
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The latest revision stored for one fact key."""
+    """The latest revision stored for one fact key, and the content of every revision so far."""
 
     record_id: str
     revision: int
     content_hash: str
     indicator: str
+    #: content hashes of the earlier revisions (the latest's is ``content_hash``); empty when
+    #: the key has a single revision, so the common case costs nothing to load
+    earlier_hashes: frozenset[str] = frozenset()
+
+    def has_seen(self, content_hash: str) -> bool:
+        """Did any revision of this key carry ``content_hash``?"""
+        return content_hash == self.content_hash or content_hash in self.earlier_hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +85,7 @@ def plan_facts(
     for rec in records:
         head = latest.get(rec.record_id)
         content = rec.content_hash
-        if head is not None and head.content_hash == content:
+        if head is not None and head.has_seen(content):
             plan.duplicates += 1
             continue
         if head is not None and not rec.indicator.may_correct(department.kind):
@@ -108,5 +120,6 @@ def plan_facts(
             recorded_at=now,
         )
         plan.facts.append(fact)
-        latest[rec.record_id] = Head(rec.record_id, revision, content, rec.indicator.code)
+        earlier = frozenset() if head is None else head.earlier_hashes | {head.content_hash}
+        latest[rec.record_id] = Head(rec.record_id, revision, content, rec.indicator.code, earlier)
     return plan

@@ -2,7 +2,8 @@
 
 Order inside the one transaction, chosen so the evidence-chain lock is held briefly:
 validate every record (directory looked up with one query) → take the chain lock → load the
-stored heads of the batch's record ids (one query) → classify new / duplicate / correction →
+stored heads of the batch's record ids, with the content hashes of their earlier revisions
+(one query) → classify new / duplicate (content any revision had) / correction →
 hash the batch's chain entries in Python → bulk-insert facts, evidence, heads → one
 ``FactRecorded`` per accepted fact into the outbox → re-run cross-validation once for the
 enterprise-periods the batch touched → store the submission and its rejections.

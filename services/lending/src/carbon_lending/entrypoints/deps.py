@@ -23,7 +23,7 @@ def bank(scope: str) -> Any:
     """A dependency: the calling bank's id, from the token's ``org`` (never from the body),
     holding ``scope``. With auth disabled (development) it is the ``X-Org`` header."""
 
-    def bank_id(principal: Principal = Depends(require(scope))) -> str:  # noqa: B008
+    def bank_id(principal: Principal = Depends(require(scope))) -> str:
         if principal.anonymous:
             raise ProblemError(
                 401, "Bank identity missing", "send the X-Org header with your bank id", slug="no-identity"

@@ -21,7 +21,7 @@ from carbon_rating.service_layer.commands import (
     FileObjection,
     RerateEnterprises,
 )
-from carbon_rating.service_layer.issuing import rating_id, rerate, to_event
+from carbon_rating.service_layer.issuing import issue_time, rating_id, rerate, to_event
 from carbon_rating.service_layer.ports import Objection, StoredRating, UnitOfWorkPort
 
 
@@ -110,7 +110,7 @@ async def decide_objection(cmd: DecideObjection, uow: UnitOfWorkPort, m: Methodo
             previous_label=current.label,
             details=details,
             reason="objection_revision",
-            issued_at=cmd.decided_at,
+            issued_at=issue_time(cmd.decided_at, current),
             objection_id=o.objection_id,
         )
         await uow.repo.add_ratings([new])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from carbon_common.events import RatingIssued
 from carbon_rating.domain.inputs import RatingInputs
@@ -49,6 +49,26 @@ def to_event(r: StoredRating) -> RatingIssued:
     )
 
 
+#: the smallest step PostgreSQL's ``timestamptz`` keeps
+_TICK = timedelta(microseconds=1)
+
+
+def issue_time(candidate: datetime, current: StoredRating | None) -> datetime:
+    """``issued_at`` of the rating that supersedes ``current``: ``candidate``, but always later
+    than ``current.issued_at``.
+
+    Consumers (lending) keep the newest rating by ``(issued_at, rating_id)``, so the order of
+    ``issued_at`` must be the order of issue. The candidate is the newest input event's time,
+    and inputs do not arrive in event-time order: a batch of ``ingest.facts.v1`` can be applied
+    after a batch of ``accounting.accounts.v1`` whose events are newer (the two topics lag
+    differently, markedly after a broker outage). Without the floor, the next rating would
+    carry an earlier ``issued_at`` than the current one and lending would keep the old one.
+    """
+    if current is not None and candidate <= current.issued_at:
+        return current.issued_at + _TICK
+    return candidate
+
+
 def stored(
     result: RatingResult,
     current: StoredRating | None,
@@ -74,7 +94,7 @@ def stored(
         details=result_details(result),
         account_ref=account_ref,
         reason=reason,
-        issued_at=issued_at,
+        issued_at=issue_time(issued_at, current),
         objection_id=objection_id,
     )
 

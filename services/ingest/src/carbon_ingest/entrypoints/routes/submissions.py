@@ -103,7 +103,10 @@ async def submit(body: SubmissionIn, container: ContainerDep, principal: Submitt
 async def get(submission_id: str, container: ContainerDep, principal: Reader) -> SubmissionOut:
     try:
         report = await queries.get_submission(container.uow(), submission_id)
-        if not principal.has("audit:read") and report.department != principal.org:
+        if not principal.has("audit:read") and report.department not in (
+            principal.org,
+            f"self-{principal.org}",
+        ):
             raise NotFoundError("submission", submission_id)  # another department's: not yours to see
     except NotFoundError as exc:
         raise ProblemError(404, "Submission not found", str(exc), slug="not-found") from exc
