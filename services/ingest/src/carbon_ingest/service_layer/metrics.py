@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 RECORDS = Counter(
     "ingest_records_total",
@@ -10,3 +10,6 @@ RECORDS = Counter(
     ["outcome", "channel"],
 )
 FLAGS = Counter("ingest_quality_flags_raised_total", "Cross-validation flags raised", ["indicator"])
+EVIDENCE_CHAIN_LENGTH = Gauge(
+    "ingest_evidence_chain_length", "Entries in the hash-chained evidence log (as of the last append)"
+)

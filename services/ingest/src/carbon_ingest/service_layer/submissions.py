@@ -23,7 +23,7 @@ from carbon_ingest.domain.facts import Fact, plan_facts
 from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
-from carbon_ingest.service_layer.metrics import FLAGS, RECORDS
+from carbon_ingest.service_layer.metrics import EVIDENCE_CHAIN_LENGTH, FLAGS, RECORDS
 from carbon_ingest.service_layer.ports import SubmissionReport, UnitOfWork
 
 
@@ -73,6 +73,7 @@ async def apply_submission(
         last_seq, last_hash = await uow.repo.last_evidence()
         hashes = evidence.chain(last_hash, (_canonical(f) for f in plan.facts))
         await uow.repo.add_facts(plan.facts, hashes, last_seq + 1, last_hash, submission_id)
+        EVIDENCE_CHAIN_LENGTH.set(last_seq + len(plan.facts))
         for fact, h in zip(plan.facts, hashes, strict=True):
             uow.emit(_event(fact, h))
         await _cross_validate(uow, catalogue, plan.facts)

@@ -1,4 +1,5 @@
-"""Server-side charts for the report: matplotlib (Agg backend) to inline SVG, no network needed.
+"""Server-side charts for the report: matplotlib (Agg backend) to inline SVG (HTML) or PNG (PDF),
+no network needed.
 
 Text inside charts is kept to ASCII labels in the language-neutral parts (periods, numbers) so the
 charts render without a CJK font; the surrounding HTML carries the Chinese text.
@@ -14,16 +15,26 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 matplotlib.rcParams["svg.hashsalt"] = "carbon-bureau"  # deterministic SVG ids
 
 
-def _svg(fig: object) -> str:
+def svg(fig: Figure) -> str:
+    """The figure as an inline ``<svg>`` element (the figure is closed)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]
+
+
+def png(fig: Figure, dpi: int = 150) -> bytes:
+    """The figure as PNG bytes for the PDF report (the figure is closed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def trend(
@@ -32,7 +43,7 @@ def trend(
     intensity: Sequence[Decimal | None],
     t_emissions: str,
     t_intensity: str,
-) -> str:
+) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 2.8))
     ax.bar(range(len(periods)), [float(e) for e in emissions], color="#9bbf85", label=t_emissions)
     ax.set_xticks(range(len(periods)), periods, rotation=60, fontsize=7)
@@ -43,10 +54,10 @@ def trend(
         xs, [float(v) for v in intensity if v is not None], color="#2d6a4f", marker="o", label=t_intensity
     )
     ax2.set_ylabel("intensity")
-    return _svg(fig)
+    return fig
 
 
-def peers(peer_values: Sequence[Decimal], own: Decimal | None) -> str:
+def peers(peer_values: Sequence[Decimal], own: Decimal | None) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 1.8))
     vals = sorted(float(v) for v in peer_values)
     ax.scatter(vals, [0] * len(vals), color="#adb5bd", s=30, label="peers")
@@ -55,10 +66,10 @@ def peers(peer_values: Sequence[Decimal], own: Decimal | None) -> str:
     ax.set_yticks([])
     ax.set_xlabel("intensity (lower is better)")
     ax.legend(loc="upper right", fontsize=7)
-    return _svg(fig)
+    return fig
 
 
-def history(dates: Sequence[str], scores: Sequence[Decimal], thresholds: Sequence[Decimal]) -> str:
+def history(dates: Sequence[str], scores: Sequence[Decimal], thresholds: Sequence[Decimal]) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 2.2))
     ax.step(range(len(dates)), [float(s) for s in scores], where="post", color="#1d3557", marker="o")
     for t in thresholds:
@@ -66,4 +77,4 @@ def history(dates: Sequence[str], scores: Sequence[Decimal], thresholds: Sequenc
     ax.set_xticks(range(len(dates)), dates, rotation=45, fontsize=7)
     ax.set_ylim(0, 100)
     ax.set_ylabel("score")
-    return _svg(fig)
+    return fig

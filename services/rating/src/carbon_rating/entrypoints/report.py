@@ -1,4 +1,5 @@
-"""Render the carbon credit report as HTML (jinja2 template, inline SVG charts, zh or en)."""
+"""Render the carbon credit report as HTML (jinja2 template, inline SVG charts, zh or en); the
+PDF rendering (report_pdf) shares the context and charts built here."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from matplotlib.figure import Figure
 
+from carbon_rating.domain.methodology import Methodology
 from carbon_rating.entrypoints import charts
+from carbon_rating.entrypoints.schemas import RatingOut
 from carbon_rating.entrypoints.views import rating_out
 from carbon_rating.methodology import load
 from carbon_rating.service_layer.report_data import ReportData
@@ -93,26 +97,21 @@ def _intensity(total: Decimal, out: Decimal | None, rev: Decimal | None, basis: 
     return None if not denom else total / denom
 
 
-def render_html(data: ReportData, lang: str) -> str:
-    rating = rating_out(data.view, lang)
-    m = load(rating.methodology_version)
-    t = TEXT[lang]
+LABEL_COLOURS: dict[str, str] = {
+    "dark_green": "#1b5e20",
+    "light_green": "#66bb6a",
+    "yellow": "#f9a825",
+    "red": "#c62828",
+}
+
+
+def _figures(
+    data: ReportData, rating: RatingOut, m: Methodology, t: dict[str, str]
+) -> dict[str, Figure | None]:
+    """The three report charts as matplotlib figures (None where there is nothing to draw)."""
     months = sorted(data.months, key=lambda a: a.period)
-    ctx: dict[str, Any] = {
-        "t": t,
-        "lang": lang,
-        "r": rating,
-        "label_name": rating.label_zh if lang == "zh" else rating.label_en,
-        "next_label_name": (
-            m.band(rating.gap_to_next_label.next_label).name_zh
-            if lang == "zh"
-            else m.band(rating.gap_to_next_label.next_label).name_en
-        )
-        if rating.gap_to_next_label.next_label
-        else None,
-        "objections": data.view.open_objections,
-        "history": data.history,
-        "trend_svg": charts.trend(
+    return {
+        "trend": charts.trend(
             [a.period for a in months],
             [a.total_tco2 for a in months],
             [
@@ -123,15 +122,45 @@ def render_html(data: ReportData, lang: str) -> str:
             t["intensity"],
         )
         if months
-        else "",
-        "peers_svg": charts.peers(data.peer_intensities, rating.intensity)
+        else None,
+        "peers": charts.peers(data.peer_intensities, rating.intensity)
         if rating.intensity is not None
-        else "",
-        "history_svg": charts.history(
+        else None,
+        "history": charts.history(
             [h.issued_at.strftime("%Y-%m-%d") for h in reversed(data.history)],
             [h.score for h in reversed(data.history)],
             [b.min_score for b in m.labels[:-1]],
         ),
+    }
+
+
+def report_context(data: ReportData, lang: str) -> tuple[dict[str, Any], dict[str, Figure | None]]:
+    """What both the HTML and the PDF report show: the text context and the chart figures."""
+    rating = rating_out(data.view, lang)
+    m = load(rating.methodology_version)
+    t = TEXT[lang]
+    ctx: dict[str, Any] = {
+        "t": t,
+        "lang": lang,
+        "r": rating,
+        "label_name": rating.label_zh if lang == "zh" else rating.label_en,
+        "label_colour": LABEL_COLOURS.get(rating.label, "#6c757d"),
+        "next_label_name": (
+            m.band(rating.gap_to_next_label.next_label).name_zh
+            if lang == "zh"
+            else m.band(rating.gap_to_next_label.next_label).name_en
+        )
+        if rating.gap_to_next_label.next_label
+        else None,
+        "objections": data.view.open_objections,
+        "history": data.history,
         "vetoes": [(v.code, v.description) for v in rating.vetoes],
     }
+    return ctx, _figures(data, rating, m, t)
+
+
+def render_html(data: ReportData, lang: str) -> str:
+    ctx, figs = report_context(data, lang)
+    for name, fig in figs.items():
+        ctx[f"{name}_svg"] = charts.svg(fig) if fig is not None else ""
     return _env().get_template("report.html").render(**ctx)

@@ -19,6 +19,7 @@ from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import rate
 from carbon_rating.domain.result import RatingResult
+from carbon_rating.service_layer.metrics import RATINGS_ISSUED
 from carbon_rating.service_layer.ports import StoredRating, UnitOfWorkPort
 from carbon_rating.service_layer.serialize import result_details
 
@@ -31,6 +32,8 @@ def rating_id(credit_code: str, seq: int) -> str:
 
 
 def to_event(r: StoredRating) -> RatingIssued:
+    """The published event of a stored rating (and the count of issued ratings)."""
+    RATINGS_ISSUED.labels(r.reason or "unknown", r.label).inc()
     subs = r.details.get("sub_scores", {})
     return RatingIssued(
         rating_id=r.rating_id,
