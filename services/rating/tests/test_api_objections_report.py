@@ -159,7 +159,9 @@ async def test_report_bad_lang_and_format_are_422(harness, ev, client) -> None:
         await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"format": "docx"})
     ).status_code == 422
     pdf = await client.get(f"/v1/ratings/{ev.code(25)}/report", params={"format": "pdf"})
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"  # see test_report_pdf.py
+    assert (
+        pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    )  # see test_report_pdf.py
 
 
 async def test_methodology_endpoint_and_full_rerate(harness, ev, client) -> None:
