@@ -164,18 +164,6 @@ def latencies(units: list[Unit], seen: list[Seen], *, exact_period: bool) -> tup
     return out, missing
 
 
-async def wait_answered(
-    observer: TopicObserver, units: list[Unit], mark: dict[str, int], timeout: float
-) -> None:
-    """Wait until every accepted unit has its rating (or ``timeout`` seconds)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        _, missing = latencies(units, observer.since("ratings", mark), exact_period=False)
-        if not missing:
-            return
-        await asyncio.sleep(0.5)
-
-
 def summarise(load: dict[str, Any], observer: TopicObserver, mark: dict[str, int]) -> dict[str, Any]:
     units: list[Unit] = load["units"]
     rat, rat_missing = latencies(units, observer.since("ratings", mark), exact_period=False)
@@ -193,7 +181,8 @@ def summarise(load: dict[str, Any], observer: TopicObserver, mark: dict[str, int
         "fact_to_rating_max_s": rounded(max(rat) if rat else None),
         "fact_to_account_p50_s": rounded(percentile(acc, 50)),
         "fact_to_account_p99_s": rounded(percentile(acc, 99)),
-        "unrated_enterprise_months": rat_missing,
+        #: rating re-issues only when the outcome (score, label, vetoes, stage) changes
+        "not_reissued_enterprise_months": rat_missing,
         "unaccounted_enterprise_months": acc_missing,
         "samples": len(rat),
     }
