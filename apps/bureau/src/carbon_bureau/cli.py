@@ -40,6 +40,9 @@ def _attach() -> None:
     from carbon_bureau.dlq import app as dlq_app
 
     app.add_typer(dlq_app, name="dlq", help="Dead-letter topics: inspect, redrive.")
+    from carbon_bureau.bench.cli import app as bench_app
+
+    app.add_typer(bench_app, name="bench", help="The pilot benchmark through the real stack (make bench).")
     try:
         from carbon_bureau.pilot.cli import app as pilot_app
     except ImportError:  # pragma: no cover - the generator is optional for the other commands
