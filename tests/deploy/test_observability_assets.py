@@ -50,3 +50,10 @@ def test_dashboard_queries_use_exported_metrics() -> None:
             assert m in names or m.removesuffix("_bucket") in names, (
                 f"dashboard uses {m}, which nothing exports"
             )
+
+
+def test_every_shipped_alert_is_explained_in_the_runbook() -> None:
+    doc = yaml.safe_load((ROOT / "prometheus-rules.yaml").read_text())
+    runbook = (ROOT.parents[1] / "docs" / "operations.md").read_text()
+    for rule in (r for g in doc["groups"] for r in g["rules"]):
+        assert f"| {rule['alert']} |" in runbook, f"{rule['alert']} has no row in docs/operations.md §15"
