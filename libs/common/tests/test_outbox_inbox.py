@@ -74,3 +74,34 @@ async def test_relay_publishes_committed_events_once_and_inbox_drops_duplicates(
             select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None))
         )
         assert pending.scalar_one() == 0
+
+
+async def test_purge_deletes_only_rows_published_before_the_retention(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, bus, "test", retention=timedelta(hours=1))
+    async with UnitOfWork(sessions, "producer") as uow:
+        for _ in range(3):
+            uow.emit(EXAMPLES[FactRecorded])
+        await uow.commit()
+    assert await relay.relay_once() == 3
+    async with UnitOfWork(sessions, "producer") as uow:
+        uow.emit(EXAMPLES[FactRecorded])  # stays unpublished
+        await uow.commit()
+    async with sessions() as s, s.begin():
+        oldest = (await s.execute(select(func.min(OUTBOX.c.id)))).scalar_one()
+        await s.execute(
+            update(OUTBOX).where(OUTBOX.c.id == oldest).values(published_at=func.now() - timedelta(hours=2))
+        )
+    await relay.purge()
+    async with sessions() as s:
+        left = (await s.execute(select(func.count()).select_from(OUTBOX))).scalar_one()
+        pending = (
+            await s.execute(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
+        ).scalar_one()
+    assert (left, pending) == (3, 1)

@@ -136,6 +136,7 @@ class OutboxRelay:
         #: how often the backlog gauges (outbox_pending_records, ..._age_seconds) are sampled
         self.observe_interval = 5.0
         self._next_observe = 0.0
+        self._next_purge = 0.0
 
     def notify(self) -> None:
         self._wake.set()
@@ -189,6 +190,14 @@ class OutboxRelay:
 
     async def _maybe_observe(self) -> None:
         now = asyncio.get_running_loop().time()
+        if now >= self._next_purge:
+            # published rows are kept ``retention`` for audits and replays, then deleted, so
+            # the table does not grow without bound (once an hour, off the hot path)
+            self._next_purge = now + 3600
+            try:
+                await self.purge()
+            except Exception:
+                log.warning("outbox purge failed; retrying in an hour", exc_info=True)
         if now < self._next_observe:
             return
         self._next_observe = now + self.observe_interval
