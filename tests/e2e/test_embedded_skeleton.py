@@ -8,28 +8,16 @@ import httpx
 import pytest
 
 from carbon_bureau.embedded import SERVICE_NAMES, EmbeddedBureau
-from carbon_common.testing import drop_database, fresh_database
 from tests.e2e.skeleton import assert_quote_reflects_rating, run_skeleton
+from tests.embedded_harness import embedded_bureau
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def embedded() -> AsyncIterator[tuple[EmbeddedBureau, httpx.AsyncClient]]:
-    urls = {name: await fresh_database(f"emb_{name}") for name in SERVICE_NAMES}
-    bureau = EmbeddedBureau(urls)
-    await bureau.migrate()
-    app = bureau.build()
-    await bureau.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://embedded"
-        ) as client:
-            yield bureau, client
-    finally:
-        await bureau.stop()
-        for url in urls.values():
-            await drop_database(url)
+    async with embedded_bureau("emb") as running:
+        yield running
 
 
 async def test_one_fact_flows_through_the_embedded_bureau(

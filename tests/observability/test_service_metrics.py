@@ -7,29 +7,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from carbon_bureau.embedded import SERVICE_NAMES, EmbeddedBureau
-from carbon_common.testing import drop_database, fresh_database
+from carbon_bureau.embedded import SERVICE_NAMES
 from tests.e2e.skeleton import run_skeleton
+from tests.embedded_harness import embedded_bureau
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def embedded() -> AsyncIterator[httpx.AsyncClient]:
-    urls = {name: await fresh_database(f"met_{name}") for name in SERVICE_NAMES}
-    bureau = EmbeddedBureau(urls)
-    await bureau.migrate()
-    app = bureau.build()
-    await bureau.start()
-    try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://embedded"
-        ) as client:
-            yield client
-    finally:
-        await bureau.stop()
-        for url in urls.values():
-            await drop_database(url)
+    async with embedded_bureau("met") as (_, client):
+        yield client
 
 
 def sample(text: str, name: str) -> float:
