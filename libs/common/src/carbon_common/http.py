@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -14,6 +16,58 @@ from carbon_common.metrics import HTTP_ACTIVE, HTTP_DURATION, READY
 from carbon_common.problems import install_problem_handlers
 
 Readiness = Callable[[], Awaitable[dict[str, bool]]]
+
+
+class ServiceContainer(Protocol):
+    """What a service's composition root (``bootstrap``) returns."""
+
+    runtime: Any
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def container_lifespan(
+    given: ServiceContainer | None, build: Callable[[], ServiceContainer]
+) -> Callable[[FastAPI], Any]:
+    """The app's lifespan: build and run the container, unless the host passed one in.
+
+    The embedded host builds the containers itself and starts and stops them around one shared
+    bus (mounted sub-apps get no lifespan of their own), so a given container is only attached.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if given is not None:
+            app.state.container = given
+            yield
+            return
+        built = build()
+        await built.start()
+        app.state.container = built
+        try:
+            yield
+        finally:
+            await built.stop()
+            app.state.container = None
+
+    return lifespan
+
+
+def container_readiness(app: FastAPI) -> Readiness:
+    """Readiness of whatever container the app runs (not ready before it is built)."""
+
+    async def readiness() -> dict[str, bool]:
+        current: ServiceContainer | None = getattr(app.state, "container", None)
+        if current is None:
+            return {"container": False}
+        checks: dict[str, bool] = await current.runtime.readiness()
+        return checks
+
+    return readiness
+
+
 #: paths left out of the request histogram (scrapes and probes would drown the traffic)
 UNMEASURED = frozenset({"/metrics", "/livez"})
 

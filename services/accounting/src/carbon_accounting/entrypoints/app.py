@@ -7,16 +7,13 @@ lifespan then leaves it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from carbon_accounting.bootstrap import Container, bootstrap
 from carbon_accounting.entrypoints import routes_accounts, routes_factors
 from carbon_accounting.settings import Settings
 from carbon_common.auth import install_auth
-from carbon_common.http import finish_app
+from carbon_common.http import container_lifespan, container_readiness, finish_app
 
 DESCRIPTION = """
 The carbon account of every enterprise (碳账户): monthly scope 1 (fuel combustion, process),
@@ -30,39 +27,15 @@ All quantities are decimal strings. Errors are RFC 9457 problem details.
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container is not None else Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if container is not None:
-            app.state.container = container
-            yield
-            return
-        built = bootstrap(settings or Settings())
-        await built.start()
-        app.state.container = built
-        try:
-            yield
-        finally:
-            await built.stop()
-
     app = FastAPI(
         title="Carbon Bureau — accounting",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=lifespan,
+        lifespan=container_lifespan(container, lambda: bootstrap(settings)),
     )
-    if container is not None:
-        app.state.container = container
+    app.state.container = container
     app.include_router(routes_accounts.router)
     app.include_router(routes_factors.router)
-
-    async def readiness() -> dict[str, bool]:
-        current: Container | None = getattr(app.state, "container", None)
-        if current is None:
-            return {"container": False}
-        checks: dict[str, bool] = await current.runtime.readiness()
-        return checks
-
     install_auth(app, settings.auth, settings.environment)
-    finish_app(app, readiness)
+    finish_app(app, container_readiness(app))
     return app

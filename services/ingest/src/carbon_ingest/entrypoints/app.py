@@ -7,13 +7,10 @@ leaves it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from carbon_common.auth import install_auth
-from carbon_common.http import finish_app
+from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.routes import catalogue, enterprises, evidence, quality, submissions
 from carbon_ingest.settings import Settings
@@ -29,32 +26,16 @@ Quantities are decimal strings with their unit; errors are RFC 9457 problem deta
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    owns = container is None
     settings = settings or (container.settings if container is not None else Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not owns:
-            yield
-            return
-        built = bootstrap(settings or Settings())
-        app.state.container = built
-        await built.start()
-        try:
-            yield
-        finally:
-            await built.stop()
-
-    app = FastAPI(title="Carbon Bureau — ingest", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
-    if container is not None:
-        app.state.container = container
+    app = FastAPI(
+        title="Carbon Bureau — ingest",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=container_lifespan(container, lambda: bootstrap(settings)),
+    )
+    app.state.container = container
     for module in (enterprises, submissions, catalogue, quality, evidence):
         app.include_router(module.router)
-
-    async def readiness() -> dict[str, bool]:
-        built: Container | None = getattr(app.state, "container", None)
-        return {"started": False} if built is None else await built.runtime.readiness()
-
     install_auth(app, settings.auth, settings.environment)
-    finish_app(app, readiness)
+    finish_app(app, container_readiness(app))
     return app

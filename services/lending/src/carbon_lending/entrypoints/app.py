@@ -7,13 +7,10 @@ it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from carbon_common.auth import install_auth
-from carbon_common.http import finish_app
+from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints import routes_loans, routes_quotes
 from carbon_lending.entrypoints.deps import install_domain_errors
@@ -34,34 +31,16 @@ Ratings into loan pricing, approval and monitoring for bank core systems.
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container is not None else Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if container is not None:
-            yield
-            return
-        built = bootstrap(settings or Settings())
-        app.state.container = built
-        await built.start()
-        try:
-            yield
-        finally:
-            await built.stop()
-
     app = FastAPI(
-        title="Carbon Bureau — lending", version="1.0.0", description=DESCRIPTION, lifespan=lifespan
+        title="Carbon Bureau — lending",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=container_lifespan(container, lambda: bootstrap(settings)),
     )
-    if container is not None:
-        app.state.container = container
+    app.state.container = container
     app.include_router(routes_quotes.router)
     app.include_router(routes_loans.router)
     install_domain_errors(app)
-
-    async def readiness() -> dict[str, bool]:
-        c: Container = app.state.container
-        checks: dict[str, bool] = await c.runtime.readiness()
-        return checks
-
     install_auth(app, settings.auth, settings.environment)
-    finish_app(app, readiness)
+    finish_app(app, container_readiness(app))
     return app

@@ -7,13 +7,10 @@ and the lifespan leaves it alone.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from carbon_common.auth import install_auth
-from carbon_common.http import finish_app
+from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_rating.bootstrap import Container, bootstrap
 from carbon_rating.entrypoints import routes_objections, routes_ratings, routes_report
 from carbon_rating.settings import Settings
@@ -29,31 +26,16 @@ problem details.
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container is not None else Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built: Container | None = None
-        if app.state.container is None:
-            built = bootstrap(settings or Settings())
-            await built.start()
-            app.state.container = built
-        try:
-            yield
-        finally:
-            if built is not None:
-                await built.stop()
-                app.state.container = None
-
-    app = FastAPI(title="Carbon Bureau — rating", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Carbon Bureau — rating",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=container_lifespan(container, lambda: bootstrap(settings)),
+    )
     app.state.container = container
-
-    async def readiness() -> dict[str, bool]:
-        c: Container | None = app.state.container
-        return {"container": False} if c is None else await c.runtime.readiness()
-
     app.include_router(routes_ratings.router)
     app.include_router(routes_objections.router)
     app.include_router(routes_report.router)
     install_auth(app, settings.auth, settings.environment)
-    finish_app(app, readiness)
+    finish_app(app, container_readiness(app))
     return app
