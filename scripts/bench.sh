@@ -30,6 +30,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# the quote load comes from wrk (C) so the client is not the bottleneck; Debian's package, as root
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 \
+    || echo "bench: wrk not installed; the quote load falls back to httpx"
+fi
+
 if ! running postgres; then "$BUREAU" stack up --no-kafka; started_pg=1; fi
 eval "$("$BUREAU" stack env)"   # PG_URL_BASE (and the shared KAFKA_BOOTSTRAP)
 if [ "$BROKER" = shared ]; then

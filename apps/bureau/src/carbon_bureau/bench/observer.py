@@ -1,4 +1,4 @@
-"""Watches ``accounting.accounts.v1`` and ``rating.ratings.v1`` from their current end.
+"""Watches ``accounting.accounts.v1``, ``rating.ratings.v1`` and ``lending.loans.v1`` from their current end.
 
 No consumer group (partitions assigned, nothing committed), so it never disturbs the services.
 Each event of the dataset's enterprises is kept as (credit code, period, Kafka timestamp in
@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from carbon_common.events.topics import Topics
 
-TOPICS = (Topics.ACCOUNTS, Topics.RATINGS)
+TOPICS = (Topics.ACCOUNTS, Topics.RATINGS, Topics.LOANS)
+_KIND = {Topics.ACCOUNTS: "accounts", Topics.RATINGS: "ratings", Topics.LOANS: "loans"}
 
 
 @dataclass(slots=True)
@@ -24,6 +25,8 @@ class Seen:
     code: str
     period: str
     ts: float
+    #: the CloudEvents type (``ce_type`` header), e.g. ``bureau.lending.loan-repriced.v1``
+    type: str = ""
 
 
 @dataclass
@@ -63,8 +66,7 @@ class TopicObserver:
         while True:
             batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
             for tp, records in batches.items():
-                key = "accounts" if tp.topic == Topics.ACCOUNTS else "ratings"
-                out = self.events[key]
+                out = self.events[_KIND[tp.topic]]
                 for r in records:
                     if r.value is None:
                         continue
@@ -72,7 +74,8 @@ class TopicObserver:
                     code = body.get("credit_code")
                     if code in self.codes:
                         period = body.get("period") or body.get("as_of_period") or ""
-                        out.append(Seen(code, period, r.timestamp / 1000))
+                        ce_type = dict(r.headers or ()).get("ce_type", b"").decode()
+                        out.append(Seen(code, period, r.timestamp / 1000, ce_type))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -83,7 +86,7 @@ class TopicObserver:
 
     def mark(self) -> dict[str, int]:
         """Current event counts (to slice the streams per phase)."""
-        return {k: len(self.events[k]) for k in ("accounts", "ratings")}
+        return {k: len(self.events[k]) for k in _KIND.values()}
 
     def since(self, kind: str, mark: dict[str, int]) -> list[Seen]:
         return self.events[kind][mark[kind] :]

@@ -149,9 +149,24 @@ def _run_md(label: str, run: dict[str, Any]) -> list[str]:
     if q:
         out += [
             "",
-            f"**Quote API** (`POST /v1/quotes`, X-Org bank-a, concurrency {q['concurrency']}, {q['seconds']} s): "
+            f"**Quote API** (`POST /v1/quotes`, X-Org bank-a, one uvicorn worker, concurrency {q['concurrency']}, "
+            f"{q['seconds']} s, client {q.get('client', 'httpx')}): "
             f"{_fmt(q['requests_per_s'], 'req/s')}, p50 {_fmt(q['p50_ms'], 'ms')}, p99 {_fmt(q['p99_ms'], 'ms')}, "
             f"statuses {q['statuses']}.",
+        ]
+    loans, meth = run.get("loans") or {}, run.get("methodology") or {}
+    if meth and "rerate_s" not in meth:
+        out += ["", f"**Methodology change**: failed — {meth.get('detail', 'no answer')}"]
+    elif meth:
+        out += [
+            "",
+            f"**Methodology change** (`PUT /v1/admin/methodology` → {meth.get('version')} with `rerate: true`, after "
+            f"booking {_fmt(loans.get('loans_booked'))} carbon-linked loans for bank-a): full re-rating of "
+            f"{_fmt(meth.get('enterprises_considered'))} enterprises in {_fmt(meth.get('rerate_s'), 's')} "
+            f"(request {_fmt(meth.get('request_s'), 's')}), {_fmt(meth.get('ratings_issued'))} new ratings; "
+            f"lending re-evaluated the linked loans: {_fmt(meth.get('loans_repriced'))} `LoanRepriced`, "
+            f"{_fmt(meth.get('loan_alerts'))} `LoanAlert`, the last {_fmt(meth.get('last_loan_event_s'), 's')} "
+            "after the request started.",
         ]
     pt = run.get("passthrough") or {}
     if pt:
@@ -164,7 +179,7 @@ def _run_md(label: str, run: dict[str, Any]) -> list[str]:
     res = run.get("resources") or {}
     if res:
         out += ["", "**Per service process** (CPU seconds / average cores / peak RSS)", ""]
-        phases = [ph for ph in ("replay", "latency", "quotes") if ph in res]
+        phases = [ph for ph in ("replay", "latency", "quotes", "methodology") if ph in res]
         out.append("| service | " + " | ".join(phases) + " | peak RSS, whole run |")
         out.append("|---|" + "---:|" * (len(phases) + 1))
         for svc in res.get("peak_rss_mb", {}):
@@ -229,11 +244,16 @@ def render_markdown(runs: dict[str, dict[str, Any]]) -> str:
         "when the outcome changes, so a month whose rating would be unchanged has no sample; that the pipeline "
         "caught up is checked instead (every month accounted, rating's read model = accounting, lending in step).",
         "4. **Quote API**: `POST /v1/quotes` (green loan, 10 M CNY, 36 months) for every enterprise in "
-        "turn at fixed concurrency, keep-alive connections.",
-        "5. **Raw pass-through**: aiokafka producer (idempotent, acks=all, linger 5 ms) → consumer on a "
+        "turn at fixed concurrency, keep-alive connections, from `wrk` (one thread; `scripts/bench.sh` installs "
+        "it from Debian) or, without it, an httpx client in the bench process.",
+        "5. **Methodology change**: bank-a books one carbon-linked loan per enterprise that gets a quote; then "
+        "methodology v2 is put in force with a full re-rating in the same request; timed: the re-rating (as "
+        "rating reports it), and the request's start to the last `LoanRepriced`/`LoanAlert` with lending's "
+        "read model in step with rating.",
+        "6. **Raw pass-through**: aiokafka producer (idempotent, acks=all, linger 5 ms) → consumer on a "
         "throw-away 6-partition topic, as many messages as the replay had records, each the replay's "
         "average record size; pipeline ÷ raw = end-to-end facts/s ÷ raw msg/s.",
-        "6. **Resources**: psutil on each service process, RSS sampled every 250 ms, CPU seconds per phase.",
+        "7. **Resources**: psutil on each service process, RSS sampled every 250 ms, CPU seconds per phase.",
         "",
         "## Reproduce",
         "",

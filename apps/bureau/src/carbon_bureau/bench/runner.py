@@ -17,6 +17,7 @@ from carbon_common.testing import kafka_bootstrap, pg_url_base
 
 from . import latency as lat
 from .machine import machine_info
+from .methodology import book_loans, methodology_change
 from .observer import TopicObserver
 from .passthrough import passthrough
 from .probes import Probe
@@ -201,6 +202,21 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 api["lending"], codes, opts.quote_concurrency, opts.quote_seconds
             )
         resources["quotes"] = phase.end(run["quotes"]["seconds"] or 1)
+        # -- full re-rating after a methodology change, and the repricing of linked loans -----------
+        with console.status("booking one carbon-linked loan per enterprise (bank-a)"):
+            run["loans"] = await book_loans(api["lending"], codes)
+        phase = monitor.phase()
+        t_m = time.monotonic()
+        with console.status("methodology v2 in force with a full re-rating; waiting for lending"):
+            run["methodology"] = await methodology_change(api["rating"], probe, observer, "v2")
+        resources["methodology"] = phase.end(time.monotonic() - t_m)
+        m = run["methodology"]
+        run["checks"].append(
+            {"name": "methodology change: every rating re-evaluated, lending in step", "ok": bool(m["ok"]),
+             "detail": f"{m.get('enterprises_considered')} considered, {m.get('ratings_issued')} new ratings, "
+                       f"{m.get('loans_repriced')} loans repriced, {m.get('loan_alerts')} alerts"
+                       if m["ok"] else m.get("detail", "lending not in step within the timeout")}
+        )  # fmt: skip
         resources["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
         run["resources"] = resources
         # -- raw pass-through on the same broker ----------------------------------------------------
