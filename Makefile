@@ -7,7 +7,7 @@ export UV_PYTHON := $(PYTHON)
 UV := .tools/bin/uv
 VENV := .venv/.synced
 
-.PHONY: help install demo up down status check lint typecheck imports test test-unit bench clean logs
+.PHONY: help install demo up down status check lint typecheck imports test test-unit fuzz bench clean logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,7 @@ $(VENV): $(UV) uv.lock pyproject.toml libs/common/pyproject.toml services/*/pypr
 install: $(VENV) ## create .venv with every package (uv, one lock file)
 
 demo: $(VENV) ## the embedded default: one process, embedded PostgreSQL, in-process bus, pilot replay, APIs on :8000
+	bash scripts/ensure-fonts.sh >/dev/null  # the CJK font embedded in the PDF reports
 	.venv/bin/bureau demo $(DEMO_ARGS)
 
 up: $(VENV) ## the real local stack: Kafka (KRaft) + PostgreSQL + the four services on :8001-8004
@@ -58,7 +59,13 @@ test: $(VENV) check ## everything: checks, unit, contract, integration and e2e a
 
 test-unit: $(VENV) ## fast tests only (no Kafka, no PostgreSQL; kustomize is installed for the manifest tests)
 	bash scripts/ensure-kustomize.sh
+	bash scripts/ensure-fonts.sh >/dev/null  # the rating PDF report tests need the CJK font
 	PATH="$${CARBON_CACHE:-$$HOME/.cache/carbon-bureau}/bin:$$PATH" .venv/bin/pytest -q -m "not integration and not e2e"
+
+fuzz: $(VENV) ## Schemathesis on every service's OpenAPI at a large budget (CARBON_FUZZ_EXAMPLES, default 300); starts the stack if needed and leaves it up
+	.venv/bin/bureau stack up
+	eval "$$(.venv/bin/bureau stack env)" && CARBON_FUZZ_EXAMPLES=$${CARBON_FUZZ_EXAMPLES:-300} \
+		.venv/bin/pytest -p no:cacheprovider --durations=10 tests/fuzz $(FUZZ_ARGS)
 
 bench: $(VENV) ## pilot replay through the real stack; writes docs/benchmarks.md
 	bash scripts/bench.sh

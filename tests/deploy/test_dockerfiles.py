@@ -110,7 +110,7 @@ def test_final_stage_has_no_build_tooling(svc: str) -> None:
 def test_rating_image_ships_cjk_fonts() -> None:
     _, stages = _stages("rating")
     runs = " ".join(i.args for i in stages[-1].of("RUN"))
-    assert "fonts-noto-cjk" in runs and "--no-install-recommends" in runs and "/var/lib/apt/lists" in runs
+    assert "fonts-wqy-microhei" in runs and "--no-install-recommends" in runs and "/var/lib/apt/lists" in runs
 
 
 def test_build_context_holds_what_the_dockerfiles_copy() -> None:

@@ -52,7 +52,9 @@ RULES: dict[str, dict[tuple[str, str], Rule]] = {
     },
     "accounting": {
         ("GET", "/v1/accounts/{credit_code}"): R("accounts:read", own=True),
+        ("GET", "/v1/accounts/{credit_code}/lineage"): R("accounts:read", own=True),
         ("GET", "/v1/accounts/{credit_code}/{period}/lineage"): R("accounts:read", own=True),
+        ("GET", "/v1/emission-factors"): R(),
         ("GET", "/v1/factors"): R(),
         ("GET", "/v1/factor-sets"): R(),
         ("POST", "/v1/factor-sets"): R("factors:admin"),
@@ -71,6 +73,8 @@ RULES: dict[str, dict[tuple[str, str], Rule]] = {
         ("POST", "/v1/objections/{objection_id}/decision"): R("objections:review"),
         ("GET", "/v1/methodology"): R(),
         ("POST", "/v1/admin/rerate"): R("methodology:admin"),
+        ("PUT", "/v1/admin/methodology"): R("methodology:admin"),
+        ("GET", "/v1/admin/methodology/changes"): R("methodology:admin", "audit:read"),
     },
     "lending": {
         ("POST", "/v1/quotes"): R("quotes:write"),
@@ -83,6 +87,8 @@ RULES: dict[str, dict[tuple[str, str], Rule]] = {
         ("GET", "/v1/loan-events"): R("loans:write"),
         ("GET", "/v1/portfolio"): R("portfolio:read"),
         ("POST", "/v1/market/cea-price"): R("market:write"),
+        ("GET", "/v1/policy"): R("quotes:write", "loans:write", "portfolio:read"),
+        ("GET", "/v1/policy/audit"): R("quotes:write", "loans:write", "portfolio:read"),
     },
 }
 #: answer without a token (probes, metrics, the OpenAPI docs)

@@ -132,3 +132,173 @@ async def test_app_lifespan_builds_its_own_container(db_url: str) -> None:
         ready = await c.get("/readyz")
         assert ready.status_code == 200, ready.text
         assert (await c.get("/livez")).json() == {"status": "ok"}
+
+
+async def test_single_period_month_quarter_year_and_clear_4xx(service: Service, b: SimpleNamespace) -> None:
+    container, bus = service
+    code = b.credit_code()
+    events: list[Any] = [b.enterprise(code, "4411")]
+    for m in (1, 2, 4):  # no March: Q1 = January + February
+        events.append(b.fact(code, "energy.raw_coal", str(100 * m), "t", period=f"2024-{m:02d}"))
+    await b.publish(bus, *events)
+    await b.settle(container, bus)
+    async with client(container) as c:
+        url = f"/v1/accounts/{code}"
+        [month] = (await c.get(url, params={"period": "2024-02"})).json()["items"]
+        assert month["period"] == "2024-02" and month["granularity"] == "month"
+        assert Decimal(month["total_tco2"]) == Decimal("380.06")  # 200 t × 1.9003
+        assert month["calculation_version"] == 1 and month["cross_check"] is None
+        [q1] = (await c.get(url, params={"quarter": "2024-Q1"})).json()["items"]
+        assert q1["period"] == "2024-Q1" and q1["months"] == ["2024-01", "2024-02"]
+        assert Decimal(q1["total_tco2"]) == Decimal("570.09")  # 300 t × 1.9003
+        [year] = (await c.get(url, params={"year": "2024"})).json()["items"]
+        assert year["granularity"] == "year" and Decimal(year["total_tco2"]) == Decimal("1330.21")  # 700 t
+        for params in ({"period": "2024-13"}, {"period": "2024-1"}, {"quarter": "2024-Q5"}, {"year": "24"}):
+            bad = await c.get(url, params=params)
+            assert bad.status_code == 422, params
+            assert bad.headers["content-type"].startswith("application/problem+json")
+        for params in ({"period": "2024-01", "year": "2024"}, {"quarter": "2024-Q1", "granularity": "year"}):
+            conflict = await c.get(url, params=params)
+            assert conflict.status_code == 400 and "Conflicting" in conflict.json()["title"], params
+        assert (await c.get(url, params={"quarter": "2024-Q3"})).status_code == 404
+        assert (await c.get(url, params={"period": "2023-01"})).status_code == 404
+        # the range shape still answers an empty list rather than 404
+        assert (await c.get(url, params={"from": "2023-01", "to": "2023-12"})).json()["items"] == []
+
+
+async def test_lineage_query_shape_lists_facts_with_evidence_and_every_factor(
+    service: Service, b: SimpleNamespace
+) -> None:
+    container, bus = service
+    code = b.credit_code()
+    coal = b.fact(code, "energy.raw_coal", "1000", "t", period="2023-06")
+    grid = b.fact(code, "electricity.purchased", "10000", "MWh", department="grid-140400", period="2023-06")
+    green = b.fact(
+        code, "electricity.green_purchased", "4000", "MWh", department="grid-140400", period="2023-06"
+    )
+    await b.publish(bus, b.enterprise(code, "2614"), coal, grid, green)
+    await b.settle(container, bus)
+    async with client(container) as c:
+        r = await c.get(f"/v1/accounts/{code}/lineage", params={"period": "2023-06"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["reproducible"] is True
+        legacy = (await c.get(f"/v1/accounts/{code}/2023-06/lineage")).json()
+        assert legacy == body
+        figs = {f["figure"]: f for f in body["figures"]}
+        market = figs["scope2_market_tco2"]
+        assert Decimal(market["value_tco2"]) == Decimal("3657.6")  # (10,000 − 4,000) × 0.6096
+        assert {t["fact"]["fact_id"]: Decimal(t["result_tco2"]) for t in market["terms"]} == {
+            grid.fact_id: Decimal("6096"),
+            green.fact_id: Decimal("-2438.4"),
+        }
+        assert {t["factor"]["code"] for t in market["terms"]} == {"grid.residual_mix"}
+        hashes = {f["fact_id"]: f["evidence_hash"] for f in body["facts"]}
+        assert hashes == {e.fact_id: e.evidence_hash for e in (coal, grid, green)}
+        assert {(f["code"], f["year"]) for f in body["factors"]} == {
+            ("fuel.raw_coal", None),
+            ("grid.national_average", 2023),
+            ("grid.residual_mix", 2023),
+        }
+        assert all(f["source"] for f in body["factors"])
+        missing = await c.get(f"/v1/accounts/{code}/lineage")
+        assert missing.status_code == 422
+        assert (await c.get(f"/v1/accounts/{code}/lineage", params={"period": "2023-13"})).status_code == 422
+        assert (await c.get(f"/v1/accounts/{code}/lineage", params={"period": "2022-06"})).status_code == 404
+
+
+async def test_emission_factors_path_is_the_factor_library(service: Service) -> None:
+    container, _ = service
+    async with client(container) as c:
+        a = (await c.get("/v1/emission-factors")).json()
+        assert a == (await c.get("/v1/factors")).json()
+        assert a["factor_set"] == "cn-default@1"
+        assert any(f["code"] == "grid.national_average" and f["year"] == 2022 for f in a["factors"])
+        assert (await c.get("/v1/emission-factors", params={"factor_set": "nope@9"})).status_code == 404
+
+
+async def test_exports_from_the_topic_are_netted_in_the_account(service: Service, b: SimpleNamespace) -> None:
+    container, bus = service
+    code = b.credit_code()
+    await b.publish(
+        bus,
+        b.enterprise(code, "3120"),
+        b.fact(code, "electricity.purchased", "10000", "MWh", department="grid-140400", period="2023-06"),
+        b.fact(code, "electricity.exported", "2500", "MWh", department="grid-140400", period="2023-06"),
+        b.fact(code, "heat.purchased", "3000", "GJ", period="2023-06"),
+        b.fact(code, "heat.exported", "1000", "GJ", period="2023-06"),
+    )
+    await b.settle(container, bus)
+    [acct] = b.accounts_for(bus, code)
+    assert acct.scope2_location_tco2 == Decimal("4199.5")  # 7,500 × 0.5306 + 2,000 × 0.11
+    assert acct.fact_count == 4
+
+
+async def test_verified_emissions_cross_check_is_visible_in_the_account(
+    service: Service, b: SimpleNamespace
+) -> None:
+    container, bus = service
+    code = b.credit_code()
+    await b.publish(
+        bus,
+        b.enterprise(code, "4411"),
+        b.fact(code, "energy.raw_coal", "1000", "t", period="2024-01"),
+        b.fact(code, "emissions.verified", "2500", "tCO2", department="eeb-140400", period="2024-01"),
+        b.fact(code, "energy.raw_coal", "1000", "t", period="2024-02"),
+        b.fact(code, "emissions.verified", "1950", "tCO2", department="eeb-140400", period="2024-02"),
+    )
+    await b.settle(container, bus)
+    async with client(container) as c:
+        items = (await c.get(f"/v1/accounts/{code}", params={"from": "2024-01", "to": "2024-02"})).json()[
+            "items"
+        ]
+        jan, feb = items
+        assert jan["cross_check"] == {
+            "verified_tco2": "2500",
+            "verified_by": "eeb-140400",
+            "computed_tco2": "1900.3000",
+            "computed_from": "stats-140400",
+            "difference_tco2": "-599.7000",
+            "relative_difference": "0.2399",
+            "tolerance": "0.05",
+            "discrepancy": True,
+        }
+        assert Decimal(jan["data_quality_score"]) == 3 and Decimal(jan["total_tco2"]) == Decimal("1900.3")
+        assert feb["cross_check"]["discrepancy"] is False and Decimal(feb["data_quality_score"]) == 1
+        [q1] = (await c.get(f"/v1/accounts/{code}", params={"quarter": "2024-Q1"})).json()["items"]
+        assert q1["verified_months"] == ["2024-01", "2024-02"] and q1["discrepancy_months"] == ["2024-01"]
+        lineage = (await c.get(f"/v1/accounts/{code}/lineage", params={"period": "2024-01"})).json()
+        assert lineage["cross_check"]["discrepancy"] is True and lineage["reproducible"] is True
+        assert any("differs from computed" in n for n in lineage["notes"])
+
+
+async def test_verification_tolerance_is_configured(db_url: str, b: SimpleNamespace) -> None:
+    from carbon_accounting.bootstrap import bootstrap
+    from carbon_accounting.settings import Settings
+    from carbon_common.bus.memory import InMemoryBus
+    from carbon_common.settings import PostgresSettings
+
+    bus = InMemoryBus()
+    settings = Settings(
+        postgres=PostgresSettings(url=db_url),  # type: ignore[arg-type]
+        verification_tolerance=Decimal("0.30"),
+    )
+    container = bootstrap(settings, bus=bus)
+    await container.start()
+    await bus.start()
+    try:
+        code = b.credit_code()
+        await b.publish(
+            bus,
+            b.fact(code, "energy.raw_coal", "1000", "t"),
+            b.fact(code, "emissions.verified", "2500", "tCO2", department="eeb-140400"),
+        )
+        await b.settle(container, bus)
+        [acct] = b.accounts_for(bus, code)
+        assert acct.data_quality_score == 1  # 24 % apart, within the configured 30 %
+        async with client(container) as c:
+            [item] = (await c.get(f"/v1/accounts/{code}", params={"period": "2024-01"})).json()["items"]
+            assert item["cross_check"]["tolerance"] == "0.30" and item["cross_check"]["discrepancy"] is False
+    finally:
+        await bus.stop()
+        await container.stop()

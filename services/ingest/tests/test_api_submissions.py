@@ -139,7 +139,14 @@ async def test_malformed_body_is_422_and_oversized_batch_413(client: Any, code: 
 async def test_catalogue_endpoint(client: Any) -> None:
     cat = (await client.get("/v1/catalogue/indicators")).json()
     by_code = {i["code"]: i for i in cat["indicators"]}
-    assert cat["version"] == 1
+    assert cat["version"] == 2
+    assert by_code["energy.raw_coal"]["plausibility"] == {
+        "family": "energy.",
+        "max_ratio": "10",
+        "window_months": 12,
+        "min_history": 3,
+    }
+    assert by_code["compliance.env_penalty"]["plausibility"] is None
     assert by_code["electricity.purchased"]["authoritative"] == ["grid"]
     assert by_code["electricity.purchased"]["cross_check_tolerance"] == "0.05"
     assert by_code["compliance.env_penalty"]["attributes"]["severity"]["required"] is True

@@ -20,7 +20,7 @@ from stdnum.cn import uscc
 
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
-from carbon_common.events import EnterpriseRegistered, Envelope, RatingIssued
+from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded, RatingIssued
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import KafkaSettings, PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
@@ -123,6 +123,47 @@ def rating(
     )
 
 
+def months(first: str, n: int) -> list[str]:
+    """``n`` consecutive ``YYYY-MM`` periods from ``first``."""
+    y, m = (int(x) for x in first.split("-"))
+    out = []
+    for _ in range(n):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def account(code: str, period: str, total: str, version: int = 1, score: str = "2") -> AccountUpdated:
+    return AccountUpdated(
+        credit_code=code,
+        period=period,
+        scope1_combustion_tco2=Decimal(total),
+        total_tco2=Decimal(total),
+        output_quantity=Decimal(10),
+        output_unit="t",
+        data_quality_score=Decimal(score),
+        factor_set="test@1",
+        calculation_version=version,
+    )
+
+
+def fact(code: str, indicator: str, period: str, value: str, unit: str = "10k CNY") -> FactRecorded:
+    rid = str(uuid.uuid4())
+    return FactRecorded(
+        fact_id=rid,
+        fact_key=f"tax/{rid}",
+        credit_code=code,
+        department="tax",
+        record_id=rid,
+        indicator=indicator,
+        period=period,
+        value=Decimal(value),
+        unit=unit,
+        evidence_hash="0" * 64,
+        recorded_at=datetime(2025, 1, 20, tzinfo=UTC),
+    )
+
+
 class Upstream:
     """What ingest and rating would publish, for tests (exposed as the ``up`` fixture)."""
 
@@ -131,6 +172,9 @@ class Upstream:
         self.code = new_credit_code
         self.enterprise = enterprise
         self.rating = rating
+        self.account = account
+        self.fact = fact
+        self.months = months
 
     async def publish(self, *events: Any) -> list[Envelope[Any]]:
         return await publish(self.bus, *events)

@@ -94,7 +94,19 @@ async def test_expired_quote_and_status_rules(app_env, up, clock) -> None:  # ty
     )
     assert r.status_code == 409 and "expired" in r.json()["detail"]
     clock.now = clock.now - timedelta(days=31)
-    _, loan = await book(client, code, product="green_loan")
+    # an indicative green-loan quote (no classified purpose) cannot be booked
+    r = await client.post(
+        "/v1/loans",
+        json={
+            "quote_id": q["quote_id"],
+            "bank_loan_ref": "NOPURPOSE",
+            "drawn_amount_cny": "1000000",
+            "drawn_on": "2025-03-01",
+        },
+        headers=A,
+    )
+    assert r.status_code == 409 and "classified" in r.json()["detail"]
+    _, loan = await book(client, code, product="green_loan", activity_code="G-3.2")
     url = f"/v1/loans/{loan['loan_id']}/status"
     assert (await client.post(url, json={"status": "repaid"}, headers=A)).json()["outstanding_cny"] == "0.00"
     bad = await client.post(url, json={"status": "overdue"}, headers=A)
@@ -172,17 +184,17 @@ async def test_portfolio_by_label_weighted_rate_and_npl(app_env, up) -> None:  #
     yellow = await up.rated("yellow")
     unrated = up.code()
     await up.publish(up.enterprise(unrated))
-    await book(client, dark, product="green_loan", headers=headers)  # 2.95 %
-    await book(client, yellow, product="green_loan", headers=headers)  # 3.50 %
-    _, bad = await book(client, unrated, product="green_loan", headers=headers)  # 3.50 %, unrated
+    await book(client, dark, product="transition_loan", headers=headers)  # 300 + 80 − 55 bp: 3.25 %
+    await book(client, yellow, product="transition_loan", headers=headers)  # 300 + 80 bp: 3.80 %
+    _, bad = await book(client, unrated, product="transition_loan", headers=headers)  # 3.80 %, unrated
     url = f"/v1/loans/{bad['loan_id']}/status"
     await client.post(url, json={"status": "overdue"}, headers=headers)
     await client.post(url, json={"status": "non_performing"}, headers=headers)
     p = (await client.get("/v1/portfolio", headers=headers)).json()
     assert p["total"]["loans"] == 3
     assert p["total"]["outstanding_cny"] == "6000000.00"
-    # (2.95 + 3.50 + 3.50) / 3 at equal balances = 3.3167
-    assert p["total"]["weighted_rate_pct"] == "3.3167"
+    # (3.25 + 3.80 + 3.80) / 3 at equal balances = 3.61666… → 3.6167
+    assert p["total"]["weighted_rate_pct"] == "3.6167"
     assert set(p["by_label"]) == {"dark_green", "yellow", "unrated"}
     assert p["rated_vs_unrated"]["unrated"]["npl_ratio"] == "1.0000"
     assert p["rated_vs_unrated"]["rated"]["npl_ratio"] == "0.0000"

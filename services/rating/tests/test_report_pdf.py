@@ -1,40 +1,59 @@
-"""The PDF carbon credit report over HTTP against a real PostgreSQL: Chinese and English, CJK names
-in the STSong-Light CID font, charts embedded, the bank read logged, 404 for an unknown enterprise.
+"""The PDF carbon credit report over HTTP against a real PostgreSQL: Chinese and English, the CJK
+name in an *embedded* TrueType font (installed by scripts/ensure-fonts.sh), charts embedded, the bank
+read logged, 404 for an unknown enterprise.
 
-No PDF parser is installed, so the checks read the raw bytes: content streams are inflated and the
-text is looked for in the encoding reportlab uses for CID fonts (UTF-16BE, PDF-string escaped)."""
+The text is extracted with poppler's ``pdftotext`` and the fonts listed with ``pdffonts`` (Debian
+``poppler-utils``): the same engine as most Linux PDF viewers, so a glyph that would render as a box
+(a non-embedded CID font without the viewer's Asian font pack) fails here. Both tests FAIL, never
+skip, when the font or poppler is missing."""
 
 from __future__ import annotations
 
-import base64
 import re
-import zlib
+import shutil
+import subprocess
+from pathlib import Path
 
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.pdfmetrics import getFont
+
+from carbon_rating.entrypoints.fonts import EMBEDDED, candidates, find_cjk_font
 
 NAME = "阳泉市晋阳焦化有限公司"
 
 
-def cid(text: str) -> bytes:
-    """``text`` as it appears inside a ``( ) Tj`` operand set in STSong-Light."""
-    encoded: str = UnicodeCIDFont("STSong-Light").formatForPdf(text)
-    return encoded.encode("latin-1")
+def poppler(tool: str, pdf: bytes, tmp_path: Path, *args: str) -> str:
+    exe = shutil.which(tool)
+    assert exe, f"{tool} not found: install Debian's poppler-utils to check the PDF report"
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    cmd = [exe, *args, str(path), *(["-"] if tool == "pdftotext" else [])]  # pdftotext: text to stdout
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
 
 
-def content(pdf: bytes) -> bytes:
-    """All stream contents, decoded (reportlab writes ``/Filter [/ASCII85Decode /FlateDecode]``)."""
+def embedded_fonts(pdf: bytes, tmp_path: Path) -> list[tuple[str, str, str]]:
+    """(name, type, embedded yes/no) per font, from ``pdffonts``."""
+    rows = poppler("pdffonts", pdf, tmp_path).splitlines()[2:]
     out = []
-    for m in re.finditer(rb"<<(.*?)>>\s*stream\r?\n(.*?)endstream", pdf, re.S):
-        head, body = m.group(1), m.group(2).strip()
-        if b"ASCII85Decode" in head:
-            body = base64.a85decode(body.removesuffix(b"~>"))
-        if b"FlateDecode" in head:
-            body = zlib.decompress(body)
-        out.append(body)
-    return b"\n".join(out)
+    for row in rows:
+        cols = row.split()
+        # name, type (one or two words), encoding, emb, sub, uni, object number, generation
+        out.append((cols[0], " ".join(cols[1:-6]), cols[-5]))
+    return out
 
 
-async def test_report_pdf_in_chinese_and_english_with_cjk_name_and_logged(harness, ev, client) -> None:
+def test_the_cjk_font_is_installed_by_the_project_set_up() -> None:
+    font = find_cjk_font()
+    assert font is not None, (
+        "no CJK TrueType font (run scripts/ensure-fonts.sh; looked in "
+        + ", ".join(str(p) for p in candidates(None))
+        + ")"
+    )
+    assert font.stat().st_size > 1_000_000
+
+
+async def test_report_pdf_in_chinese_and_english_with_cjk_name_and_logged(
+    harness, ev, client, tmp_path
+) -> None:
     await harness.publish(
         ev.enterprise(40, name=NAME, industry="2521", stage="early"),
         ev.enterprise(41, industry="2521"),  # a peer
@@ -59,19 +78,27 @@ async def test_report_pdf_in_chinese_and_english_with_cjk_name_and_logged(harnes
     assert disposition.startswith("attachment;") and f"{code}_2024-06_zh.pdf" in disposition
     pdf = zh.content
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    assert b"/BaseFont /STSong-Light" in pdf and b"UniGB-UCS2-H" in pdf
-    text = content(pdf)
+    fonts = embedded_fonts(pdf, tmp_path)
+    assert fonts and all(emb == "yes" for _, _, emb in fonts), fonts  # every font embedded
+    face = getFont(EMBEDDED).face.name.decode()  # the PostScript name of the font file's face
+    assert any(name.endswith(f"+{face}-0") and "TrueType" in kind for name, kind, _ in fonts), fonts
+    assert "STSong" not in str(fonts)
+    text = poppler("pdftotext", pdf, tmp_path, "-enc", "UTF-8")
+    flat = re.sub(r"\s+", "", text)  # table cells and wrapped lines split words over lines
     for expected in (NAME, "碳信用报告", label_zh, "分项得分", "评级历史", "同业位置", "方法学版本"):
-        assert cid(expected) in text, expected
-    assert cid(code) in text
-    assert len(re.findall(rb"/\S+ Do\b", text)) == 3  # images drawn: trend, peers, history charts
+        assert expected in flat, expected
+    assert code in flat
+    images = poppler("pdfimages", pdf, tmp_path, "-list")
+    # the trend, peers and history charts (their alpha channels are listed as "smask" rows)
+    assert [row.split()[2] for row in images.splitlines()[2:]].count("image") == 3, images
 
     en = await client.get(f"/v1/ratings/{code}/report", params={"format": "pdf", "lang": "en"})
     assert en.status_code == 200 and f'{code}_2024-06_en.pdf"' in en.headers["content-disposition"]
-    en_text = content(en.content)
-    for expected in (NAME, "Carbon credit report", "Sub-scores", "Rating history", "Methodology version"):
-        assert cid(expected) in en_text, expected
-    assert cid("碳信用报告") not in en_text
+    en_text = poppler("pdftotext", en.content, tmp_path, "-enc", "UTF-8")
+    assert NAME in re.sub(r"\s+", "", en_text)
+    for expected in ("Carbon credit report", "Sub-scores", "Rating history", "Methodology version"):
+        assert expected in en_text, expected
+    assert "碳信用报告" not in en_text
 
     log = (await client.get(f"/v1/ratings/{code}/queries")).json()["queries"]
     assert [(q["org"], q["resource"]) for q in log] == [("bank-b", "report")]

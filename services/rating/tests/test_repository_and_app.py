@@ -7,11 +7,14 @@ import asyncio
 import os
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import carbon_rating
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.testing import drop_database, fresh_database
 from carbon_rating.bootstrap import bootstrap
@@ -48,6 +51,39 @@ async def test_industry_totals_in_sql_match_the_domain(harness, ev) -> None:
     assert got[ev.code(41)].output_unit is None  # mixed units: not comparable per output
 
 
+async def test_peer_totals_for_many_groups_equal_one_query_per_group(harness, ev) -> None:
+    """The batched peer query (one VALUES join) gives each group exactly what the per-group
+    aggregate gives: industry from the directory when registered, else from the account."""
+    await harness.publish(ev.enterprise(52, industry="3120"))  # the directory overrides the account's 4411
+    await harness.settle()
+    months = window("2024-06", 18)
+    rows = [
+        AccountRow(
+            ev.code(i),
+            "4411",
+            "f@1",
+            AccountMonth(p, Decimal(100 + i + k), Decimal(10 + k), unit, None, Decimal(2)),
+        )
+        for i, unit in ((50, "MWh"), (51, "MWh"), (52, "t"), (53, "t"))
+        for k, p in enumerate(months[: 12 + i - 50])
+    ]
+    groups = [
+        (industry, window(last, 12)[0], last)
+        for industry in ("4411", "3120", "2521")
+        for last in ("2024-01", "2024-03", "2024-06")
+    ]
+    async with harness.container.uow() as uow:
+        await uow.repo.upsert_accounts(rows)
+        batched = await uow.repo.peer_totals(groups)
+        for industry, _, last in groups:
+            assert batched[(industry, last)] == await uow.repo.industry_totals(industry, window(last, 12))
+        await uow.commit()
+    assert len(batched) == 9
+    assert {t.credit_code for t in batched[("4411", "2024-03")]} == {ev.code(50), ev.code(51), ev.code(53)}
+    assert [t.credit_code for t in batched[("3120", "2024-03")]] == [ev.code(52)]
+    assert batched[("2521", "2024-06")] == ()
+
+
 async def test_app_lifespan_builds_and_stops_its_own_container(db_url: str) -> None:
     app = create_app(Settings(postgres={"url": db_url}, run_workers=False))  # type: ignore[arg-type]
     async with app.router.lifespan_context(app):
@@ -79,7 +115,8 @@ async def test_migrate_entrypoint_upgrades_to_head() -> None:
         async with engine.connect() as conn:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         await engine.dispose()
-        assert version == "0001"
+        head = ScriptDirectory(str(Path(carbon_rating.__file__).parent / "migrations")).get_current_head()
+        assert version == head == "0002"
     finally:
         await drop_database(url)
 

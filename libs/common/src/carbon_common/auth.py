@@ -320,3 +320,65 @@ def install_auth(app: FastAPI, settings: AuthSettings, environment: Environment)
     and document the security scheme; call from every service's ``create_app``."""
     app.state.token_verifier = TokenVerifier(settings, environment) if settings.enabled else None
     document_security(app)
+
+
+# --- bearer tokens in Kafka record headers ---------------------------------------------------------
+#: the Kafka record header that carries a producer's bearer JWT (value ``Bearer <token>``)
+RECORD_TOKEN_HEADER = "authorization"
+
+
+def record_token_header(token: str) -> tuple[str, bytes]:
+    """The Kafka record header a producer adds to sign its records with ``token``."""
+    return RECORD_TOKEN_HEADER, f"Bearer {token}".encode()
+
+
+class RecordTokenError(ValueError):
+    """A Kafka record's token is missing or invalid (``reason`` says which and why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RecordTokenVerifier:
+    """Verifies the bearer JWT in a Kafka record's headers with the HTTP verifier (same keys,
+    algorithms, issuer, audience and expiry rules).
+
+    A producer signs many records with one token, so each verified token is cached (bounded)
+    with its expiry; a cached token is accepted only until its ``exp``.
+    """
+
+    def __init__(self, verifier: TokenVerifier, max_cached: int = 1024) -> None:
+        self._verifier = verifier
+        self._max = max_cached
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    def principal(self, headers: Any) -> Principal | None:
+        """The verified principal of the record, ``None`` when it carries no token;
+        :class:`RecordTokenError` when the token is malformed, forged or expired."""
+        raw = None
+        for k, v in headers or ():
+            if k.lower() == RECORD_TOKEN_HEADER:
+                raw = v
+        if raw is None:
+            return None
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else str(raw)
+        scheme, _, token = text.strip().partition(" ")
+        if scheme.lower() != SCHEME or not token.strip():
+            raise RecordTokenError(f"the `{RECORD_TOKEN_HEADER}` header must be `Bearer <token>`")
+        token = token.strip()
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached[1] > time.time():
+                return cached[0]
+            del self._cache[token]
+            raise RecordTokenError("invalid token: Signature has expired")
+        try:
+            principal = self._verifier.verify(token)
+        except ProblemError as exc:
+            raise RecordTokenError(f"invalid token: {exc.problem.detail}") from exc
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]  # verified (required) above
+        if len(self._cache) >= self._max:
+            self._cache.pop(next(iter(self._cache)))  # oldest first
+        self._cache[token] = (principal, float(exp))
+        return principal

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+_log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://carbon-bureau.example/problems/"
@@ -110,9 +114,98 @@ def install_problem_handlers(app: FastAPI) -> None:
             request,
         )
 
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        # the body names no exception, message or stack frame (they may carry SQL, a DSN or a
+        # secret); the server logs the traceback (Starlette re-raises after this answer)
+        return problem_response(
+            Problem(
+                type=TYPE_BASE + "internal",
+                title="Internal Server Error",
+                status=500,
+                detail="an unexpected error; it has been logged",
+            ),
+            request,
+        )
+
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        # text PostgreSQL cannot store (U+0000, lone surrogates) is the client's error, found late
+        if _unstorable_text(exc):
+            return problem_response(
+                Problem(
+                    type=TYPE_BASE + "validation",
+                    title="Request validation failed",
+                    status=422,
+                    detail="text with a NUL character or an unpaired surrogate cannot be stored",
+                ),
+                request,
+            )
+        _log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+        return await _unhandled(request, exc)
+
     app.add_exception_handler(ProblemError, _problem)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(StatementError, _storage)
+    app.add_exception_handler(UnicodeEncodeError, _storage)
+    app.add_exception_handler(Exception, _unhandled)
+
+
+_UNSTORABLE = ("CharacterNotInRepertoireError", "UntranslatableCharacterError")
+
+
+def _unstorable_text(exc: BaseException) -> bool:
+    """Whether an encoding error of the request's text is behind ``exc`` (driver or database)."""
+    todo: list[BaseException | None] = [exc]
+    for _ in range(20):
+        if not todo:
+            break
+        e = todo.pop()
+        if e is None:
+            continue
+        if (isinstance(e, UnicodeEncodeError) and "surrogate" in e.reason) or type(e).__name__ in _UNSTORABLE:
+            return True
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return False
+
+
+_ERROR_SCHEMAS = ("#/components/schemas/Problem", "#/components/schemas/HTTPValidationError")
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what the handlers answer: every error response documented as
+    ``application/problem+json`` with the ``Problem`` schema (FastAPI's default 422 says
+    ``application/json`` ``HTTPValidationError``, and ``PROBLEM_RESPONSES`` put the schema under
+    ``application/json``), so clients and contract tests validate the real error bodies."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = original()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        if "Problem" not in components:
+            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                if not isinstance(op, dict):
+                    continue  # path-level "parameters" or "$ref"
+                for code, response in (op.get("responses") or {}).items():
+                    content = response.get("content") or {}
+                    ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+                    if not str(code).startswith(("4", "5")) or (PROBLEM_JSON not in content and ref is None):
+                        continue
+                    if ref is not None and ref not in _ERROR_SCHEMAS:
+                        continue  # a route's own error body: leave it as documented
+                    response["content"] = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                    if response.get("description") == "Validation Error":
+                        response["description"] = "Validation failed: `errors` names each field"
+        app.openapi_schema = schema
+        return schema
+
+    setattr(app, "openapi", openapi)  # noqa: B010 - FastAPI's documented way to customise the schema
 
 
 def _safe(value: Any) -> Any:

@@ -46,5 +46,7 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
         )
 
     container = Container(settings, runtime, uow, FactorSets(load_packaged(settings.seed_factor_set)))
-    runtime.subscribe(subscription(uow, container.factor_sets, settings.max_batch))
+    runtime.subscribe(
+        subscription(uow, container.factor_sets, settings.max_batch, settings.verification_tolerance)
+    )
     return container

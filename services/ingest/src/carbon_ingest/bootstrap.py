@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from carbon_common.auth import RecordTokenVerifier, TokenVerifier
 from carbon_common.bus.port import EventBus
 from carbon_common.runtime import ServiceRuntime
 from carbon_ingest.adapters.catalogue_files import load_catalogue
-from carbon_ingest.adapters.consumers import subscriptions
+from carbon_ingest.adapters.consumers import SubmissionAuth, subscriptions
 from carbon_ingest.adapters.unit_of_work import SqlUnitOfWork
 from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.service_layer.submissions import Clock
@@ -41,6 +42,10 @@ def bootstrap(settings: Settings, bus: EventBus | None = None, clock: Clock | No
     """Build the service; subscriptions are registered here, before anything starts."""
     runtime = ServiceRuntime(settings, bus=bus)
     container = Container(settings, runtime, load_catalogue(settings.catalogue_path), clock or Clock())
-    for sub in subscriptions(container.uow, container.catalogue, container.clock):
+    # Kafka submissions are verified with the HTTP token settings (keys, issuer, audience)
+    auth = SubmissionAuth(
+        RecordTokenVerifier(TokenVerifier(settings.auth, settings.environment)), settings.kafka_token_required
+    )
+    for sub in subscriptions(container.uow, container.catalogue, container.clock, auth):
         runtime.subscribe(sub)
     return container

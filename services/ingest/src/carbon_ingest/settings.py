@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from carbon_common.settings import ServiceSettings
@@ -19,3 +21,23 @@ class Settings(ServiceSettings):
     max_submission_records: int = 10_000
     #: hard maximum page size of list endpoints (DESIGN.md §9 "pagination ... with a hard maximum")
     max_page_size: int = 500
+    #: Kafka ``dept.submissions.v1``: must every record carry a bearer JWT (``authorization``
+    #: header, org = the record's department, scope ``submissions:write``)? ``required``: a
+    #: record without one is dead-lettered; ``optional``: such a record is accepted (development
+    #: and demo only), a record *with* a token is still verified. Unset: ``required``, except in
+    #: the development/test environments where it is ``optional``. docs/security.md
+    kafka_submission_token: Literal["required", "optional"] | None = None
+
+    @property
+    def kafka_token_required(self) -> bool:
+        mode = self.kafka_submission_token
+        return mode == "required" or (mode is None and not self.environment.allows_dev_secrets)
+
+    @model_validator(mode="after")
+    def _kafka_tokens_outside_development(self) -> Settings:
+        if not self.environment.allows_dev_secrets and self.kafka_submission_token == "optional":
+            raise ValueError(
+                f"refusing to start in {self.environment.value}: kafka_submission_token=optional "
+                "accepts unauthenticated Kafka submissions (development only)"
+            )
+        return self

@@ -9,13 +9,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from carbon_common.bus.port import EventBus, Subscription, envelope_decoder
+from carbon_common.bus.port import EventBus, Subscription
 from carbon_common.runtime import ServiceRuntime
-from carbon_lending.adapters.policy_store import load_catalogue, load_policies
+from carbon_lending.adapters.policy_store import (
+    PolicyDocument,
+    book_of,
+    load_catalogue,
+    load_policy_documents,
+    record_policy_versions,
+)
+from carbon_lending.adapters.quote_writer import QuoteWriter
+from carbon_lending.adapters.read_model_cache import ReadModelCache
 from carbon_lending.adapters.uow import SqlUnitOfWork
 from carbon_lending.domain.classification import Catalogue
 from carbon_lending.domain.policy import PolicyBook
-from carbon_lending.service_layer.consumers import GROUP, TOPICS, make_handler
+from carbon_lending.service_layer.consumers import GROUP, TOPICS, decoder, make_handler
+from carbon_lending.service_layer.quotes import QuoteDeps
 from carbon_lending.settings import Settings
 
 
@@ -30,6 +39,15 @@ class Container:
     policies: PolicyBook
     catalogue: Catalogue
     clock: Callable[[], datetime] = field(default=utc_now)
+    policy_documents: list[PolicyDocument] = field(default_factory=list)
+    read_model: ReadModelCache = field(init=False)
+    quote_writer: QuoteWriter = field(init=False)
+    quote_deps: QuoteDeps = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_model = ReadModelCache(self.uow, refresh_seconds=self.settings.read_model_refresh_seconds)
+        self.quote_writer = QuoteWriter(self.uow, max_batch=self.settings.quote_batch_max)
+        self.quote_deps = QuoteDeps(self.read_model, self.quote_writer, self.uow)
 
     def now(self) -> datetime:
         """The container's clock (replaceable in tests), read at call time."""
@@ -40,8 +58,12 @@ class Container:
 
     async def start(self) -> None:
         await self.runtime.start()
+        await record_policy_versions(self.uow, self.policy_documents, self.settings.policy_changed_by)
+        self.read_model.start()
 
     async def stop(self) -> None:
+        await self.read_model.stop()
+        await self.quote_writer.stop()
         await self.runtime.stop()
 
 
@@ -49,19 +71,23 @@ def bootstrap(
     settings: Settings, bus: EventBus | None = None, clock: Callable[[], datetime] | None = None
 ) -> Container:
     runtime = ServiceRuntime(settings, bus=bus)
+    documents = load_policy_documents(settings.products_dir)
     container = Container(
         settings=settings,
         runtime=runtime,
-        policies=load_policies(settings.products_dir),
+        policies=book_of(documents, settings.products_dir),
         catalogue=load_catalogue(settings.products_dir),
         clock=clock or utc_now,
+        policy_documents=documents,
     )
     runtime.subscribe(
         Subscription(
             group=GROUP,
             topics=list(TOPICS),
-            decoder=envelope_decoder(),
-            handler=make_handler(container.uow, container.policies, container.now),
+            decoder=decoder(),
+            handler=make_handler(
+                container.uow, container.policies, container.now, on_applied=container.read_model.invalidate
+            ),
             max_batch=settings.kafka.max_batch,
         )
     )

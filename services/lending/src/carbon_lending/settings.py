@@ -15,3 +15,9 @@ class Settings(ServiceSettings):
     service_name: str = "lending"
     #: folder with ``default.yaml`` (+ ``<bank_id>.yaml``) and ``catalogue.yaml``; packaged data if unset
     products_dir: Path | None = None
+    #: how often the quote path's in-memory read model polls for changes made by other processes
+    read_model_refresh_seconds: float = 1.0
+    #: most quotes written in one group-committed transaction
+    quote_batch_max: int = 200
+    #: recorded as "who" in the policy audit when a policy file names no ``changed_by``
+    policy_changed_by: str = "deployment"

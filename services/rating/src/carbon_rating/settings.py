@@ -11,11 +11,17 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RATING_", env_nested_delimiter="__", extra="ignore")
 
     service_name: str = "rating"
-    #: the methodology version new ratings are issued under (a file in carbon_rating/methodology/)
+    #: the methodology version the deployment asks for (a file in carbon_rating/methodology/); an
+    #: admin activation over the API overrides it until this setting changes (methodology_admin)
     methodology_version: str = "v1"
+    #: seconds between checks of the methodology in force (another replica's activation); 0 = off
+    methodology_refresh_seconds: float = 30
     #: objection answer period in working days; 20 follows 征信业管理条例 (PBOC credit-reporting regulation)
     objection_sla_working_days: int = 20
     #: seconds between periodic full re-rating cycles (peers' new accounts, window roll-over); 0 = off
     rerate_interval_seconds: float = 0
+    #: a TrueType CJK font file embedded in PDF reports; None = the project's font cache
+    #: (scripts/ensure-fonts.sh), then the system's wqy fonts (see entrypoints/fonts.py)
+    cjk_font: str | None = None
     #: hard maximum for list endpoints (history, query log)
     page_max: int = 200

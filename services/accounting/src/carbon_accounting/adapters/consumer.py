@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from carbon_accounting.adapters.unit_of_work import SqlUnitOfWork
 from carbon_accounting.domain.model import Enterprise, Fact
+from carbon_accounting.domain.quality import TOLERANCE
 from carbon_accounting.domain.units import accepted_units, is_accounted, unit_ok
 from carbon_accounting.service_layer.commands import ApplyBatch
 from carbon_accounting.service_layer.factor_sets import FactorSets
@@ -71,24 +73,32 @@ def unusable(event: FactRecorded) -> str | None:
     return None
 
 
+def _add_fact(cmd: ApplyBatch, d: Decoded[Envelope[Event]], data: FactRecorded) -> None:
+    if not is_accounted(data.indicator):
+        return
+    reason = unusable(data)
+    if reason is not None:
+        raise PoisonRecord(d.record, reason)
+    cmd.facts.append(to_fact(data))
+
+
 def to_command(batch: Sequence[Decoded[Envelope[Event]]]) -> ApplyBatch:
     cmd = ApplyBatch()
     # No span per record: the bus already runs the whole batch in one CONSUMER span parented on
     # the producer (``telemetry.process_span``); a span per event cost a quarter of the batch CPU.
     for d in batch:
         data = d.item.data
-        if isinstance(data, EnterpriseRegistered):
+        if type(data) is FactRecorded:  # exact type first: isinstance on pydantic goes via ABCMeta
+            _add_fact(cmd, d, data)
+        elif isinstance(data, EnterpriseRegistered):
             cmd.enterprises.append(to_enterprise(data))
-        elif isinstance(data, FactRecorded) and is_accounted(data.indicator):
-            reason = unusable(data)
-            if reason is not None:
-                raise PoisonRecord(d.record, reason)
-            cmd.facts.append(to_fact(data))
+        elif isinstance(data, FactRecorded):
+            _add_fact(cmd, d, data)
     return cmd
 
 
 def batch_handler(
-    uow_factory: Callable[[], SqlUnitOfWork], factor_sets: FactorSets
+    uow_factory: Callable[[], SqlUnitOfWork], factor_sets: FactorSets, tolerance: Decimal = TOLERANCE
 ) -> Callable[[Sequence[Decoded[Envelope[Event]]]], Any]:
     async def handle(batch: Sequence[Decoded[Envelope[Event]]]) -> None:
         by_topic: dict[str, list[Decoded[Envelope[Event]]]] = defaultdict(list)
@@ -102,7 +112,7 @@ def batch_handler(
                 fresh.extend(d for d in items if d.item.id in new)
             if not fresh:
                 return
-            outcome = await apply_batch(uow, to_command(fresh), factor_sets)
+            outcome = await apply_batch(uow, to_command(fresh), factor_sets, tolerance)
             await uow.commit()
         log.debug("batch applied", extra={"records": len(batch), "restated": outcome.restated})
 
@@ -110,12 +120,15 @@ def batch_handler(
 
 
 def subscription(
-    uow_factory: Callable[[], SqlUnitOfWork], factor_sets: FactorSets, max_batch: int = 500
+    uow_factory: Callable[[], SqlUnitOfWork],
+    factor_sets: FactorSets,
+    max_batch: int = 500,
+    tolerance: Decimal = TOLERANCE,
 ) -> Subscription[Envelope[Event]]:
     return Subscription(
         group=GROUP,
         topics=list(TOPICS),
         decoder=envelope_decoder(),
-        handler=batch_handler(uow_factory, factor_sets),
+        handler=batch_handler(uow_factory, factor_sets, tolerance),
         max_batch=max_batch,
     )

@@ -100,6 +100,11 @@ accounts = Table(
     Column("factor_set", String(120), nullable=False),
     Column("calculation_version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # cross-check of third-party verified against computed emissions (NULL: nothing verified)
+    Column("verified_tco2", Numeric, nullable=True),
+    Column("verified_by", String(400), nullable=True),
+    Column("computed_from", String(400), nullable=True),
+    Column("verification_tolerance", Numeric, nullable=True),
     PrimaryKeyConstraint("credit_code", "period", name="pk_accounts"),
 )
 

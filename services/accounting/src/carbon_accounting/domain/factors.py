@@ -89,12 +89,19 @@ def _int_or_none(v: Any) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class FactorSet:
-    """One published version of a factor library."""
+    """One published version of a factor library.
+
+    Look-ups are memoised per (code, year): a set is immutable, and the consumer asks the same
+    few questions for every enterprise-month of a batch.
+    """
 
     id: str
     version: str
     factors: tuple[Factor, ...]
     title: str = ""
+    _memo: dict[tuple[str, str, int], Factor | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def ref(self) -> str:
@@ -108,9 +115,19 @@ class FactorSet:
         "accounting year Y normally uses the latest published factor"). Before the first
         published year the earliest one is used (a documented extrapolation, visible in lineage).
         """
+        key = ("code", code, year)
+        if key in self._memo:
+            found = self._memo[key]
+        else:
+            found = self._memo[key] = self._by_code(code, year)
+        if found is None:
+            raise FactorNotFound(f"{self.ref} has no factor {code!r}")
+        return found
+
+    def _by_code(self, code: str, year: int) -> Factor | None:
         candidates = [f for f in self.factors if f.code == code]
         if not candidates:
-            raise FactorNotFound(f"{self.ref} has no factor {code!r}")
+            return None
         dated = [f for f in candidates if f.year is not None]
         if not dated:
             covering = [f for f in candidates if f.covers(year)] or candidates
@@ -122,10 +139,12 @@ class FactorSet:
 
     def for_indicator(self, indicator: str, year: int) -> Factor | None:
         """The (first) factor whose ``indicator`` is exactly ``indicator``, if any."""
-        for f in self.factors:
-            if f.indicator == indicator and f.covers(year):
-                return f
-        return None
+        key = ("indicator", indicator, year)
+        if key not in self._memo:
+            self._memo[key] = next(
+                (f for f in self.factors if f.indicator == indicator and f.covers(year)), None
+            )
+        return self._memo[key]
 
     def to_dict(self) -> dict[str, Any]:
         return {

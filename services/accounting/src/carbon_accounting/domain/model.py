@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from carbon_accounting.domain.factors import Factor
+
 
 @dataclass(frozen=True, slots=True)
 class Fact:
@@ -45,6 +47,42 @@ class Enterprise:
 
 
 @dataclass(frozen=True, slots=True)
+class CrossCheck:
+    """Third-party verified emissions beside the computed ones, for one enterprise-month.
+
+    Accounting is the only place that holds both numbers. ``computed_tco2`` is the account's
+    ``total_tco2`` (scope 1 + scope 2 location-based, what an MEE verification covers);
+    ``verified_by`` names the departments that reported ``emissions.verified``;
+    ``computed_from`` the departments whose activity facts the computation used.
+    """
+
+    verified_tco2: Decimal
+    verified_by: str
+    computed_tco2: Decimal
+    computed_from: str
+    tolerance: Decimal
+
+    @property
+    def difference_tco2(self) -> Decimal:
+        """computed − verified."""
+        return self.computed_tco2 - self.verified_tco2
+
+    @property
+    def relative_difference(self) -> Decimal | None:
+        """|computed − verified| / |verified|, 4 decimals (None when verified is zero)."""
+        if self.verified_tco2 == 0:
+            return None
+        return (abs(self.difference_tco2) / abs(self.verified_tco2)).quantize(Decimal("0.0001"))
+
+    @property
+    def discrepancy(self) -> bool:
+        """True when the two figures differ by more than ``tolerance`` (relative to verified)."""
+        if self.verified_tco2 == 0:
+            return self.computed_tco2 != 0
+        return abs(self.difference_tco2) > self.tolerance * abs(self.verified_tco2)
+
+
+@dataclass(frozen=True, slots=True)
 class AccountFigures:
     """One enterprise-month. Emissions in tCO2, money in 10k CNY, all exact ``Decimal``."""
 
@@ -68,6 +106,7 @@ class AccountFigures:
     data_quality_score: Decimal
     fact_count: int
     factor_set: str
+    cross_check: CrossCheck | None = None
 
     def comparable(self) -> tuple[Any, ...]:
         """What decides whether a recomputation is a restatement (numbers and method, not the label).
@@ -92,22 +131,42 @@ class AccountFigures:
             self.intensity_per_value_added,
             self.data_quality_score,
             self.fact_count,
+            None if self.cross_check is None else self.cross_check.verified_tco2,
+            None if self.cross_check is None else self.cross_check.verified_by,
+            None if self.cross_check is None else self.cross_check.discrepancy,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class LineageLine:
-    """One term of one figure: ``quantity × factor = result`` (factor absent for pass-through)."""
+    """One term of one figure: ``sign × quantity × factor = result``.
+
+    ``factor`` is absent for a pass-through (scope 3 reported in tCO2) and for the floor term
+    that keeps a net scope-2 figure at zero; ``sign`` is -1 for deductions (exported energy,
+    green-power certificates). The arithmetic text is built only when someone reads it (the
+    lineage endpoint), never on the consumer's hot path.
+    """
 
     figure: str
     result: Decimal
-    arithmetic: str
     fact: Fact | None = None
-    factor_code: str | None = None
-    factor_value: Decimal | None = None
-    factor_unit: str | None = None
-    factor_source: str | None = None
-    factor_year: int | None = None
+    factor: Factor | None = None
+    sign: int = 1
+    note: str = ""
+
+    @property
+    def arithmetic(self) -> str:
+        if self.fact is not None and self.factor is not None:
+            op = "−" if self.sign < 0 else ""
+            text = (
+                f"{op}{self.fact.value} {self.fact.unit} × {self.factor.value} {self.factor.unit}"
+                f" = {self.result} tCO2"
+            )
+        elif self.fact is not None:
+            text = f"{self.fact.value} tCO2 reported (pass-through)"
+        else:
+            text = f"{self.result} tCO2"
+        return f"{text} ({self.note})" if self.note else text
 
 
 @dataclass(frozen=True, slots=True)

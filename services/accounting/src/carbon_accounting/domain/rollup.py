@@ -4,6 +4,7 @@ Emissions, output, revenue and value added are additive over months; intensities
 from the sums (never averaged). The roll-up's data-quality score is the emission-weighted mean
 of the months' scores (PCAF's portfolio weighting applied over time), rounded to 0.1; with no
 emissions at all it is the plain mean. ``output_unit`` is kept only when every month agrees.
+Verified-vs-computed cross-checks stay monthly; a roll-up lists the months verified and flagged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from carbon_accounting.domain.calculation import INTENSITY_QUANTUM
+from carbon_accounting.domain.model import CrossCheck
 
 ZERO = Decimal(0)
 
@@ -37,6 +39,7 @@ class MonthlyAccount:
     fact_count: int
     factor_set: str
     calculation_version: int
+    cross_check: CrossCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,11 @@ class RolledUp:
     data_quality_score: Decimal
     fact_count: int
     factor_sets: tuple[str, ...]
+    #: months with third-party verified emissions, and those flagged as disagreeing
+    verified_months: tuple[str, ...] = ()
+    discrepancy_months: tuple[str, ...] = ()
+    #: the month's cross-check (monthly granularity only)
+    cross_check: CrossCheck | None = None
 
 
 def bucket(period: str, granularity: str) -> str:
@@ -116,4 +124,9 @@ def _combine(key: str, ms: list[MonthlyAccount]) -> RolledUp:
         data_quality_score=dq.quantize(Decimal("0.1")),
         fact_count=sum(m.fact_count for m in ms),
         factor_sets=tuple(sorted({m.factor_set for m in ms})),
+        verified_months=tuple(m.period for m in ms if m.cross_check is not None),
+        discrepancy_months=tuple(
+            m.period for m in ms if m.cross_check is not None and m.cross_check.discrepancy
+        ),
+        cross_check=ms[0].cross_check if len(ms) == 1 and ms[0].period == key else None,
     )

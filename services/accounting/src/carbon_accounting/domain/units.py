@@ -18,6 +18,8 @@ _BY_INDICATOR: dict[str, frozenset[str]] = {
     "energy.natural_gas": NM3_1E4,
     "electricity.purchased": MWH,
     "electricity.green_purchased": MWH,
+    "electricity.exported": MWH,
+    "heat.exported": GJ,
     "production.power_supplied": MWH,
     "heat.purchased": GJ,
     "emissions.verified": TCO2,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from carbon_accounting.bootstrap import Container, bootstrap
-from carbon_accounting.entrypoints import routes_accounts, routes_factors
+from carbon_accounting.entrypoints import routes_accounts, routes_factors, routes_lineage
 from carbon_accounting.settings import Settings
 from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container
     app.include_router(routes_accounts.router)
+    app.include_router(routes_lineage.router)
     app.include_router(routes_factors.router)
     install_auth(app, settings.auth, settings.environment)
     finish_app(app, container_readiness(app))

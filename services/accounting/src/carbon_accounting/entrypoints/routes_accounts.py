@@ -1,4 +1,9 @@
-"""``/v1/accounts``: monthly carbon accounts, quarterly/yearly roll-ups, and their lineage."""
+"""``/v1/accounts``: monthly carbon accounts and their quarterly/yearly roll-ups.
+
+Two query shapes, one response: a single period (``?period=YYYY-MM``, ``?quarter=YYYY-Qn`` or
+``?year=YYYY``, the issue-3 contract; 404 when there is nothing to show), or a range of months
+(``?from=&to=&granularity=``, kept for existing callers). Both answer ``AccountsOut``.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 
 from carbon_accounting.bootstrap import Container
-from carbon_accounting.domain.calculation import compute_account
-from carbon_accounting.domain.model import Fact
+from carbon_accounting.domain.model import CrossCheck
 from carbon_accounting.domain.rollup import RolledUp, roll_up
 from carbon_accounting.entrypoints.deps import get_container
 from carbon_accounting.entrypoints.schemas import (
     CREDIT_CODE,
     PERIOD,
+    QUARTER,
+    YEAR,
     AccountOut,
     AccountsOut,
+    CrossCheckOut,
     Granularity,
-    LineageFact,
-    LineageFactor,
-    LineageFigure,
-    LineageOut,
-    LineageTerm,
 )
 from carbon_common.auth import require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES, ProblemError
@@ -37,13 +39,20 @@ CreditCode = Annotated[
     str, Path(pattern=CREDIT_CODE, description="18-character USCC", examples=["91140400MA0GRE0A0X"])
 ]
 
-FIGURES = (
-    "scope1_combustion_tco2",
-    "scope1_process_tco2",
-    "scope2_location_tco2",
-    "scope2_market_tco2",
-    "scope3_tco2",
-)
+
+def cross_check_out(check: CrossCheck | None) -> CrossCheckOut | None:
+    if check is None:
+        return None
+    return CrossCheckOut(
+        verified_tco2=check.verified_tco2,
+        verified_by=check.verified_by,
+        computed_tco2=check.computed_tco2,
+        computed_from=check.computed_from,
+        difference_tco2=check.difference_tco2,
+        relative_difference=check.relative_difference,
+        tolerance=check.tolerance,
+        discrepancy=check.discrepancy,
+    )
 
 
 def _out(code: str, granularity: Granularity, r: RolledUp, version: int | None) -> AccountOut:
@@ -69,17 +78,44 @@ def _out(code: str, granularity: Granularity, r: RolledUp, version: int | None) 
         fact_count=r.fact_count,
         factor_sets=list(r.factor_sets),
         calculation_version=version,
+        cross_check=cross_check_out(r.cross_check),
+        verified_months=list(r.verified_months),
+        discrepancy_months=list(r.discrepancy_months),
     )
+
+
+def single_period(
+    period: str | None, quarter: str | None, year: str | None
+) -> tuple[Granularity, str, str, str] | None:
+    """(granularity, label, first month, last month) of ``?period``/``?quarter``/``?year``, if any."""
+    given = [(name, v) for name, v in (("period", period), ("quarter", quarter), ("year", year)) if v]
+    if not given:
+        return None
+    if len(given) > 1:
+        names = ", ".join(name for name, _ in given)
+        raise ProblemError(
+            400, "Conflicting query parameters", f"give one of period, quarter, year (got {names})"
+        )
+    if period:
+        return "month", period, period, period
+    if quarter:
+        y, q = quarter[:4], int(quarter[-1])
+        return "quarter", quarter, f"{y}-{3 * q - 2:02d}", f"{y}-{3 * q:02d}"
+    assert year is not None
+    return "year", year, f"{year}-01", f"{year}-12"
 
 
 @router.get(
     "/{credit_code}",
-    summary="An enterprise's carbon account by month, quarter or year",
+    summary="An enterprise's carbon account for a month, quarter or year",
     description=(
-        "Monthly accounts between `from` and `to` (inclusive, `YYYY-MM`), or their quarterly/yearly "
-        "roll-ups (`granularity`). Emissions in tCO2 as decimal strings; `total_tco2` = scope 1 + "
-        "scope 2 location-based. Roll-ups sum emissions, output and revenue and recompute intensities "
-        "from the sums. A month with no accepted facts has no account (it is absent, not zero)."
+        "One period: `?period=YYYY-MM` (a month), `?quarter=YYYY-Qn` or `?year=YYYY` (roll-ups); "
+        "404 when the enterprise has no account in it. Or a range: monthly accounts between `from` "
+        "and `to` (inclusive, `YYYY-MM`), or their quarterly/yearly roll-ups (`granularity`). "
+        "Emissions in tCO2 as decimal strings; `total_tco2` = scope 1 + scope 2 location-based. "
+        "Roll-ups sum emissions, output and revenue and recompute intensities from the sums. A month "
+        "with no accepted facts has no account (it is absent, not zero). Monthly items carry the "
+        "verified-vs-computed `cross_check`; roll-ups list `verified_months` and `discrepancy_months`."
     ),
     response_model=AccountsOut,
     responses=PROBLEM_RESPONSES,
@@ -87,108 +123,36 @@ def _out(code: str, granularity: Granularity, r: RolledUp, version: int | None) 
 async def get_accounts(
     credit_code: CreditCode,
     container: Annotated[Container, Depends(get_container)],
-    first: Annotated[str, Query(alias="from", pattern=PERIOD, examples=["2024-01"])] = "1900-01",
-    last: Annotated[str, Query(alias="to", pattern=PERIOD, examples=["2024-12"])] = "9999-12",
-    granularity: Annotated[Granularity, Query(description="month, quarter or year")] = "month",
+    period: Annotated[str | None, Query(pattern=PERIOD, examples=["2024-05"])] = None,
+    quarter: Annotated[str | None, Query(pattern=QUARTER, examples=["2024-Q2"])] = None,
+    year: Annotated[str | None, Query(pattern=YEAR, examples=["2024"])] = None,
+    first: Annotated[str | None, Query(alias="from", pattern=PERIOD, examples=["2024-01"])] = None,
+    last: Annotated[str | None, Query(alias="to", pattern=PERIOD, examples=["2024-12"])] = None,
+    granularity: Annotated[Granularity | None, Query(description="month, quarter or year")] = None,
 ) -> AccountsOut:
+    single = single_period(period, quarter, year)
+    if single is not None:
+        if first or last or granularity:
+            raise ProblemError(
+                400,
+                "Conflicting query parameters",
+                "period/quarter/year select one period; from/to/granularity select a range: not both",
+            )
+        granularity, label, first, last = single
+    else:
+        first, last, granularity = first or "1900-01", last or "9999-12", granularity or "month"
+        label = None
     if first > last:
         raise ProblemError(
             400, "Bad period range", f"from={first} is after to={last}", slug="bad-period-range"
         )
     async with container.uow() as uow:
         months = await uow.repo.monthly_accounts(credit_code, first, last)
+    if label is not None and not months:
+        raise ProblemError(404, "Account not found", f"no account for {credit_code} in {label}")
     versions = {m.period: m.calculation_version for m in months}
     items = [
         _out(credit_code, granularity, r, versions.get(r.period) if granularity == "month" else None)
         for r in roll_up(months, granularity)
     ]
     return AccountsOut(credit_code=credit_code, granularity=granularity, items=items)
-
-
-def _fact_out(f: Fact) -> LineageFact:
-    return LineageFact(
-        fact_id=f.fact_id,
-        fact_key=f.fact_key,
-        department=f.department,
-        record_id=f.record_id,
-        revision=f.revision,
-        indicator=f.indicator,
-        value=f.value,
-        unit=f.unit,
-        evidence_hash=f.evidence_hash,
-        authoritative=f.authoritative,
-    )
-
-
-@router.get(
-    "/{credit_code}/{period}/lineage",
-    summary="Why a monthly account has its figures: facts, factors and arithmetic",
-    description=(
-        "Recomputes the month from the stored facts (highest revision of each) with the factor set the "
-        "account recorded, and lists for every figure its terms: the fact (department, record id, "
-        "revision, evidence hash), the factor (code, value, source) and the arithmetic. `reproducible` "
-        "is true when the recomputation equals the stored account."
-    ),
-    response_model=LineageOut,
-    responses=PROBLEM_RESPONSES,
-)
-async def get_lineage(
-    credit_code: CreditCode,
-    period: Annotated[str, Path(pattern=PERIOD, examples=["2024-01"])],
-    container: Annotated[Container, Depends(get_container)],
-) -> LineageOut:
-    async with container.uow() as uow:
-        stored = await uow.repo.account(credit_code, period)
-        if stored is None:
-            raise ProblemError(404, "Account not found", f"no account for {credit_code} in {period}")
-        facts = (await uow.repo.facts_for([(credit_code, period)])).get((credit_code, period), [])
-        enterprise = (await uow.repo.enterprises([credit_code])).get(credit_code)
-        set_id, _, version = stored.figures.factor_set.partition("@")
-        factors = await container.factor_sets.get(uow.repo, set_id, version)
-    calc = compute_account(credit_code, period, facts, enterprise, factors)
-    figures = []
-    for name in (*FIGURES, "total_tco2"):
-        terms = [
-            LineageTerm(
-                result_tco2=ln.result,
-                arithmetic=ln.arithmetic,
-                fact=_fact_out(ln.fact) if ln.fact else None,
-                factor=LineageFactor(
-                    code=ln.factor_code,
-                    value=ln.factor_value,
-                    unit=ln.factor_unit or "",
-                    source=ln.factor_source or "",
-                    year=ln.factor_year,
-                )
-                if ln.factor_code and ln.factor_value is not None
-                else None,
-            )
-            for ln in calc.lines
-            if ln.figure == name
-        ]
-        if name == "total_tco2":
-            parts = ("scope1_combustion_tco2", "scope1_process_tco2", "scope2_location_tco2")
-            vals = [getattr(calc.figures, p) for p in parts]
-            terms = [
-                LineageTerm(
-                    result_tco2=calc.figures.total_tco2,
-                    arithmetic=" + ".join(str(v) for v in vals) + f" = {calc.figures.total_tco2} tCO2"
-                    " (scope 1 combustion + scope 1 process + scope 2 location-based)",
-                )
-            ]
-        figures.append(LineageFigure(figure=name, value_tco2=getattr(calc.figures, name), terms=terms))
-    used = sorted(
-        {ln.fact.fact_key: ln.fact for ln in calc.lines if ln.fact}.values(), key=lambda f: f.fact_key
-    )
-    others = [f for f in facts if f.fact_key not in {u.fact_key for u in used}]
-    return LineageOut(
-        credit_code=credit_code,
-        period=period,
-        factor_set=factors.ref,
-        calculation_version=stored.calculation_version,
-        method=calc.figures.method,
-        reproducible=calc.figures.comparable() == stored.figures.comparable(),
-        figures=figures,
-        facts=[_fact_out(f) for f in (*used, *sorted(others, key=lambda f: f.fact_key))],
-        notes=list(calc.notes),
-    )

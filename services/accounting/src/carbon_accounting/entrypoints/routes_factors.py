@@ -1,4 +1,4 @@
-"""``/v1/factors`` and ``/v1/factor-sets``: the versioned emission factor library.
+"""``/v1/emission-factors`` (alias ``/v1/factors``) and ``/v1/factor-sets``: the versioned emission factor library.
 
 Publishing a version stores it (immutable); activating it restates every enterprise-month whose
 figures change and emits ``AccountUpdated`` with ``calculation_version`` + 1 for each.
@@ -32,7 +32,7 @@ Dep = Annotated[Container, Depends(get_container)]
 
 
 @router.get(
-    "/v1/factors",
+    "/v1/emission-factors",
     summary="Emission factors of the active (or a named) factor set",
     description=(
         "Every factor with its value, unit, source citation, data year (grid) and validity years. "
@@ -40,6 +40,13 @@ Dep = Annotated[Container, Depends(get_container)]
         "grid factor 0.5703). Fuels also list NCV × carbon content × oxidation, the parameters the "
         "published factor derives from."
     ),
+    response_model=FactorsOut,
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(require())],
+)
+@router.get(
+    "/v1/factors",
+    summary="Emission factors (the same as `/v1/emission-factors`, kept for existing callers)",
     response_model=FactorsOut,
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(require())],
@@ -112,7 +119,10 @@ async def activate_factor_set(set_id: str, body: ActivateIn, container: Dep) -> 
     async with container.uow() as uow:
         try:
             outcome = await handlers.activate_factor_set(
-                uow, ActivateFactorSet(set_id, body.version), container.factor_sets
+                uow,
+                ActivateFactorSet(set_id, body.version),
+                container.factor_sets,
+                container.settings.verification_tolerance,
             )
         except FactorSetNotFound as exc:
             raise ProblemError(404, "Factor set not found", str(exc)) from exc

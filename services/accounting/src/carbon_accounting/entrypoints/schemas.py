@@ -9,7 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 CREDIT_CODE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 PERIOD = r"^\d{4}-(0[1-9]|1[0-2])$"
+QUARTER = r"^\d{4}-Q[1-4]$"
+YEAR = r"^\d{4}$"
 Granularity = Literal["month", "quarter", "year"]
+
+
+class CrossCheckOut(BaseModel):
+    """Third-party verified vs computed emissions of one enterprise-month, with both sources."""
+
+    verified_tco2: Decimal = Field(description="sum of the month's `emissions.verified` facts")
+    verified_by: str = Field(description="the department(s) that reported the verified figure")
+    computed_tco2: Decimal = Field(description="the account's total_tco2 (scope 1 + scope 2 location-based)")
+    computed_from: str = Field(description="the department(s) whose activity facts the computation used")
+    difference_tco2: Decimal = Field(description="computed − verified")
+    relative_difference: Decimal | None = Field(description="|computed − verified| / verified, 4 decimals")
+    tolerance: Decimal = Field(description="the configured relative tolerance")
+    discrepancy: bool = Field(description="true when the difference exceeds the tolerance (flagged)")
 
 
 class AccountOut(BaseModel):
@@ -36,6 +51,14 @@ class AccountOut(BaseModel):
     fact_count: int
     factor_sets: list[str] = Field(description="factor set(s) id@version used")
     calculation_version: int | None = Field(None, description="monthly only: 1 = first figure, >1 = restated")
+    cross_check: CrossCheckOut | None = Field(
+        None, description="monthly only: verified vs computed emissions (absent when nothing is verified)"
+    )
+    verified_months: list[str] = Field(default_factory=list, description="months with verified emissions")
+    discrepancy_months: list[str] = Field(
+        default_factory=list,
+        description="months whose verified and computed emissions disagree beyond tolerance",
+    )
 
 
 class AccountsOut(BaseModel):
@@ -180,4 +203,6 @@ class LineageOut(BaseModel):
     )
     figures: list[LineageFigure]
     facts: list[LineageFact] = Field(description="every fact the account used")
+    factors: list[LineageFactor] = Field(description="every emission factor behind a figure")
+    cross_check: CrossCheckOut | None = None
     notes: list[str]

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from carbon_accounting.domain.calculation import compute_account
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, Fact
+from carbon_accounting.domain.quality import TOLERANCE
 from carbon_accounting.service_layer.commands import ActivateFactorSet, ApplyBatch, PublishFactorSet
 from carbon_accounting.service_layer.factor_sets import FactorSets
 from carbon_accounting.service_layer.ports import AccountingUnitOfWork, Pair, StoredAccount
@@ -59,7 +61,9 @@ def account_event(figures: AccountFigures, calculation_version: int) -> AccountU
     )
 
 
-async def recompute(uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: FactorSet) -> Outcome:
+async def recompute(
+    uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: FactorSet, tolerance: Decimal = TOLERANCE
+) -> Outcome:
     """Recompute each enterprise-month once; store and emit only those whose figures changed.
 
     A duplicate or no-op correction yields the same figures, so no new ``AccountUpdated``; a
@@ -70,8 +74,7 @@ async def recompute(uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: F
     wanted = sorted(set(pairs))
     if not wanted:
         return Outcome(0, 0)
-    facts = await uow.repo.facts_for(wanted)
-    enterprises = await uow.repo.enterprises({code for code, _ in wanted})
+    facts, enterprises = await uow.repo.facts_and_enterprises(wanted)
     existing = await uow.repo.accounts(wanted)
     to_store: list[StoredAccount] = []
     restated = 0
@@ -80,7 +83,7 @@ async def recompute(uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: F
         if not pair_facts:
             continue
         code, period = pair
-        figures = compute_account(code, period, pair_facts, enterprises.get(code), factors).figures
+        figures = compute_account(code, period, pair_facts, enterprises.get(code), factors, tolerance).figures
         prev = existing.get(pair)
         if prev is not None and prev.figures.comparable() == figures.comparable():
             if prev.figures.factor_set != figures.factor_set:
@@ -94,20 +97,21 @@ async def recompute(uow: AccountingUnitOfWork, pairs: Iterable[Pair], factors: F
     return Outcome(len(wanted), restated)
 
 
-async def apply_batch(uow: AccountingUnitOfWork, cmd: ApplyBatch, factor_sets: FactorSets) -> Outcome:
+async def apply_batch(
+    uow: AccountingUnitOfWork, cmd: ApplyBatch, factor_sets: FactorSets, tolerance: Decimal = TOLERANCE
+) -> Outcome:
     """Directory changes and facts of one batch; each touched enterprise-month computed once."""
     await uow.repo.lock_accounts(exclusive=False)
     changed = await uow.repo.upsert_enterprises(cmd.enterprises) if cmd.enterprises else set()
     facts = latest_revisions(cmd.facts)
-    if facts:
-        await uow.repo.upsert_facts(facts)
-    pairs: set[Pair] = {(f.credit_code, f.period) for f in facts}
+    # only months whose current facts changed (a redelivered or stale revision changes nothing)
+    pairs: set[Pair] = await uow.repo.upsert_facts(facts) if facts else set()
     if changed:
         # an enterprise that arrives (or changes industry) after its facts: restate its months
         pairs.update(await uow.repo.fact_pairs(changed))
     if not pairs:
         return Outcome(0, 0)
-    return await recompute(uow, pairs, await factor_sets.active(uow.repo))
+    return await recompute(uow, pairs, await factor_sets.active(uow.repo), tolerance)
 
 
 async def publish_factor_set(uow: AccountingUnitOfWork, cmd: PublishFactorSet) -> bool:
@@ -115,7 +119,10 @@ async def publish_factor_set(uow: AccountingUnitOfWork, cmd: PublishFactorSet) -
 
 
 async def activate_factor_set(
-    uow: AccountingUnitOfWork, cmd: ActivateFactorSet, factor_sets: FactorSets
+    uow: AccountingUnitOfWork,
+    cmd: ActivateFactorSet,
+    factor_sets: FactorSets,
+    tolerance: Decimal = TOLERANCE,
 ) -> Outcome:
     """Switch the active set and restate every enterprise-month it changes (in chunks)."""
     await uow.repo.lock_accounts(exclusive=True)
@@ -124,7 +131,7 @@ async def activate_factor_set(
     all_pairs = await uow.repo.fact_pairs()
     recomputed = restated = 0
     for start in range(0, len(all_pairs), RESTATE_CHUNK):
-        out = await recompute(uow, all_pairs[start : start + RESTATE_CHUNK], factors)
+        out = await recompute(uow, all_pairs[start : start + RESTATE_CHUNK], factors, tolerance)
         recomputed += out.recomputed
         restated += out.restated
     return Outcome(recomputed, restated)

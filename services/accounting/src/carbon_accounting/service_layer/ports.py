@@ -28,11 +28,20 @@ class AccountingRepository(Protocol):
         """Keep the highest revision; return credit codes whose accounting-relevant profile changed."""
         ...
 
-    async def upsert_facts(self, facts: Sequence[Fact]) -> None:
-        """Keep history; the current table holds the highest revision per fact_key."""
+    async def upsert_facts(self, facts: Sequence[Fact]) -> set[Pair]:
+        """Keep history; the current table holds the highest revision per fact_key.
+
+        Returns the (credit_code, period) pairs whose current facts changed.
+        """
         ...
 
     async def facts_for(self, pairs: Iterable[Pair]) -> dict[Pair, list[Fact]]: ...
+
+    async def facts_and_enterprises(
+        self, pairs: Iterable[Pair]
+    ) -> tuple[dict[Pair, list[Fact]], dict[str, Enterprise]]:
+        """The facts of each pair and the directory entries of their enterprises, in one read."""
+        ...
 
     async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
         """(credit_code, period) pairs that have facts (all of them when ``credit_codes`` is None)."""

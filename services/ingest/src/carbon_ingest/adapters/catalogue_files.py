@@ -9,7 +9,7 @@ import yaml
 
 from carbon_ingest.domain.catalogue import Catalogue, parse_catalogue
 
-PACKAGED = "indicators-v1.yaml"
+PACKAGED = "indicators-v2.yaml"
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from carbon_common.auth import RECORD_TOKEN_HEADER, RecordTokenError, RecordTokenVerifier
 from carbon_common.bus.port import Decoded, Record, Subscription
 from carbon_common.bus.processing import dlq_record
 from carbon_common.events import ContractError, Topics
@@ -31,11 +32,37 @@ from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.domain.records import RawRecord
 from carbon_ingest.service_layer.commands import RecordSubmission
 from carbon_ingest.service_layer.ports import UnitOfWork
-from carbon_ingest.service_layer.submissions import Clock, apply_submission
+from carbon_ingest.service_layer.submissions import Accepted, Clock, append_to_chain, apply_submission
 
 GROUP = "ingest"
 CONSUMER = f"ingest:{Topics.DEPT_SUBMISSIONS}"
 RECORD_FIELDS = ("record_id", "credit_code", "indicator", "period", "value", "unit", "attributes")
+SUBMIT_SCOPE = "submissions:write"
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionAuth:
+    """Who may put records for a department on ``dept.submissions.v1``."""
+
+    tokens: RecordTokenVerifier
+    #: a record without a token is refused (else accepted: development/demo)
+    required: bool = True
+
+    def refusal(self, record: Record, department: str) -> str | None:
+        """Why ``record`` may not be applied for ``department`` (a DLQ reason), or None."""
+        try:
+            principal = self.tokens.principal(record.headers)
+        except RecordTokenError as exc:
+            return f"unauthenticated: {exc.reason}"
+        if principal is None:
+            if not self.required:
+                return None
+            return f"unauthenticated: no bearer token in the record's `{RECORD_TOKEN_HEADER}` header"
+        if not principal.has(SUBMIT_SCOPE):
+            return f"forbidden: the token lacks the `{SUBMIT_SCOPE}` scope"
+        if department.strip() not in (principal.org, f"self-{principal.org}"):
+            return f"forbidden: the token's org {principal.org!r} may not submit for department {department[:100]!r}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +101,12 @@ def decode_dept_record(record: Record) -> DeptRecords:
 
 
 def _utf8_headers(record: Record) -> Record:
-    """The outbox stores headers as text: keep the original headers that are UTF-8."""
+    """The outbox stores headers as text: keep the original headers that are UTF-8, except the
+    producer's token (a dead-letter topic is no place for credentials)."""
     keep = []
     for k, v in record.headers:
+        if k.lower() == RECORD_TOKEN_HEADER:
+            continue
         try:
             v.decode()
         except UnicodeDecodeError:
@@ -95,8 +125,13 @@ def _dead_letter(origin: Decoded[DeptRecords], inner: int, reason: str) -> Recor
 
 
 def batch_handler(
-    uow_factory: Callable[[], UnitOfWork], catalogue: Catalogue, clock: Clock
+    uow_factory: Callable[[], UnitOfWork],
+    catalogue: Catalogue,
+    clock: Clock,
+    auth: SubmissionAuth | None = None,
 ) -> Callable[[Sequence[Decoded[DeptRecords]]], Any]:
+    """``auth`` None: no token checks at all (unit tests of the validation path only)."""
+
     async def handle(batch: Sequence[Decoded[DeptRecords]]) -> None:
         ids = {id(d): f"{d.record.topic}:{d.record.partition}:{d.record.offset}" for d in batch}
         async with uow_factory() as uow:
@@ -104,9 +139,16 @@ def batch_handler(
             # coalesce: one submission per department per batch (one directory query, one flag pass)
             groups: dict[str, list[tuple[Decoded[DeptRecords], int]]] = defaultdict(list)
             for d in batch:
-                if ids[id(d)] in fresh:
-                    groups[d.item.department].extend((d, i) for i in range(len(d.item.records)))
-            for dept, origins in groups.items():
+                if ids[id(d)] not in fresh:
+                    continue
+                refused = auth.refusal(d.record, d.item.department) if auth is not None else None
+                if refused is not None:
+                    uow.stage_record(dlq_record(_utf8_headers(d.record), refused, GROUP))
+                    continue
+                groups[d.item.department].extend((d, i) for i in range(len(d.item.records)))
+            # departments in one order (their advisory locks: no deadlock between two replicas)
+            accepted: list[Accepted] = []
+            for dept, origins in sorted(groups.items()):
                 traceparent = dict(origins[0][0].record.headers).get("traceparent")
                 with consume_span(
                     f"{Topics.DEPT_SUBMISSIONS} process",
@@ -115,24 +157,26 @@ def batch_handler(
                     records=len(origins),
                 ):
                     cmd = RecordSubmission(dept, [d.item.records[i] for d, i in origins], channel="kafka")
-                    report, _ = await apply_submission(cmd, uow, catalogue, clock)
+                    report, new = await apply_submission(cmd, uow, catalogue, clock)
+                    accepted.append(new)
                     for rej in report.rejected:
                         origin, inner = origins[rej.position]
                         reason = f"record {rej.record_id!r}: {rej.field}: {rej.reason}"
                         uow.stage_record(_dead_letter(origin, inner, reason))
+            await append_to_chain(uow, accepted)
             await uow.commit()
 
     return handle
 
 
 def subscriptions(
-    uow_factory: Callable[[], UnitOfWork], catalogue: Catalogue, clock: Clock
+    uow_factory: Callable[[], UnitOfWork], catalogue: Catalogue, clock: Clock, auth: SubmissionAuth
 ) -> list[Subscription[DeptRecords]]:
     return [
         Subscription(
             group=GROUP,
             topics=[Topics.DEPT_SUBMISSIONS],
             decoder=decode_dept_record,
-            handler=batch_handler(uow_factory, catalogue, clock),
+            handler=batch_handler(uow_factory, catalogue, clock, auth),
         )
     ]

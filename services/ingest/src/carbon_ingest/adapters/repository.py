@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, any_, case, delete, func, literal, select, text
+from sqlalchemy import and_, any_, case, delete, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
@@ -28,9 +28,10 @@ from carbon_ingest.adapters.orm import (
 from carbon_ingest.domain.enterprise import Enterprise
 from carbon_ingest.domain.evidence import GENESIS, StoredEntry, canonical_fact
 from carbon_ingest.domain.facts import Fact, Head
-from carbon_ingest.domain.quality import Flag, SourceValue
+from carbon_ingest.domain.plausibility import PLAUSIBILITY, MonthSummary, Target
+from carbon_ingest.domain.quality import CROSS_SOURCE, Flag, SourceValue
 from carbon_ingest.domain.records import Rejection
-from carbon_ingest.service_layer.ports import SubmissionReport
+from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport
 
 _EMPTY: frozenset[str] = frozenset()
 #: pg_advisory_xact_lock key of the evidence chain: one appender at a time (our own constant)
@@ -53,9 +54,46 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 """
 
 
-def _copy_value(value: Any) -> Any:
-    """COPY sends JSONB as text; other values as they are."""
-    return orjson.dumps(value).decode() if isinstance(value, dict) else value
+_FACT_COLUMNS = (
+    "fact_id", "department", "record_id", "revision", "credit_code", "indicator", "period", "value", "unit",
+    "original_value", "original_unit", "attributes", "authoritative", "content_hash", "evidence_hash",
+    "submission_id", "recorded_at",
+)  # fmt: skip
+_EVIDENCE_COLUMNS = ("seq", "fact_id", "prev_hash", "entry_hash")
+#: carbon_common.outbox's table, which this service's migrations create in its own database
+_OUTBOX_COLUMNS = ("event_id", "topic", "key", "value", "headers")
+
+
+def _jsonb(attributes: Any) -> str:
+    """COPY sends JSONB as text."""
+    return "{}" if not attributes else orjson.dumps(dict(attributes)).decode()
+
+
+#: plausibility: per target month, the department's month totals over [first_period, period]
+#: (heads summed per month, through ix_fact_heads_enterprise), then the month's own total and the
+#: exact median (numeric: the mean of the two middle values for an even count) of the months before
+_MONTH_SUMMARIES = text("""
+WITH t AS (
+    SELECT * FROM unnest(CAST(:codes AS varchar[]), CAST(:indicators AS varchar[]),
+                         CAST(:departments AS varchar[]), CAST(:periods AS varchar[]),
+                         CAST(:firsts AS varchar[])) AS t(credit_code, indicator, department, period, first_period)
+), months AS (
+    SELECT t.credit_code, t.indicator, t.department, t.period, h.period AS month, sum(h.value) AS total
+    FROM t JOIN fact_heads h
+      ON h.credit_code = t.credit_code AND h.indicator = t.indicator AND h.department = t.department
+     AND h.period >= t.first_period AND h.period <= t.period
+    GROUP BY 1, 2, 3, 4, 5
+), agg AS (
+    SELECT credit_code, indicator, department, period,
+           sum(total) FILTER (WHERE month = period) AS total,
+           array_agg(total ORDER BY total) FILTER (WHERE month < period) AS history
+    FROM months GROUP BY 1, 2, 3, 4
+)
+SELECT credit_code, indicator, department, period, total,
+       coalesce(cardinality(history), 0) AS months,
+       (history[(cardinality(history) + 1) / 2] + history[(cardinality(history) + 2) / 2]) / 2 AS median
+FROM agg WHERE total IS NOT NULL
+""")
 
 
 def _enterprise(row: Any) -> Enterprise:
@@ -133,6 +171,11 @@ class SqlRepository:
     async def lock_evidence_chain(self) -> None:
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVIDENCE_LOCK_KEY})
 
+    async def lock_department(self, department: str) -> None:
+        """Serialise one department's record-id dedupe (heads read → heads upsert → commit); other
+        departments proceed in parallel. Two-key space 2, apart from enterprises (1) and the chain."""
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(2, hashtext(:d))"), {"d": department})
+
     async def heads(self, department: str, record_ids: Iterable[str]) -> dict[str, Head]:
         ids = set(record_ids)
         if not ids:
@@ -175,41 +218,63 @@ class SqlRepository:
         return (0, GENESIS) if row is None else (int(row.seq), str(row.entry_hash))
 
     async def add_facts(
-        self, new: Sequence[Fact], hashes: Sequence[str], first_seq: int, prev_hash: str, submission_id: str
+        self,
+        new: Sequence[Fact],
+        hashes: Sequence[str],
+        first_seq: int,
+        prev_hash: str,
+        submission_id: str,
+        events: Sequence[OutboxRow] = (),
     ) -> None:
+        """COPY the facts, their chain entries and their events' outbox rows (runs under the chain
+        lock: three COPYs, no per-row statements)."""
         if not new:
             return
         fact_rows = []
         evidence_rows = []
-        head_rows: dict[tuple[str, str], dict[str, Any]] = {}
         previous = prev_hash
-        for i, (f, h) in enumerate(zip(new, hashes, strict=True)):
+        seq = first_seq
+        for f, h in zip(new, hashes, strict=True):
             fact_rows.append(
-                {
-                    "fact_id": f.fact_id,
-                    "department": f.department,
-                    "record_id": f.record_id,
-                    "revision": f.revision,
-                    "credit_code": f.credit_code,
-                    "indicator": f.indicator,
-                    "period": f.period,
-                    "value": f.value,
-                    "unit": f.unit,
-                    "original_value": f.original_value,
-                    "original_unit": f.original_unit,
-                    "attributes": dict(f.attributes),
-                    "authoritative": f.authoritative,
-                    "content_hash": f.content_hash,
-                    "evidence_hash": h,
-                    "submission_id": submission_id,
-                    "recorded_at": f.recorded_at,
-                }
+                (
+                    f.fact_id,
+                    f.department,
+                    f.record_id,
+                    f.revision,
+                    f.credit_code,
+                    f.indicator,
+                    f.period,
+                    f.value,
+                    f.unit,
+                    f.original_value,
+                    f.original_unit,
+                    _jsonb(f.attributes),
+                    f.authoritative,
+                    f.content_hash,
+                    h,
+                    submission_id,
+                    f.recorded_at,
+                )
             )
-            evidence_rows.append(
-                {"seq": first_seq + i, "fact_id": f.fact_id, "prev_hash": previous, "entry_hash": h}
-            )
+            evidence_rows.append((seq, f.fact_id, previous, h))
             previous = h
-            # a batch may carry a record twice; ON CONFLICT may touch a row only once per statement
+            seq += 1
+        await self._copy_tuples(facts.name, _FACT_COLUMNS, fact_rows)
+        await self._copy_tuples(evidence.name, _EVIDENCE_COLUMNS, evidence_rows)
+        if events:
+            await self._copy_tuples(
+                "outbox",
+                _OUTBOX_COLUMNS,
+                [(e.event_id, e.topic, e.key, e.value, e.headers_json) for e in events],
+            )
+
+    async def upsert_heads(self, new: Sequence[Fact]) -> None:
+        """Point every fact key of the batch at its newest revision (before the chain lock)."""
+        if not new:
+            return
+        # a batch may carry a record twice; ON CONFLICT may touch a row only once per statement
+        head_rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for f in new:
             head_rows[(f.department, f.record_id)] = {
                 "department": f.department,
                 "record_id": f.record_id,
@@ -222,9 +287,14 @@ class SqlRepository:
                 "value": f.value,
                 "authoritative": f.authoritative,
             }
-        await self._copy(facts, fact_rows)
-        await self._copy(evidence, evidence_rows)
         await self._upsert_heads(list(head_rows.values()))
+
+    async def _copy_tuples(self, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]) -> None:
+        """Bulk-load with PostgreSQL COPY (asyncpg binary copy) inside the unit of work's transaction:
+        ~3× faster than a multi-row INSERT for the large batches of the hot path."""
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(table, records=records, columns=columns)  # type: ignore[union-attr]
 
     async def _upsert_heads(self, rows: list[dict[str, Any]]) -> None:
         """One ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` for the whole batch
@@ -234,15 +304,6 @@ class SqlRepository:
         columns = list(rows[0])
         arrays = [[r[c] for r in rows] for c in columns]
         await raw.driver_connection.execute(_UPSERT_HEADS, *arrays)  # type: ignore[union-attr]
-
-    async def _copy(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Bulk-load with PostgreSQL COPY (asyncpg binary copy) inside the unit of work's transaction:
-        ~3× faster than a multi-row INSERT for the 10,000-row batches of the hot path."""
-        columns = list(rows[0])
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        records = [tuple(_copy_value(r[c]) for c in columns) for r in rows]
-        await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)  # type: ignore[union-attr]
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(
@@ -353,14 +414,19 @@ class SqlRepository:
     async def replace_flags(
         self, credit_codes: set[str], periods: set[str], indicators: set[str], new: Sequence[Flag]
     ) -> None:
+        """Replace the cross-source flags of the given enterprises × periods × indicators."""
         q = quality_flags.c
         await self.session.execute(
             delete(quality_flags).where(
                 q.credit_code == _any(credit_codes),
                 q.period == _any(periods),
                 q.indicator == _any(indicators),
+                q.check == CROSS_SOURCE,
             )
         )
+        await self._insert_flags(new)
+
+    async def _insert_flags(self, new: Sequence[Flag]) -> None:
         if new:
             await self.session.execute(
                 quality_flags.insert(),
@@ -380,6 +446,46 @@ class SqlRepository:
                     for f in new
                 ],
             )
+
+    async def month_summaries(self, targets: Sequence[Target]) -> list[MonthSummary]:
+        """Per checked month: its total and the count and median of the earlier months' totals
+        in its window, aggregated by PostgreSQL (one query, one row per target)."""
+        rows = await self.session.execute(
+            _MONTH_SUMMARIES,
+            {
+                "codes": [t.credit_code for t in targets],
+                "indicators": [t.indicator for t in targets],
+                "departments": [t.department for t in targets],
+                "periods": [t.period for t in targets],
+                "firsts": [t.first_period for t in targets],
+            },
+        )
+        return [
+            MonthSummary(r.credit_code, r.indicator, r.department, r.period, r.total, r.months, r.median)
+            for r in rows
+        ]
+
+    async def replace_plausibility_flags(self, targets: Sequence[Target], new: Sequence[Flag]) -> None:
+        """Replace the plausibility flags of exactly these (credit_code, indicator, department,
+        period) months (one DELETE over unnest'ed key arrays)."""
+        if targets:
+            await self.session.execute(
+                text(
+                    "DELETE FROM quality_flags q USING unnest(CAST(:codes AS varchar[]), "
+                    "CAST(:indicators AS varchar[]), CAST(:departments AS varchar[]), "
+                    "CAST(:periods AS varchar[])) AS t(credit_code, indicator, department, period) "
+                    "WHERE q.check = :check AND q.credit_code = t.credit_code AND q.indicator = t.indicator "
+                    "AND q.department = t.department AND q.period = t.period"
+                ),
+                {
+                    "codes": [t.credit_code for t in targets],
+                    "indicators": [t.indicator for t in targets],
+                    "departments": [t.department for t in targets],
+                    "periods": [t.period for t in targets],
+                    "check": PLAUSIBILITY,
+                },
+            )
+        await self._insert_flags(new)
 
     async def flags(self, credit_code: str | None, period: str | None, limit: int) -> list[Flag]:
         q = quality_flags.c

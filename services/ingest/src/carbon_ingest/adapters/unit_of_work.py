@@ -22,3 +22,7 @@ class SqlUnitOfWork(UnitOfWork):
         """A raw record (e.g. a dead-letter copy) published by the relay after this commit."""
         add_to_outbox(self.session, record, str(uuid.uuid4()))
         self._emitted += 1
+
+    def written_to_outbox(self, n: int) -> None:
+        """The repository COPYed ``n`` outbox rows itself (the facts' events): wake the relay."""
+        self._emitted += n

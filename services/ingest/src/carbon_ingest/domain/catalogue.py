@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from carbon_ingest.domain.identifiers import DEPARTMENT_KINDS
+from carbon_ingest.domain.plausibility import PlausibilityRule, rule_for
 from carbon_ingest.domain.units import UnitError, factor
 
 ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "bool": bool, "number": (int, float)}
@@ -51,6 +52,14 @@ class Indicator:
 class Catalogue:
     version: int
     indicators: Mapping[str, Indicator]
+    #: plausibility rules per indicator family (domain/plausibility.py)
+    plausibility: tuple[PlausibilityRule, ...] = ()
+    #: each indicator's plausibility rule (derived from ``plausibility``)
+    plausibility_rules: Mapping[str, PlausibilityRule] = field(init=False)
+
+    def __post_init__(self) -> None:
+        rules = {c: r for c in self.indicators if (r := rule_for(self.plausibility, c)) is not None}
+        object.__setattr__(self, "plausibility_rules", rules)
 
     def get(self, code: str) -> Indicator | None:
         return self.indicators.get(code)
@@ -108,11 +117,34 @@ def _indicator(code: str, spec: Mapping[str, Any]) -> Indicator:
     )
 
 
+def _plausibility(spec: Mapping[str, Any]) -> PlausibilityRule:
+    rule = PlausibilityRule(
+        family=str(spec["family"]),
+        max_ratio=Decimal(str(spec["max_ratio"])),
+        window_months=int(spec.get("window_months", 12)),
+        min_history=int(spec.get("min_history", 3)),
+    )
+    if not rule.family or rule.max_ratio <= 1 or rule.window_months < 1 or rule.min_history < 1:
+        raise CatalogueError(
+            f"plausibility rule {spec!r}: needs a family, max_ratio > 1, window and history ≥ 1"
+        )
+    return rule
+
+
 def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
     """Build and check a catalogue from its data-file mapping."""
     try:
         version = int(data["version"])
         indicators = {str(code): _indicator(str(code), spec) for code, spec in data["indicators"].items()}
-    except (KeyError, TypeError, AttributeError) as exc:
+        plausibility = tuple(_plausibility(r) for r in data.get("plausibility") or ())
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
+        if isinstance(exc, CatalogueError):
+            raise
         raise CatalogueError(f"malformed catalogue: {exc!r}") from exc
-    return Catalogue(version=version, indicators=indicators)
+    families = [r.family for r in plausibility]
+    if len(set(families)) != len(families):
+        raise CatalogueError(f"plausibility: a family appears twice in {families}")
+    for r in plausibility:
+        if not any(code.startswith(r.family) for code in indicators):
+            raise CatalogueError(f"plausibility: family {r.family!r} matches no indicator")
+    return Catalogue(version=version, indicators=indicators, plausibility=plausibility)

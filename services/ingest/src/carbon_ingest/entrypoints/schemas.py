@@ -141,6 +141,16 @@ class IndicatorOut(BaseModel):
     integer: bool
     attributes: dict[str, dict[str, Any]]
     cross_check_tolerance: str | None
+    plausibility: PlausibilityOut | None = Field(
+        None, description="the plausibility rule of its family (flags, never rejects); null: none"
+    )
+
+
+class PlausibilityOut(BaseModel):
+    family: str = Field(description="indicator code prefix the rule applies to")
+    max_ratio: str = Field(description="flag when month ÷ median ≥ max_ratio or ≤ 1 ÷ max_ratio")
+    window_months: int = Field(description="months before the checked one whose median is the reference")
+    min_history: int = Field(description="fewer months of history: no flag")
 
 
 class CatalogueOut(BaseModel):

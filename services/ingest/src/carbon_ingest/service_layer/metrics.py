@@ -13,3 +13,8 @@ FLAGS = Counter("ingest_quality_flags_raised_total", "Cross-validation flags rai
 EVIDENCE_CHAIN_LENGTH = Gauge(
     "ingest_evidence_chain_length", "Entries in the hash-chained evidence log (as of the last append)"
 )
+PLAUSIBILITY_FLAGS = Counter(
+    "ingest_plausibility_flags_raised_total",
+    "Plausibility flags raised (a month far from the enterprise's own median)",
+    ["indicator"],
+)

@@ -17,6 +17,7 @@ from carbon_common.events.envelope import Event
 from carbon_ingest.domain.enterprise import Enterprise
 from carbon_ingest.domain.evidence import StoredEntry
 from carbon_ingest.domain.facts import Fact, Head
+from carbon_ingest.domain.plausibility import MonthSummary, Target
 from carbon_ingest.domain.quality import Flag, SourceValue
 from carbon_ingest.domain.records import Rejection
 
@@ -36,6 +37,18 @@ class SubmissionReport:
     rejected: Sequence[Rejection]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An encoded event for the outbox table, written by the repository with the facts."""
+
+    event_id: str
+    topic: str
+    key: bytes | None
+    value: bytes
+    #: the record headers as the outbox stores them (JSON text of ``[[name, value], ...]``)
+    headers_json: str
+
+
 class Repository(Protocol):
     # directory
     async def lock_enterprise(self, credit_code: str) -> None: ...
@@ -48,10 +61,18 @@ class Repository(Protocol):
 
     # facts and evidence
     async def lock_evidence_chain(self) -> None: ...
+    async def lock_department(self, department: str) -> None: ...
+    async def upsert_heads(self, facts: Sequence[Fact]) -> None: ...
     async def heads(self, department: str, record_ids: Iterable[str]) -> dict[str, Head]: ...
     async def last_evidence(self) -> tuple[int, str]: ...
     async def add_facts(
-        self, facts: Sequence[Fact], hashes: Sequence[str], first_seq: int, prev_hash: str, submission_id: str
+        self,
+        facts: Sequence[Fact],
+        hashes: Sequence[str],
+        first_seq: int,
+        prev_hash: str,
+        submission_id: str,
+        events: Sequence[OutboxRow] = (),
     ) -> None: ...
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]: ...
 
@@ -66,6 +87,8 @@ class Repository(Protocol):
     async def replace_flags(
         self, credit_codes: set[str], periods: set[str], indicators: set[str], flags: Sequence[Flag]
     ) -> None: ...
+    async def month_summaries(self, targets: Sequence[Target]) -> list[MonthSummary]: ...
+    async def replace_plausibility_flags(self, targets: Sequence[Target], flags: Sequence[Flag]) -> None: ...
     async def flags(self, credit_code: str | None, period: str | None, limit: int) -> list[Flag]: ...
     async def quality_summary(self, credit_code: str) -> dict[str, Any]: ...
 
@@ -75,6 +98,8 @@ class Repository(Protocol):
 
 class UnitOfWork(Protocol):
     repo: Repository
+    #: the CloudEvents ``source`` of the events this unit of work emits
+    source: str
 
     async def __aenter__(self) -> Self: ...
 
@@ -83,6 +108,10 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def emit(self, event: Event) -> Any: ...
+
+    def written_to_outbox(self, n: int) -> None:
+        """The repository wrote ``n`` outbox rows in this transaction (wake the relay on commit)."""
+        ...
 
     def stage_record(self, record: Record) -> None:
         """Stage a raw bus record (a dead-letter copy) in the outbox of this transaction."""

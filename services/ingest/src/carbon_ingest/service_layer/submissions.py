@@ -1,22 +1,35 @@
 """Use case: record a department's submission (HTTP batch or Kafka records; one path for both).
 
-Order inside the one transaction, chosen so the evidence-chain lock is held briefly:
-validate every record (directory looked up with one query) → take the chain lock → load the
-stored heads of the batch's record ids, with the content hashes of their earlier revisions
-(one query) → classify new / duplicate (content any revision had) / correction →
-hash the batch's chain entries in Python → bulk-insert facts, evidence, heads → one
-``FactRecorded`` per accepted fact into the outbox → re-run cross-validation once for the
-enterprise-periods the batch touched → store the submission and its rejections.
+Two phases inside the one transaction, so that concurrent submissions overlap and only the
+evidence-chain append is serialised:
+
+1. ``apply_submission`` (per department; concurrent with other departments): validate every
+   record (directory looked up with one query) → take the *department's* advisory lock (the
+   record-id dedupe of one department is serialised; other departments run in parallel) → load
+   the stored heads of the batch's record ids with the content hashes of their earlier
+   revisions (one query) → classify new / duplicate (content any revision had) / correction →
+   upsert the heads → re-run cross-validation and plausibility checks once for the
+   enterprise-periods the batch touched → store the submission and its rejections → prepare
+   the facts' canonical bytes and ``FactRecorded`` events (everything that does not need the
+   chain).
+2. ``append_to_chain`` (once per transaction, the last step before COMMIT): take the global
+   chain lock → read the last entry → hash the batch's entries → COPY facts and evidence →
+   stage the events (they carry the entry hashes) in the outbox → the caller commits, which
+   releases the lock. The lock is taken last, so a transaction never waits for a department
+   lock while holding the chain (no deadlock with a Kafka batch that spans departments).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import orjson
+
 from carbon_common.db import new_id
-from carbon_common.events import FactRecorded
+from carbon_common.events import Envelope, FactRecorded, encode
+from carbon_common.telemetry import current_traceparent
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.domain.facts import Fact, plan_facts
@@ -24,7 +37,14 @@ from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
 from carbon_ingest.service_layer.metrics import EVIDENCE_CHAIN_LENGTH, FLAGS, RECORDS
-from carbon_ingest.service_layer.ports import SubmissionReport, UnitOfWork
+from carbon_ingest.service_layer.plausibility import check_plausibility
+from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport, UnitOfWork
+
+#: the evidence hash of an event encoded before its chain entry exists (replaced under the lock)
+_UNCHAINED = "0" * 64
+#: ``FactRecorded`` serialises ``evidence_hash`` after every submitted (user) field, so the *last*
+#: occurrence of this in the encoded value is the field itself, whatever the attributes hold
+_HASH_FIELD = b'"evidence_hash":"' + _UNCHAINED.encode() + b'"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,50 +58,87 @@ class Clock:
         return self.now().date()
 
 
+@dataclass(slots=True)
+class Accepted:
+    """The new facts of one submission, prepared for the evidence chain (``append_to_chain``)."""
+
+    submission_id: str
+    facts: list[Fact] = field(default_factory=list)
+    #: canonical bytes of each fact (what its chain entry hashes)
+    canonical: list[bytes] = field(default_factory=list)
+    #: each fact's encoded ``FactRecorded`` outbox row, ``evidence_hash`` still the placeholder:
+    #: encoding before the chain lock keeps it out of the serialised section
+    events: list[OutboxRow] = field(default_factory=list)
+
+
 async def apply_submission(
     cmd: RecordSubmission, uow: UnitOfWork, catalogue: Catalogue, clock: Clock = Clock()
-) -> tuple[SubmissionReport, list[Fact]]:
-    """Apply inside an open unit of work (the caller commits, possibly after several submissions)."""
+) -> tuple[SubmissionReport, Accepted]:
+    """Phase 1 inside an open unit of work: everything but the chain append. The caller passes
+    the ``Accepted`` facts of every submission of the transaction to ``append_to_chain`` once,
+    then commits."""
     now = clock.now()
+    submission_id = clock.new_id()
     try:
         dept = identifiers.department(cmd.department)
     except identifiers.InvalidIdentifierError as exc:
         rejected = [
             Rejection(_rid(r.record_id), "department", str(exc), i) for i, r in enumerate(cmd.records)
         ]
-        report = _report(cmd, clock.new_id(), now, 0, 0, 0, rejected)
+        report = _report(cmd, submission_id, now, 0, 0, 0, rejected)
         await uow.repo.add_submission(report, catalogue.version)
         _count(cmd, report)
-        return report, []
+        return report, Accepted(submission_id)
 
     directory = await uow.repo.registered(
         identifiers.compact_credit_code(r.credit_code) for r in cmd.records if isinstance(r.credit_code, str)
     )
     checked: list[CheckedRecord] = []
     rejected = []
+    today = clock.today()
     for i, raw in enumerate(cmd.records):
-        result = check_record(raw, dept, catalogue, directory, clock.today(), i)
+        result = check_record(raw, dept, catalogue, directory, today, i)
         (checked if isinstance(result, CheckedRecord) else rejected).append(result)  # type: ignore[arg-type]
 
-    await uow.repo.lock_evidence_chain()
+    await uow.repo.lock_department(dept.id)
     heads = await uow.repo.heads(dept.id, (c.record_id for c in checked))
     plan = plan_facts(dept, checked, heads, new_id=clock.new_id, now=now)
     rejected = sorted(rejected + plan.rejections, key=lambda r: r.position)
-    submission_id = clock.new_id()
+    accepted = Accepted(submission_id, plan.facts)
 
     if plan.facts:
-        last_seq, last_hash = await uow.repo.last_evidence()
-        hashes = evidence.chain(last_hash, (_canonical(f) for f in plan.facts))
-        await uow.repo.add_facts(plan.facts, hashes, last_seq + 1, last_hash, submission_id)
-        EVIDENCE_CHAIN_LENGTH.set(last_seq + len(plan.facts))
-        for fact, h in zip(plan.facts, hashes, strict=True):
-            uow.emit(_event(fact, h))
+        await uow.repo.upsert_heads(plan.facts)
         await _cross_validate(uow, catalogue, plan.facts)
+        await check_plausibility(uow, catalogue, plan.facts)
+        accepted.canonical = [_canonical(f) for f in plan.facts]
+        traceparent = current_traceparent()
+        accepted.events = [_encoded(_event(f, _UNCHAINED), uow.source, traceparent) for f in plan.facts]
 
     report = _report(cmd, submission_id, now, len(plan.facts), plan.duplicates, plan.corrections, rejected)
     await uow.repo.add_submission(report, catalogue.version)
     _count(cmd, report)
-    return report, plan.facts
+    return report, accepted
+
+
+async def append_to_chain(uow: UnitOfWork, batches: Sequence[Accepted]) -> None:
+    """Phase 2, the only serialised step: append the transaction's new facts to the evidence
+    chain and stage their ``FactRecorded``. Call once, last before COMMIT (which releases the
+    chain lock)."""
+    if not any(b.facts for b in batches):
+        return
+    await uow.repo.lock_evidence_chain()
+    last_seq, last_hash = await uow.repo.last_evidence()
+    seq, previous = last_seq + 1, last_hash
+    for b in batches:
+        if not b.facts:
+            continue
+        hashes = evidence.chain(previous, b.canonical)
+        events = [_with_hash(e, h) for e, h in zip(b.events, hashes, strict=True)]
+        await uow.repo.add_facts(b.facts, hashes, seq, previous, b.submission_id, events)
+        uow.written_to_outbox(len(events))
+        seq += len(b.facts)
+        previous = hashes[-1]
+    EVIDENCE_CHAIN_LENGTH.set(seq - 1)
 
 
 async def record_submission(
@@ -89,7 +146,8 @@ async def record_submission(
 ) -> SubmissionReport:
     """The HTTP use case: one submission, one transaction."""
     async with uow:
-        report, _ = await apply_submission(cmd, uow, catalogue, clock)
+        report, accepted = await apply_submission(cmd, uow, catalogue, clock)
+        await append_to_chain(uow, [accepted])
         await uow.commit()
     return report
 
@@ -151,6 +209,25 @@ def _event(f: Fact, evidence_hash: str) -> FactRecorded:
         authoritative=f.authoritative,
         recorded_at=f.recorded_at,
     )
+
+
+def _encoded(event: FactRecorded, source: str, traceparent: str | None) -> OutboxRow:
+    """The outbox row of ``event`` exactly as ``UnitOfWork.emit`` would stage it."""
+    env: Envelope[FactRecorded] = Envelope(data=event, source=source, id=new_id(), traceparent=traceparent)
+    key, value, headers = encode(env)
+    return OutboxRow(
+        env.id, env.topic, key, value, orjson.dumps([[k, v.decode()] for k, v in headers]).decode()
+    )
+
+
+def _with_hash(row: OutboxRow, evidence_hash: str) -> OutboxRow:
+    """The row with the placeholder ``evidence_hash`` replaced (its last occurrence: the field)."""
+    at = row.value.rfind(_HASH_FIELD)
+    if at < 0:
+        raise AssertionError("encoded FactRecorded without its evidence_hash placeholder")
+    start = at + len(_HASH_FIELD) - 65
+    value = row.value[:start] + evidence_hash.encode() + row.value[start + 64 :]
+    return OutboxRow(row.event_id, row.topic, row.key, value, row.headers_json)
 
 
 def _rid(value: object) -> str:

@@ -49,6 +49,7 @@ enterprises = Table(
     Column("ets_participant", Boolean, nullable=False, server_default="false"),
     Column("revision", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_enterprises_updated_at", "updated_at"),
 )
 
 _rating_columns = (
@@ -79,6 +80,8 @@ current_ratings = Table(
     Column("rating_id", String(64), nullable=False),
     *(Column(n, t, nullable=False) for n, t in _rating_columns),
     Column("vetoes", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_current_ratings_updated_at", "updated_at"),
 )
 
 quotes = Table(
@@ -134,6 +137,7 @@ loans = Table(
     Column("allowance_quantity_t", Numeric(20, 4), nullable=True),
     Column("margin_call_open", Boolean, nullable=False, server_default="false"),
     Column("subsidy_cny", MONEY, nullable=False, server_default="0"),
+    Column("kpi_targets", JSONB, nullable=True, comment="KPI ratchet targets agreed at origination"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("bank_id", "bank_loan_ref", name="uq_loans_bank_loan_ref"),
@@ -175,4 +179,51 @@ cea_prices = Table(
     Column("price_cny", Numeric(12, 2), nullable=False),
     Column("as_of", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: the borrowers' monthly carbon accounts (from accounting.accounts.v1), for PCAF and KPI ratchets
+enterprise_emissions = Table(
+    "enterprise_emissions",
+    metadata,
+    Column("credit_code", String(18), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("total_tco2", Numeric(20, 4), nullable=False),
+    Column("output_quantity", Numeric(24, 4), nullable=True),
+    Column("output_unit", String(40), nullable=True),
+    Column("data_quality_score", Numeric(4, 2), nullable=False),
+    Column("calculation_version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("credit_code", "period", name="pk_enterprise_emissions"),
+)
+
+#: the borrowers' finance facts (``finance.*`` from ingest.facts.v1): debt, equity, revenue
+enterprise_finance = Table(
+    "enterprise_finance",
+    metadata,
+    Column("credit_code", String(18), nullable=False),
+    Column("indicator", String(60), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("value", Numeric(24, 4), nullable=False),
+    Column("unit", String(20), nullable=False),
+    Column("authoritative", Boolean, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("fact_id", String(64), nullable=False),
+    PrimaryKeyConstraint("credit_code", "indicator", "period", name="pk_enterprise_finance"),
+)
+
+#: append-only history of each bank's product/policy configuration (issue 7: who and when)
+policy_audit = Table(
+    "policy_audit",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("bank_id", String(64), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("previous_version", String(40), nullable=True),
+    Column("previous_digest", String(64), nullable=True),
+    Column("changed_by", String(200), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source", String(300), nullable=False),
+    Column("document", JSONB, nullable=False),
+    Index("ix_policy_audit_bank_id", "bank_id", "id"),
 )

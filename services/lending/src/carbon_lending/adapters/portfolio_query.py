@@ -2,8 +2,8 @@
 
 Balances by label, industry and product; weighted average rate (by outstanding, at the rate in
 force today); rated vs unrated (rate, approval SLA, NPL ratio from bank-reported status);
-alerts on open loans. Financed emissions are reported as unavailable: lending does not yet
-consume ``accounting.accounts.v1`` nor receive borrowers' debt + equity (see docs/lending.md).
+alerts on open loans; financed emissions by PCAF attribution (``domain/pcaf.py``) from lending's
+copies of the borrowers' carbon accounts and finance facts.
 """
 
 from __future__ import annotations
@@ -15,7 +15,18 @@ from typing import Any
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carbon_lending.adapters.orm import loan_events, loans
+from carbon_lending.adapters.orm import enterprise_emissions, enterprise_finance, loan_events, loans
+from carbon_lending.domain.pcaf import (
+    Borrower,
+    FinanceFact,
+    MonthlyAccount,
+    annual_revenue,
+    attribute,
+    debt_plus_equity,
+    summarise,
+    trailing_emissions,
+)
+from carbon_lending.domain.policy import PcafTerms
 
 Q4 = Decimal("0.0001")
 
@@ -54,7 +65,49 @@ class _Bucket:
         }
 
 
-async def portfolio_document(session: AsyncSession, bank_id: str, rate_in_force: Any) -> dict[str, Any]:
+async def borrower_figures(
+    session: AsyncSession, credit_codes: list[str]
+) -> dict[str, tuple[list[MonthlyAccount], list[FinanceFact]]]:
+    """Each borrower's monthly accounts (latest 24 periods are plenty for a 12-month window)
+    and finance facts."""
+    out: dict[str, tuple[list[MonthlyAccount], list[FinanceFact]]] = {c: ([], []) for c in credit_codes}
+    if not credit_codes:
+        return out
+    e = enterprise_emissions
+    for r in (await session.execute(select(e).where(e.c.credit_code.in_(credit_codes)))).all():
+        out[r.credit_code][0].append(
+            MonthlyAccount(r.period, r.total_tco2, r.output_quantity, r.output_unit, r.data_quality_score)
+        )
+    f = enterprise_finance
+    for r in (await session.execute(select(f).where(f.c.credit_code.in_(credit_codes)))).all():
+        out[r.credit_code][1].append(FinanceFact(r.indicator, r.period, r.value, r.unit))
+    return out
+
+
+async def financed_emissions(session: AsyncSession, bank_id: str, terms: PcafTerms) -> dict[str, Any]:
+    q = select(loans.c.loan_id, loans.c.credit_code, loans.c.industry_code, loans.c.outstanding_cny).where(
+        loans.c.bank_id == bank_id, loans.c.status != "repaid"
+    )
+    open_loans = (await session.execute(q)).all()
+    figures = await borrower_figures(session, sorted({r.credit_code for r in open_loans}))
+    borrowers = {
+        code: Borrower(
+            credit_code=code,
+            industry_code=next(r.industry_code for r in open_loans if r.credit_code == code),
+            emissions=trailing_emissions(accounts),
+            debt_plus_equity_cny=debt_plus_equity(facts),
+            annual_revenue_cny=annual_revenue(facts),
+        )
+        for code, (accounts, facts) in figures.items()
+    }
+    return summarise(
+        [attribute(r.loan_id, r.outstanding_cny, borrowers.get(r.credit_code), terms) for r in open_loans]
+    )
+
+
+async def portfolio_document(
+    session: AsyncSession, bank_id: str, rate_in_force: Any, pcaf: PcafTerms
+) -> dict[str, Any]:
     label = func.coalesce(loans.c.current_label, literal_column("'unrated'"))
     rated = loans.c.origin_label.is_not(None)
     npl = func.sum(loans.c.outstanding_cny).filter(loans.c.status == "non_performing")
@@ -104,9 +157,5 @@ async def portfolio_document(session: AsyncSession, bank_id: str, rate_in_force:
         **{name: {k: b.doc() for k, b in sorted(g.items())} for name, g in sorted(groups.items())},
         "alerts_on_open_loans": alerts,
         "margin_calls_open": margin_calls_open,
-        "financed_emissions": {
-            "status": "unavailable",
-            "reason": "PCAF attribution needs the borrowers' emissions (accounting.accounts.v1, not yet "
-            "consumed by lending) and their debt + equity (no event carries it yet)",
-        },
+        "financed_emissions": await financed_emissions(session, bank_id, pcaf),
     }

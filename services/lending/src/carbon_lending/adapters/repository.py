@@ -5,11 +5,12 @@ executemany, INSERT … ON CONFLICT); nothing here commits — the unit of work 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+import orjson
+from sqlalchemy import bindparam, func, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,17 +18,37 @@ from carbon_common.inbox import claim
 from carbon_lending.adapters.orm import (
     cea_prices,
     current_ratings,
+    enterprise_emissions,
+    enterprise_finance,
     enterprises,
     loan_events,
     loan_rate_changes,
     loans,
+    policy_audit,
     quotes,
     ratings,
 )
-from carbon_lending.adapters.portfolio_query import portfolio_document
+from carbon_lending.adapters.portfolio_query import borrower_figures, portfolio_document
 from carbon_lending.domain.loan import LoanState, Repricing
 from carbon_lending.domain.model import Enterprise, Rating
+from carbon_lending.domain.pcaf import trailing_emissions
+from carbon_lending.domain.policy import PcafTerms
+from carbon_lending.domain.ratchet import KpiTarget
 from carbon_lending.service_layer.ports import Document, NewLoan, StoredQuote
+
+_QUOTE_FIELDS = tuple(StoredQuote.__dataclass_fields__)
+_QUOTE_ARRAY_TYPES = {
+    "amount_cny": "numeric[]",
+    "annual_rate_pct": "numeric[]",
+    "quoted_at": "timestamptz[]",
+    "valid_until": "timestamptz[]",
+    "document": "jsonb[]",
+}
+_ADD_QUOTES = text(
+    f"INSERT INTO quotes ({', '.join(_QUOTE_FIELDS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{f} AS {_QUOTE_ARRAY_TYPES.get(f, 'varchar[]')})" for f in _QUOTE_FIELDS)
+    + ") ON CONFLICT DO NOTHING RETURNING quote_id"
+)
 
 
 def _rating_values(r: Rating) -> dict[str, Any]:
@@ -122,38 +143,30 @@ class SqlLendingRepository:
         cols = [c.name for c in current_ratings.c if c.name != "credit_code"]
         upsert = stmt.on_conflict_do_update(
             index_elements=[current_ratings.c.credit_code],
-            set_={c: ex[c] for c in cols},
+            set_={c: ex[c] for c in cols if c != "updated_at"} | {"updated_at": func.now()},
             where=tuple_(current_ratings.c.issued_at, current_ratings.c.rating_id)
             < tuple_(ex.issued_at, ex.rating_id),
         ).returning(current_ratings.c.rating_id)
         won = set((await self.session.execute(upsert)).scalars().all())
         return [r for r in newest.values() if r.rating_id in won]
 
-    async def enterprise_and_rating(self, credit_code: str) -> tuple[Enterprise | None, Rating | None]:
+    def _directory_query(self) -> Any:
         cr = current_ratings
-        row = (
-            await self.session.execute(
-                select(enterprises, *(c.label(f"r_{c.name}") for c in cr.c))
-                .outerjoin(cr, cr.c.credit_code == enterprises.c.credit_code)
-                .where(enterprises.c.credit_code == credit_code)
-            )
-        ).first()
+        return select(enterprises, *(c.label(f"r_{c.name}") for c in cr.c)).outerjoin(
+            cr, cr.c.credit_code == enterprises.c.credit_code
+        )
+
+    async def enterprise_and_rating(self, credit_code: str) -> tuple[Enterprise | None, Rating | None]:
+        q = self._directory_query().where(enterprises.c.credit_code == credit_code)
+        row = (await self.session.execute(q)).first()
         if row is None:
             return None, None
-        ent = Enterprise(
-            credit_code=row.credit_code,
-            name=row.name,
-            industry_code=row.industry_code,
-            region_code=row.region_code,
-            size_class=row.size_class,
-            transition_stage=row.transition_stage,
-            ets_participant=row.ets_participant,
-        )
-        m = row._mapping
-        if m["r_rating_id"] is None:
-            return ent, None
-        rating = _rating({c.name: m[f"r_{c.name}"] for c in cr.c})
-        return ent, rating
+        return _directory_entry(row)
+
+    async def directory(self, limit: int) -> list[tuple[Enterprise, Rating | None]]:
+        """Up to ``limit`` enterprises with their current rating (to warm the quote path's cache)."""
+        rows = (await self.session.execute(self._directory_query().limit(limit))).all()
+        return [_directory_entry(r) for r in rows]
 
     # --- quotes --------------------------------------------------------------------------------
     async def subsidy_committed(self, bank_id: str) -> Decimal:
@@ -166,9 +179,37 @@ class SqlLendingRepository:
         return StoredQuote(**row._mapping) if row else None
 
     async def add_quote(self, quote: StoredQuote) -> bool:
-        values = {f: getattr(quote, f) for f in StoredQuote.__dataclass_fields__}
-        stmt = insert(quotes).values(values).on_conflict_do_nothing().returning(quotes.c.quote_id)
-        return (await self.session.execute(stmt)).first() is not None
+        return quote.quote_id in await self.add_quotes([quote])
+
+    async def add_quotes(self, items: Sequence[StoredQuote]) -> set[str]:
+        """One multi-row insert; returns the ids stored (a quote whose bank already used its
+        ``Idempotency-Key`` — earlier or in the same statement — is skipped)."""
+        if not items:
+            return set()
+        # one fixed statement over arrays (prepared once per connection, whatever the batch
+        # size); the documents are serialised with orjson
+        params: dict[str, list[Any]] = {f: [getattr(q, f) for q in items] for f in _QUOTE_FIELDS}
+        params["document"] = [orjson.dumps(d).decode() for d in params["document"]]
+        result = await self.session.execute(_ADD_QUOTES, params)
+        return set(result.scalars().all())
+
+    async def read_model_changes(self, since: datetime | None) -> tuple[list[tuple[str, datetime]], datetime]:
+        """(credit code, latest change) of the enterprises whose directory entry or current
+        rating changed after ``since`` (none asked for when ``since`` is None), and the
+        database's clock now."""
+        db_now: datetime = (await self.session.execute(select(func.now()))).scalar_one()
+        if since is None:
+            return [], db_now
+        changed = union_all(
+            select(enterprises.c.credit_code, enterprises.c.updated_at.label("at")).where(
+                enterprises.c.updated_at > since
+            ),
+            select(current_ratings.c.credit_code, current_ratings.c.updated_at.label("at")).where(
+                current_ratings.c.updated_at > since
+            ),
+        ).subquery()
+        q = select(changed.c.credit_code, func.max(changed.c.at)).group_by(changed.c.credit_code)
+        return [(r[0], r[1]) for r in (await self.session.execute(q)).all()], db_now
 
     async def get_quote(self, bank_id: str, quote_id: str) -> StoredQuote | None:
         q = select(quotes).where(quotes.c.bank_id == bank_id, quotes.c.quote_id == quote_id)
@@ -259,6 +300,14 @@ class SqlLendingRepository:
         q = self._loans_query(today).where(loans.c.credit_code.in_(credit_codes), loans.c.status != "repaid")
         return [_state(r) for r in (await self.session.execute(q)).all()]
 
+    async def open_kpi_loans_for(self, credit_codes: Sequence[str], today: date) -> list[LoanState]:
+        q = self._loans_query(today).where(
+            loans.c.credit_code.in_(credit_codes),
+            loans.c.status != "repaid",
+            loans.c.kpi_targets.is_not(None),
+        )
+        return [_state(r) for r in (await self.session.execute(q)).all()]
+
     async def open_pledge_loans(self, today: date) -> list[LoanState]:
         q = self._loans_query(today).where(
             loans.c.allowance_quantity_t.is_not(None), loans.c.status != "repaid"
@@ -275,7 +324,7 @@ class SqlLendingRepository:
                     "effective_from": r.effective_from,
                     "rate_pct": r.new_rate_pct,
                     "ratchet_bp": r.ratchet_bp,
-                    "rating_id": r.rating.rating_id,
+                    "rating_id": r.rating_id or None,
                 }
                 for r in repricings
             ]
@@ -337,8 +386,109 @@ class SqlLendingRepository:
         )
         return (await self.session.execute(q)).scalar_one_or_none()
 
-    async def portfolio(self, bank_id: str, today: date) -> Document:
-        return await portfolio_document(self.session, bank_id, current_rate(today))
+    async def portfolio(self, bank_id: str, today: date, pcaf: PcafTerms) -> Document:
+        return await portfolio_document(self.session, bank_id, current_rate(today), pcaf)
+
+    # --- borrowers' accounts and finance (PCAF, KPI ratchets) ----------------------------------
+    async def upsert_accounts(self, rows: Sequence[Document]) -> None:
+        if not rows:
+            return
+        stmt = insert(enterprise_emissions).values(list(rows))
+        ex = stmt.excluded
+        cols = [c for c in rows[0] if c not in ("credit_code", "period")]
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[enterprise_emissions.c.credit_code, enterprise_emissions.c.period],
+                set_={c: ex[c] for c in cols} | {"updated_at": func.now()},
+                where=enterprise_emissions.c.calculation_version <= ex.calculation_version,
+            )
+        )
+
+    async def upsert_finance(self, rows: Sequence[Document]) -> None:
+        if not rows:
+            return
+        f = enterprise_finance
+        stmt = insert(f).values(list(rows))
+        ex = stmt.excluded
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[f.c.credit_code, f.c.indicator, f.c.period],
+                set_={c: ex[c] for c in ("value", "unit", "authoritative", "recorded_at", "fact_id")},
+                # the authoritative source wins; then the later record (a correction supersedes)
+                where=tuple_(f.c.authoritative, f.c.recorded_at) <= tuple_(ex.authoritative, ex.recorded_at),
+            )
+        )
+
+    async def kpi_observations(self, credit_codes: Sequence[str]) -> dict[str, dict[str, Decimal | None]]:
+        figures = await borrower_figures(self.session, list(credit_codes))
+        out: dict[str, dict[str, Decimal | None]] = {}
+        for code, (accounts, _) in figures.items():
+            em = trailing_emissions(accounts)
+            out[code] = {
+                "total_tco2": em.annual_tco2 if em else None,
+                "intensity_per_output": em.intensity_per_output if em else None,
+            }
+        return out
+
+    # --- policy audit (append-only) ------------------------------------------------------------
+    async def record_policy_version(self, row: Document) -> bool:
+        """Append ``row`` unless the bank's latest recorded version has the same digest. Under a
+        transaction-level advisory lock per bank, so two starting processes record it once."""
+        a = policy_audit
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext("policy_audit:" + row["bank_id"])))
+        )
+        last = (
+            await self.session.execute(
+                select(a.c.version, a.c.digest)
+                .where(a.c.bank_id == row["bank_id"])
+                .order_by(a.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if last is not None and last.digest == row["digest"]:
+            return False
+        values = dict(row) | {
+            "previous_version": last.version if last else None,
+            "previous_digest": last.digest if last else None,
+        }
+        await self.session.execute(insert(a).values(values))
+        return True
+
+    async def policy_audit(self, bank_ids: Sequence[str], after: int, limit: int) -> list[Document]:
+        a = policy_audit
+        q = select(a).where(a.c.bank_id.in_(bank_ids), a.c.id > after).order_by(a.c.id).limit(limit)
+        return [
+            {
+                "sequence": r.id,
+                "bank_id": r.bank_id,
+                "version": r.version,
+                "digest": r.digest,
+                "previous_version": r.previous_version,
+                "previous_digest": r.previous_digest,
+                "changed_by": r.changed_by,
+                "changed_at": r.changed_at.isoformat(),
+                "source": r.source,
+                "document": r.document,
+            }
+            for r in (await self.session.execute(q)).all()
+        ]
+
+
+def _directory_entry(row: Any) -> tuple[Enterprise, Rating | None]:
+    ent = Enterprise(
+        credit_code=row.credit_code,
+        name=row.name,
+        industry_code=row.industry_code,
+        region_code=row.region_code,
+        size_class=row.size_class,
+        transition_stage=row.transition_stage,
+        ets_participant=row.ets_participant,
+    )
+    m = row._mapping
+    if m["r_rating_id"] is None:
+        return ent, None
+    return ent, _rating({c.name: m[f"r_{c.name}"] for c in current_ratings.c})
 
 
 def _state(row: Any) -> LoanState:
@@ -357,6 +507,8 @@ def _state(row: Any) -> LoanState:
         current_label=row.current_label,
         allowance_quantity_t=row.allowance_quantity_t,
         margin_call_open=row.margin_call_open,
+        kpi_targets=tuple(KpiTarget(t["metric"], Decimal(t["target"])) for t in row.kpi_targets or ()),
+        rating_id=row.rating_id,
     )
 
 
@@ -387,5 +539,6 @@ def _loan_doc(row: Any, changes: list[Document]) -> Document:
         "allowance_quantity_t": s(row.allowance_quantity_t),
         "margin_call_open": row.margin_call_open,
         "subsidy_cny": s(row.subsidy_cny),
+        "kpi_targets": row.kpi_targets or [],
         "rate_changes": changes,
     }

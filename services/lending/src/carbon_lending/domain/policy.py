@@ -58,6 +58,17 @@ class Product:
 
 
 @dataclass(frozen=True, slots=True)
+class PcafTerms:
+    """PCAF attribution fallback: debt + equity ≈ annual revenue × assets-per-revenue ratio."""
+
+    assets_per_revenue: dict[str, Decimal] = field(default_factory=dict)  # GB/T 4754 division or "default"
+    fallback_min_score: Decimal = Decimal(4)
+
+    def ratio_for(self, industry_code: str) -> Decimal | None:
+        return self.assets_per_revenue.get(industry_code[:2]) or self.assets_per_revenue.get("default")
+
+
+@dataclass(frozen=True, slots=True)
 class TrackRule:
     sla_min_days: int
     sla_max_days: int
@@ -87,6 +98,7 @@ class BankPolicy:
     cea_reference_price: Decimal
     cea_volatility: Decimal
     products: dict[str, Product]
+    pcaf: PcafTerms = field(default_factory=PcafTerms)
 
 
 def _product(code: str, raw: dict[str, Any], default_sharing: dict[str, Decimal]) -> Product:
@@ -162,6 +174,12 @@ def parse_policy(raw: dict[str, Any]) -> BankPolicy:
         cea_reference_price=_d(v(market["cea_price_cny_per_t"])),
         cea_volatility=_d(v(market["cea_annual_volatility"])),
         products={code: _product(code, p, sharing) for code, p in raw["products"].items()},
+        pcaf=PcafTerms(
+            assets_per_revenue={
+                str(k): _d(v(x)) for k, x in (raw.get("pcaf", {}).get("assets_per_revenue") or {}).items()
+            },
+            fallback_min_score=_d(v(raw.get("pcaf", {}).get("fallback_min_score", 4))),
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from carbon_lending.domain.errors import Conflict, InvalidRequest
 from carbon_lending.domain.model import Enterprise, Rating, money, pct
 from carbon_lending.domain.pledge import PledgeValuation, value_pledge
 from carbon_lending.domain.policy import BankPolicy, Product
+from carbon_lending.domain.ratchet import KPI_METRICS, KpiTarget
 from carbon_lending.domain.schedule import ScheduleSummary, summarise
 
 ZERO = Decimal(0)
@@ -83,6 +84,7 @@ class PricedQuote:
     quoted_at: datetime
     valid_until: datetime
     explanation: tuple[str, ...] = field(default_factory=tuple)
+    kpi_targets: tuple[KpiTarget, ...] = ()
 
 
 def check_request(req: QuoteRequest, product: Product) -> None:
@@ -110,6 +112,7 @@ def price_quote(
     subsidy_budget_left: Decimal,
     now: datetime,
     open_objection: bool = False,
+    kpi_targets: tuple[KpiTarget, ...] = (),
 ) -> PricedQuote:
     """Price one quote. Raises ``InvalidRequest``/``Conflict`` for requests the product refuses."""
     product = policy.products.get(req.product)
@@ -120,6 +123,18 @@ def price_quote(
         )
     check_request(req, product)
     why: list[str] = []
+    if kpi_targets:
+        if product.ratchet is None:
+            raise InvalidRequest(
+                f"{product.code} has no margin ratchet: KPI targets apply only to a ratcheted product",
+                field="kpi_targets",
+            )
+        unknown = sorted({t.metric for t in kpi_targets} - set(KPI_METRICS))
+        if unknown:
+            raise InvalidRequest(
+                f"unknown KPI metric(s) {', '.join(unknown)}; known: {', '.join(KPI_METRICS)}",
+                field="kpi_targets",
+            )
     if product.requires_rating and rating is None:
         raise Conflict(f"{product.code} is priced on the rating and {req.credit_code} has no rating yet")
     if classification is not None and not classification.allows(product.code):
@@ -214,6 +229,11 @@ def price_quote(
             f"pledge ratio {pledge.pledge_ratio}; margin call below {pledge.margin_call_price_cny} CNY/t"
         )
 
+    if kpi_targets:
+        why.append(
+            "margin ratchet on KPI targets (from the next interest period, within caps): "
+            + "; ".join(f"{t.metric} ≤ {t.target}" for t in kpi_targets)
+        )
     approval = decide_track(rating, policy, open_objection=open_objection)
     why.append(f"approval {approval.track} ({approval.sla_min_days}–{approval.sla_max_days} working days)")
     sharing = {k: money(req.amount * share) for k, share in product.risk_sharing.items()}
@@ -234,4 +254,5 @@ def price_quote(
         quoted_at=now,
         valid_until=now + timedelta(days=policy.quote_validity_days),
         explanation=tuple(why),
+        kpi_targets=kpi_targets,
     )

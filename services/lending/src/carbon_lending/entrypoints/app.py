@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_lending.bootstrap import Container, bootstrap
-from carbon_lending.entrypoints import routes_loans, routes_quotes
+from carbon_lending.entrypoints import routes_loans, routes_policy, routes_quotes
 from carbon_lending.entrypoints.deps import install_domain_errors
+from carbon_lending.entrypoints.token_cache import cache_verified_tokens
 from carbon_lending.settings import Settings
 
 DESCRIPTION = """
@@ -40,7 +41,9 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.state.container = container
     app.include_router(routes_quotes.router)
     app.include_router(routes_loans.router)
+    app.include_router(routes_policy.router)
     install_domain_errors(app)
     install_auth(app, settings.auth, settings.environment)
+    cache_verified_tokens(app.state)
     finish_app(app, container_readiness(app))
     return app

@@ -24,8 +24,9 @@ router = APIRouter(prefix="/v1")
     tags=["loans"],
     summary="Register a loan your bank booked from a quote",
     description=(
-        "The quote must be yours and unexpired, and not booked before. Retrying with the same "
-        "`bank_loan_ref` returns the loan already registered (200)."
+        "The quote must be yours and unexpired, and not booked before; a green-only product needs a "
+        "quote with a classified purpose. Retrying with the same `bank_loan_ref` returns the loan "
+        "already registered (200)."
     ),
     responses=PROBLEM_RESPONSES,
 )
@@ -38,7 +39,7 @@ async def post_loan(body: LoanIn, bank: LendingBank, c: ContainerDep) -> Any:
         drawn_on=date.fromisoformat(body.drawn_on),
         loan_id=str(uuid.uuid4()),
     )
-    doc, created = await uc.register_loan(cmd, c.uow(), c.clock())
+    doc, created = await uc.register_loan(cmd, c.uow(), c.clock(), c.policies)
     return JSONResponse(doc, status_code=201 if created else 200)
 
 
@@ -90,7 +91,7 @@ async def get_events(
     c: ContainerDep,
     loan_id: str | None = None,
     kind: str | None = None,
-    after: int = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1, description="the last `sequence` you saw")] = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> Any:
     items = await uc.list_events(bank, c.uow(), loan_id=loan_id, kind=kind, after=after, limit=limit)
@@ -104,11 +105,12 @@ async def get_events(
     description=(
         "Open loans: balances by label, industry and product; weighted average rate at the rate in "
         "force today; rated vs unrated (rate, approval SLA, NPL ratio); alerts on open loans. "
-        "Financed emissions are marked unavailable until lending receives accounts and balance sheets."
+        "Financed emissions by PCAF attribution (outstanding / (debt + equity), else a revenue-based "
+        "estimate) with the outstanding-weighted data-quality score and the uncovered outstanding."
     ),
 )
 async def get_portfolio(bank: PortfolioBank, c: ContainerDep) -> Any:
-    return JSONResponse(await uc.portfolio(bank, c.uow(), c.clock().date()))
+    return JSONResponse(await uc.portfolio(bank, c.uow(), c.clock().date(), c.policies))
 
 
 @router.post(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header
-from fastapi.responses import JSONResponse
 
 from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_lending.domain.classification import classify
 from carbon_lending.domain.pricing import Collateral, QuoteRequest
+from carbon_lending.domain.ratchet import KpiTarget
 from carbon_lending.entrypoints.deps import ContainerDep, QuotingBank
+from carbon_lending.entrypoints.responses import FastJSON
 from carbon_lending.entrypoints.schemas import ClassifyIn, ClassifyOut, QuoteIn, QuoteOut
 from carbon_lending.service_layer.quotes import RequestQuote, get_quote, request_quote
 
@@ -55,9 +56,10 @@ async def post_quote(
         purpose=body.purpose,
         activity_code=body.activity_code,
         expected_annual_reduction_t=body.expected_annual_reduction_t,
+        kpi_targets=tuple(KpiTarget(t.metric, t.target) for t in body.kpi_targets or ()),
     )
-    doc, created = await request_quote(cmd, c.uow(), c.policies, c.catalogue, c.clock())
-    return JSONResponse(doc, status_code=201 if created else 200)
+    doc, created = await request_quote(cmd, c.quote_deps, c.policies, c.catalogue, c.clock())
+    return FastJSON(doc, status_code=201 if created else 200)
 
 
 @router.get(
@@ -68,7 +70,7 @@ async def post_quote(
     responses=PROBLEM_RESPONSES,
 )
 async def read_quote(quote_id: str, bank: QuotingBank, c: ContainerDep) -> Any:
-    return JSONResponse(await get_quote(bank, quote_id, c.uow()))
+    return FastJSON(await get_quote(bank, quote_id, c.uow()))
 
 
 @router.post(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Dec = Decimal
+
+
+def _calendar_date(value: str) -> str:
+    date.fromisoformat(value)  # ValueError (a 422, not a 500) for e.g. 2025-13-40
+    return value
+
+
+#: YYYY-MM-DD that is also a real calendar date
+IsoDate = Annotated[str, AfterValidator(_calendar_date)]
 
 
 class CollateralIn(BaseModel):
@@ -20,6 +30,14 @@ class CollateralIn(BaseModel):
     compliance_gap_share: Dec = Field(
         Dec(0), ge=0, le=1, description="share of the allocation the enterprise still owes the ETS (0–1)"
     )
+
+
+class KpiTargetIn(BaseModel):
+    metric: Literal["total_tco2", "intensity_per_output"] = Field(
+        description="trailing-12-month figure from the borrower's carbon account: annual tCO2, or "
+        "tCO2 per unit of output"
+    )
+    target: Dec = Field(ge=0, description="met when the observed value is at or below it")
 
 
 class QuoteIn(BaseModel):
@@ -61,6 +79,12 @@ class QuoteIn(BaseModel):
     expected_annual_reduction_t: Dec | None = Field(
         None, ge=0, description="expected tCO2 reduction per year"
     )
+    kpi_targets: list[KpiTargetIn] | None = Field(
+        None,
+        max_length=5,
+        description="carbon_linked_loan only: ratchet the margin on these KPIs instead of the label "
+        "(−step per KPI met, +step per KPI missed, within the product's caps)",
+    )
 
 
 class Components(BaseModel):
@@ -72,6 +96,18 @@ class Components(BaseModel):
     pboc_refinancing_bp: str
     ratchet_bp: str
     floor_adjustment_bp: str
+
+
+class KpiTargetOut(BaseModel):
+    metric: str
+    target: str
+
+
+class RatchetStart(BaseModel):
+    basis: Literal["label", "kpi"]
+    label: str | None
+    ratchet_bp: str
+    kpi_targets: list[KpiTargetOut]
 
 
 class ApprovalOut(BaseModel):
@@ -100,7 +136,7 @@ class QuoteOut(BaseModel):
     term_months: int
     annual_rate_pct: str = Field(description="quantised to 0.0001 %, half-up")
     components: Components
-    ratchet_start: dict[str, str | None] | None
+    ratchet_start: RatchetStart | None
     schedule: dict[str, str | int]
     approval: ApprovalOut
     risk_sharing_cny: dict[str, str]
@@ -158,7 +194,7 @@ class LoanIn(BaseModel):
     quote_id: str
     bank_loan_ref: str = Field(min_length=1, max_length=100, description="the bank's own loan reference")
     drawn_amount_cny: Dec = Field(gt=0, description="≤ the quoted amount")
-    drawn_on: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="date drawn, YYYY-MM-DD")
+    drawn_on: IsoDate = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="date drawn, YYYY-MM-DD")
 
 
 class StatusIn(BaseModel):
@@ -172,4 +208,4 @@ class CeaPriceIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"price_cny": "72.50", "as_of": "2025-06-30"}]})
 
     price_cny: Dec = Field(gt=0, description="CEA close, CNY per t")
-    as_of: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    as_of: IsoDate = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")

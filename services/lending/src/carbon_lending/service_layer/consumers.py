@@ -1,58 +1,110 @@
-"""The consumer: map ``ingest.enterprises.v1`` and ``rating.ratings.v1`` events to lending's
-read-model commands, one unit of work per batch.
+"""The consumer: map upstream events to lending's read-model commands, one unit of work per batch.
+
+* ``ingest.enterprises.v1`` → the directory; ``rating.ratings.v1`` → ratings, label repricing
+  and alerts;
+* ``accounting.accounts.v1`` → the borrowers' monthly emissions (PCAF, KPI ratchets);
+* ``ingest.facts.v1`` → only ``finance.*`` facts (debt, equity, revenue for PCAF attribution).
+  Every other fact is dropped by :func:`decoder` before it is decoded (lending reads a small
+  share of that topic), and it is neither claimed nor applied.
 
 The ids of a batch are claimed in the inbox in the same transaction as the effect, so a
-redelivered batch changes nothing. Events are coalesced per enterprise (one write per
-enterprise per batch) and written in bulk; each record gets its CONSUMER span, a child of the
-producer's. Event types lending does not use are claimed and ignored (tolerant reader).
+redelivered batch changes nothing. Events are coalesced per enterprise and written in bulk; the
+bus runs each batch in one CONSUMER span parented on the producer. Event types lending does not
+use are claimed and ignored (tolerant reader). After the commit, ``on_applied`` is told which
+enterprises' directory entry or rating changed (the quote path's in-memory read model).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from carbon_common.bus.port import Decoded, PoisonRecord
-from carbon_common.events import EnterpriseRegistered, Envelope, RatingIssued, Topics
-from carbon_common.telemetry import consume_span
+from carbon_common.bus.port import Decoded, Decoder, PoisonRecord, Record, envelope_decoder
+from carbon_common.events import (
+    AccountUpdated,
+    EnterpriseRegistered,
+    Envelope,
+    FactRecorded,
+    RatingIssued,
+    Topics,
+)
 from carbon_lending.domain.policy import PolicyBook
-from carbon_lending.service_layer.ingestion import apply_directory, apply_ratings
+from carbon_lending.service_layer.ingestion import (
+    FINANCE_PREFIX,
+    apply_accounts,
+    apply_directory,
+    apply_finance,
+    apply_ratings,
+)
 from carbon_lending.service_layer.ports import UnitOfWorkPort
 
-TOPICS = (Topics.ENTERPRISES, Topics.RATINGS)
+TOPICS = (Topics.ENTERPRISES, Topics.RATINGS, Topics.ACCOUNTS, Topics.FACTS)
 GROUP = "lending"
 
-BatchHandler = Callable[[Sequence[Decoded[Envelope[Any]]]], Any]
+BatchHandler = Callable[[Sequence[Decoded[Envelope[Any] | None]]], Any]
+_FINANCE_MARK = f'"{FINANCE_PREFIX}'.encode()
+
+
+def decoder() -> Decoder[Envelope[Any] | None]:
+    """The envelope decoder, except that a fact whose bytes do not even mention ``"finance.`` is
+    skipped (``None``) without being decoded; the rest are decoded (and filtered) in full."""
+    full = envelope_decoder()
+
+    def _decode(record: Record) -> Envelope[Any] | None:
+        if record.topic == Topics.FACTS and record.value is not None and _FINANCE_MARK not in record.value:
+            return None
+        return full(record)
+
+    return _decode
 
 
 def make_handler(
-    uow_factory: Callable[[], UnitOfWorkPort], book: PolicyBook, clock: Callable[[], datetime]
+    uow_factory: Callable[[], UnitOfWorkPort],
+    book: PolicyBook,
+    clock: Callable[[], datetime],
+    on_applied: Callable[[Iterable[str]], None] | None = None,
 ) -> BatchHandler:
-    async def handle(batch: Sequence[Decoded[Envelope[Any]]]) -> None:
-        by_topic: dict[str, list[Decoded[Envelope[Any]]]] = defaultdict(list)
+    async def handle(batch: Sequence[Decoded[Envelope[Any] | None]]) -> None:
+        by_topic: dict[str, list[tuple[Decoded[Any], Envelope[Any]]]] = defaultdict(list)
         for d in batch:
-            by_topic[d.record.topic].append(d)
+            env = d.item
+            if env is None:
+                continue
+            if isinstance(env.data, FactRecorded) and not env.data.indicator.startswith(FINANCE_PREFIX):
+                continue
+            by_topic[d.record.topic].append((d, env))
+        if not by_topic:
+            return
+        directory: list[EnterpriseRegistered] = []
+        ratings: list[RatingIssued] = []
+        accounts: list[AccountUpdated] = []
+        facts: list[FactRecorded] = []
         async with uow_factory() as uow:
-            directory: list[EnterpriseRegistered] = []
-            ratings: list[RatingIssued] = []
             for topic, items in by_topic.items():
-                new = await uow.repo.claim(f"{GROUP}:{topic}", [d.item.id for d in items])
-                for d in items:
-                    if d.item.id not in new:
+                new = await uow.repo.claim(f"{GROUP}:{topic}", [env.id for _, env in items])
+                for d, env in items:
+                    if env.id not in new:
                         continue
-                    env = d.item
-                    with consume_span(f"lending consume {topic}", env.traceparent, event_type=env.type):
-                        data = env.data
-                        if isinstance(data, EnterpriseRegistered):  # includes EnterpriseUpdated
-                            directory.append(data)
-                        elif isinstance(data, RatingIssued):
-                            if data.issued_at.tzinfo is None:
-                                raise PoisonRecord(d.record, "RatingIssued.issued_at has no time zone")
-                            ratings.append(data)
+                    data = env.data
+                    if isinstance(data, EnterpriseRegistered):  # includes EnterpriseUpdated
+                        directory.append(data)
+                    elif isinstance(data, RatingIssued):
+                        if data.issued_at.tzinfo is None:
+                            raise PoisonRecord(d.record, "RatingIssued.issued_at has no time zone")
+                        ratings.append(data)
+                    elif isinstance(data, AccountUpdated):
+                        accounts.append(data)
+                    elif isinstance(data, FactRecorded):
+                        facts.append(data)
             await apply_directory(uow, directory)
-            await apply_ratings(uow, ratings, book, clock())
+            now = clock()
+            await apply_ratings(uow, ratings, book, now)
+            await apply_finance(uow, facts)
+            await apply_accounts(uow, accounts, book, now)
             await uow.commit()
+        if on_applied is not None and (directory or ratings):
+            on_applied({e.credit_code for e in directory} | {r.credit_code for r in ratings})
 
     return handle

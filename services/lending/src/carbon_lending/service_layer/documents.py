@@ -35,7 +35,12 @@ def quote_document(q: PricedQuote, quote_id: str) -> dict[str, Any]:
             "ratchet_bp": _s(c.ratchet_bp),
             "floor_adjustment_bp": _s(c.floor_adjustment_bp),
         },
-        "ratchet_start": {"label": r.label if r else None, "ratchet_bp": _s(c.ratchet_bp)}
+        "ratchet_start": {
+            "basis": "kpi" if q.kpi_targets else "label",
+            "label": r.label if r else None,
+            "ratchet_bp": _s(c.ratchet_bp),
+            "kpi_targets": [t.as_json() for t in q.kpi_targets],
+        }
         if q.product.ratchet
         else None,
         "schedule": {

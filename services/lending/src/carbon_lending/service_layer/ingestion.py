@@ -1,8 +1,11 @@
-"""Read models from other services' events: the enterprise directory and ratings.
+"""Read models from other services' events: the enterprise directory, ratings, the borrowers'
+monthly carbon accounts and their finance facts.
 
-Both are bulk writes coalesced per enterprise: a batch that carries many versions of one
-enterprise writes the highest revision once; of many ratings, all enter the history and only
-the newest (by issued_at, rating_id) competes to become current.
+All are bulk writes coalesced per key: a batch that carries many versions of one enterprise
+writes the highest revision once; of many ratings, all enter the history and only the newest
+(by issued_at, rating_id) competes to become current; an account keeps its highest
+``calculation_version``; a finance fact per (enterprise, indicator, period) keeps the
+authoritative source, then the latest recorded (a correction supersedes).
 """
 
 from __future__ import annotations
@@ -10,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from carbon_common.events import EnterpriseRegistered, RatingIssued
+from carbon_common.events import AccountUpdated, EnterpriseRegistered, FactRecorded, RatingIssued
 from carbon_lending.domain.model import Enterprise, Rating
 from carbon_lending.domain.policy import PolicyBook
-from carbon_lending.service_layer.monitoring import reprice_on_ratings
+from carbon_lending.service_layer.monitoring import reprice_on_kpis, reprice_on_ratings
 from carbon_lending.service_layer.ports import UnitOfWorkPort
+
+#: the fact family lending keeps (PCAF attribution: debt, equity, revenue)
+FINANCE_PREFIX = "finance."
 
 
 def to_enterprise(e: EnterpriseRegistered) -> tuple[Enterprise, int]:
@@ -67,3 +73,59 @@ async def apply_ratings(
         return 0, 0
     became_current = await uow.repo.add_ratings([to_rating(r) for r in events])
     return await reprice_on_ratings(uow, became_current, book, now)
+
+
+async def apply_finance(uow: UnitOfWorkPort, facts: Sequence[FactRecorded]) -> None:
+    latest: dict[tuple[str, str, str], FactRecorded] = {}
+    for f in facts:
+        key = (f.credit_code, f.indicator, f.period)
+        held = latest.get(key)
+        if held is None or (f.authoritative, f.recorded_at, f.revision) >= (
+            held.authoritative,
+            held.recorded_at,
+            held.revision,
+        ):
+            latest[key] = f
+    await uow.repo.upsert_finance(
+        [
+            {
+                "credit_code": f.credit_code,
+                "indicator": f.indicator,
+                "period": f.period,
+                "value": f.value,
+                "unit": f.unit,
+                "authoritative": f.authoritative,
+                "recorded_at": f.recorded_at,
+                "fact_id": f.fact_id,
+            }
+            for f in latest.values()
+        ]
+    )
+
+
+async def apply_accounts(
+    uow: UnitOfWorkPort, accounts: Sequence[AccountUpdated], book: PolicyBook, now: datetime
+) -> int:
+    """Store the accounts; re-evaluate the KPI-linked loans of the enterprises they touch."""
+    if not accounts:
+        return 0
+    latest: dict[tuple[str, str], AccountUpdated] = {}
+    for a in accounts:
+        key = (a.credit_code, a.period)
+        if key not in latest or a.calculation_version >= latest[key].calculation_version:
+            latest[key] = a
+    await uow.repo.upsert_accounts(
+        [
+            {
+                "credit_code": a.credit_code,
+                "period": a.period,
+                "total_tco2": a.total_tco2,
+                "output_quantity": a.output_quantity,
+                "output_unit": a.output_unit,
+                "data_quality_score": a.data_quality_score,
+                "calculation_version": a.calculation_version,
+            }
+            for a in latest.values()
+        ]
+    )
+    return await reprice_on_kpis(uow, sorted({a.credit_code for a in latest.values()}), book, now)

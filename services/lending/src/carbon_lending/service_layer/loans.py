@@ -13,6 +13,7 @@ from decimal import Decimal
 from carbon_lending.domain.errors import Conflict, InvalidRequest, NotFound
 from carbon_lending.domain.loan import check_transition
 from carbon_lending.domain.model import money
+from carbon_lending.domain.policy import PolicyBook
 from carbon_lending.service_layer.ports import Document, NewLoan, UnitOfWorkPort
 
 MAX_PAGE = 200
@@ -28,8 +29,13 @@ class RegisterLoan:
     loan_id: str
 
 
-async def register_loan(cmd: RegisterLoan, uow: UnitOfWorkPort, now: datetime) -> tuple[Document, bool]:
-    """Book a loan against an unexpired quote of the same bank. Retry-safe by ``bank_loan_ref``."""
+async def register_loan(
+    cmd: RegisterLoan, uow: UnitOfWorkPort, now: datetime, book: PolicyBook | None = None
+) -> tuple[Document, bool]:
+    """Book a loan against an unexpired quote of the same bank. Retry-safe by ``bank_loan_ref``.
+
+    A green-only product (green loan) quoted without a classified purpose was only indicative:
+    it cannot be booked (issue 5: "an unclassified purpose cannot get a green-only product")."""
     async with uow:
         existing = await uow.repo.loan_by_ref(cmd.bank_id, cmd.bank_loan_ref)
         if existing is not None:
@@ -47,6 +53,13 @@ async def register_loan(cmd: RegisterLoan, uow: UnitOfWorkPort, now: datetime) -
             )
         if await uow.repo.loan_for_quote(cmd.quote_id) is not None:
             raise Conflict(f"quote {cmd.quote_id} is already booked", field="quote_id")
+        product = book.for_bank(cmd.bank_id).products.get(quote.product) if book is not None else None
+        if product is not None and product.green_only and quote.document.get("classification") is None:
+            raise Conflict(
+                f"{quote.product} is for classified green projects: ask for a quote with a purpose or "
+                "activity_code before booking",
+                field="quote_id",
+            )
         if cmd.drawn_amount > quote.amount_cny:
             raise InvalidRequest(
                 f"drawn amount {cmd.drawn_amount} exceeds the quoted {quote.amount_cny} CNY",
@@ -77,6 +90,7 @@ async def register_loan(cmd: RegisterLoan, uow: UnitOfWorkPort, now: datetime) -
                 approval_sla_days=int(d["approval"]["sla_working_days_max"]),
                 allowance_quantity_t=Decimal(pledge["allowance_quantity_t"]) if pledge else None,
                 subsidy_cny=subsidy,
+                kpi_targets=(d.get("ratchet_start") or {}).get("kpi_targets") or None,
             )
         )
         doc = await uow.repo.get_loan(cmd.bank_id, cmd.loan_id, now.date())
@@ -131,6 +145,6 @@ async def list_events(
         return await uow.repo.list_loan_events(bank_id, loan_id, kind, after, min(limit, MAX_PAGE))
 
 
-async def portfolio(bank_id: str, uow: UnitOfWorkPort, today: date) -> Document:
+async def portfolio(bank_id: str, uow: UnitOfWorkPort, today: date, book: PolicyBook) -> Document:
     async with uow:
-        return await uow.repo.portfolio(bank_id, today)
+        return await uow.repo.portfolio(bank_id, today, book.for_bank(bank_id).pcaf)

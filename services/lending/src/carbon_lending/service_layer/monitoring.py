@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from carbon_lending.domain.loan import Alert, Repricing, evaluate
+from carbon_lending.domain.loan import Alert, Repricing, evaluate, evaluate_kpis
 from carbon_lending.domain.model import Rating
 from carbon_lending.domain.pledge import margin_call_due
 from carbon_lending.domain.policy import PolicyBook
@@ -39,14 +39,45 @@ async def reprice_on_ratings(
         alerts.extend(found)
     await uow.repo.save_repricings(repricings)
     await uow.repo.sync_labels(ratings)
+    rows = _emit_repricings(uow, repricings, now)
+    rows.extend(_emit_alerts(uow, alerts, now))
+    await uow.repo.add_loan_events(rows)
+    return len(repricings), len(alerts)
+
+
+async def reprice_on_kpis(
+    uow: UnitOfWorkPort, credit_codes: Sequence[str], book: PolicyBook, now: datetime
+) -> int:
+    """Re-evaluate the KPI-linked open loans of enterprises whose carbon account changed."""
+    if not credit_codes:
+        return 0
+    today = now.date()
+    loans = await uow.repo.open_kpi_loans_for(credit_codes, today)
+    if not loans:
+        return 0
+    observed = await uow.repo.kpi_observations(sorted({loan.credit_code for loan in loans}))
+    repricings = [
+        rep
+        for loan in loans
+        if (
+            rep := evaluate_kpis(loan, observed.get(loan.credit_code, {}), book.for_bank(loan.bank_id), today)
+        )
+        is not None
+    ]
+    await uow.repo.save_repricings(repricings)
+    await uow.repo.add_loan_events(_emit_repricings(uow, repricings, now))
+    return len(repricings)
+
+
+def _emit_repricings(uow: UnitOfWorkPort, repricings: Sequence[Repricing], now: datetime) -> list[Document]:
     rows: list[Document] = []
     for rep in repricings:
         ev = LoanRepriced(
             loan_id=rep.loan.loan_id,
             bank_id=rep.loan.bank_id,
             credit_code=rep.loan.credit_code,
-            rating_id=rep.rating.rating_id,
-            label=rep.rating.label,
+            rating_id=rep.rating_id,
+            label=rep.label,
             old_rate_pct=rep.old_rate_pct,
             new_rate_pct=rep.new_rate_pct,
             ratchet_bp=rep.ratchet_bp,
@@ -54,10 +85,10 @@ async def reprice_on_ratings(
             repriced_at=now,
         )
         env = uow.emit(ev)
-        rows.append(_row(env.id, rep.loan.bank_id, rep.loan.loan_id, rep.loan.credit_code, "repriced", ev))
-    rows.extend(_emit_alerts(uow, alerts, now))
-    await uow.repo.add_loan_events(rows)
-    return len(repricings), len(alerts)
+        row = _row(env.id, rep.loan.bank_id, rep.loan.loan_id, rep.loan.credit_code, "repriced", ev)
+        row["payload"]["basis"] = rep.basis
+        rows.append(row)
+    return rows
 
 
 def _emit_alerts(uow: UnitOfWorkPort, alerts: Sequence[Alert], now: datetime) -> list[Document]:

@@ -124,5 +124,21 @@ objections = Table(
     Index("ix_objections_status", "status"),
 )
 
+#: append-only audit of the methodology in force (a trigger refuses UPDATE and DELETE: migration 0002)
+methodology_changes = Table(
+    "methodology_changes",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("actor_org", String(100), nullable=True),
+    Column("source", String(20), nullable=False),
+    Column("from_version", String(20), nullable=True),
+    Column("from_digest", String(64), nullable=True),
+    Column("to_version", String(20), nullable=False),
+    Column("to_digest", String(64), nullable=False),
+    Column("reason", Text, nullable=True),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -3,12 +3,13 @@ whole batch's enterprises at once, so a consumer batch costs a handful of round 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import String, and_, case, column, func, select, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,12 +18,34 @@ from carbon_rating.adapters.orm import (
     accounts,
     conduct_facts,
     enterprises,
+    methodology_changes,
     objections,
     rating_queries,
     ratings,
 )
 from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile, PeerTotals
-from carbon_rating.service_layer.ports import AccountRow, FactRow, Objection, QueryEntry, StoredRating
+from carbon_rating.service_layer.ports import (
+    AccountRow,
+    FactRow,
+    MethodologyChange,
+    Objection,
+    QueryEntry,
+    StoredRating,
+)
+
+#: pg_advisory_xact_lock key for methodology changes ("rating-methodology" folded into a bigint)
+_METHODOLOGY_LOCK = 0x7261_7469_6E67_6D31
+_CHANGE_COLUMNS = (
+    "changed_at",
+    "actor",
+    "actor_org",
+    "source",
+    "from_version",
+    "from_digest",
+    "to_version",
+    "to_digest",
+    "reason",
+)
 
 
 def _month(r: Any) -> AccountMonth:
@@ -245,6 +268,50 @@ class SqlRatingRepository:
             for r in (await self.session.execute(stmt)).all()
         )
 
+    async def peer_totals(
+        self, groups: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], tuple[PeerTotals, ...]]:
+        """``industry_totals`` for many peer groups in one query. A group is (industry, first period,
+        last period) of a contiguous window; the result is keyed by (industry, last period).
+
+        A full re-rating has one group per industry and latest period; one aggregate per group
+        cost a round trip and a scan of the accounts each (1.8 s of a 4.7 s re-rating of 1,122
+        enterprises); joined to the groups as a VALUES list it is one scan."""
+        if not groups:
+            return {}
+        a = accounts.c
+        g = values(
+            column("industry", String), column("first", String), column("last", String), name="g"
+        ).data(sorted(set(groups)))
+        industry = func.coalesce(enterprises.c.industry_code, a.industry_code)
+        one_unit = and_(
+            func.count() == func.count(a.output_unit), func.min(a.output_unit) == func.max(a.output_unit)
+        )
+        stmt = (
+            select(
+                g.c.industry,
+                g.c.last,
+                a.credit_code,
+                func.sum(a.total_tco2).label("total"),
+                case((one_unit, func.min(a.output_unit)), else_=None).label("unit"),
+                func.coalesce(func.sum(a.output_quantity), 0).label("output"),
+                func.coalesce(func.sum(a.revenue_10k_cny), 0).label("revenue"),
+            )
+            .select_from(
+                accounts.outerjoin(enterprises, enterprises.c.credit_code == a.credit_code).join(
+                    g, and_(industry == g.c.industry, a.period.between(g.c.first, g.c.last))
+                )
+            )
+            .group_by(g.c.industry, g.c.last, a.credit_code)
+            .order_by(g.c.industry, g.c.last, a.credit_code)
+        )
+        out: dict[tuple[str, str], list[PeerTotals]] = {(i, last): [] for i, _, last in groups}
+        for r in (await self.session.execute(stmt)).all():
+            out[(r.industry, r.last)].append(
+                PeerTotals(r.credit_code, Decimal(r.total), r.unit, Decimal(r.output), Decimal(r.revenue))
+            )
+        return {k: tuple(v) for k, v in out.items()}
+
     async def facts_for(self, codes: Sequence[str], periods: Sequence[str]) -> dict[str, list[ConductFact]]:
         stmt = (
             select(conduct_facts)
@@ -356,6 +423,46 @@ class SqlRatingRepository:
         if statuses is not None:
             stmt = stmt.where(objections.c.status.in_(statuses))
         return [_objection(r) for r in (await self.session.execute(stmt)).all()]
+
+    # --- methodology audit ---------------------------------------------------------------------
+    async def lock_methodology(self) -> None:
+        """Serialise methodology changes across replicas (transaction-scoped advisory lock)."""
+        await self.session.execute(select(func.pg_advisory_xact_lock(_METHODOLOGY_LOCK)))
+
+    async def add_methodology_change(self, change: MethodologyChange) -> MethodologyChange:
+        values = {k: getattr(change, k) for k in _CHANGE_COLUMNS}
+        new_id = (
+            await self.session.execute(
+                methodology_changes.insert().values(**values).returning(methodology_changes.c.id)
+            )
+        ).scalar_one()
+        return dataclasses.replace(change, id=new_id)
+
+    async def latest_methodology_change(self, source: str | None = None) -> MethodologyChange | None:
+        stmt = select(methodology_changes).order_by(methodology_changes.c.id.desc()).limit(1)
+        if source is not None:
+            stmt = stmt.where(methodology_changes.c.source == source)
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else _change(row)
+
+    async def methodology_changes(self, limit: int) -> list[MethodologyChange]:
+        stmt = select(methodology_changes).order_by(methodology_changes.c.id.desc()).limit(limit)
+        return [_change(r) for r in (await self.session.execute(stmt)).all()]
+
+
+def _change(r: Any) -> MethodologyChange:
+    return MethodologyChange(
+        changed_at=r.changed_at,
+        actor=r.actor,
+        actor_org=r.actor_org,
+        source=r.source,
+        from_version=r.from_version,
+        from_digest=r.from_digest,
+        to_version=r.to_version,
+        to_digest=r.to_digest,
+        reason=r.reason,
+        id=r.id,
+    )
 
 
 def _objection_row(o: Objection) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 from typing import Any
 
+from carbon_rating.domain.stage import MEASURES, StageRule
+
 SUB_SCORES = (
     "current_performance",
     "improvement",
@@ -75,6 +77,10 @@ class Methodology:
     #: where a non-applicable sub-score's weight goes (keeps weights exact decimals summing to 1)
     reassign: dict[str, str]
     raw: dict[str, Any]
+    #: rules deriving the stage from evidence (first match wins); empty = the directory's stage
+    stage_rules: tuple[StageRule, ...] = ()
+    #: sha256 of the methodology file's text (set by the loader): what the audit trail records
+    digest: str = ""
 
     def band(self, label: str) -> LabelBand:
         return next(b for b in self.labels if b.label == label)
@@ -153,6 +159,54 @@ def _labels(raw: Any) -> tuple[LabelBand, ...]:
     return bands
 
 
+def _bounds(raw: Any, field: str) -> dict[str, Decimal]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise MethodologyError(field, "must map evidence measures to bounds")
+    out: dict[str, Decimal] = {}
+    for name, value in raw.items():
+        if name not in MEASURES:
+            raise MethodologyError(
+                f"{field}.{name}", f"unknown evidence measure (known: {', '.join(MEASURES)})"
+            )
+        bound = _dec(value, f"{field}.{name}")
+        if not 0 <= bound <= 1:
+            raise MethodologyError(f"{field}.{name}", "a share: must be within 0..1")
+        out[str(name)] = bound
+    return out
+
+
+def _stage_rules(raw: Any) -> tuple[StageRule, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise MethodologyError("stage_rules", "must be a list of rules")
+    rules = []
+    for i, r in enumerate(raw):
+        field = f"stage_rules[{i}]"
+        if not isinstance(r, dict):
+            raise MethodologyError(field, "must be a mapping")
+        if r.get("stage") not in STAGES:
+            raise MethodologyError(f"{field}.stage", f"must be one of {', '.join(STAGES)}")
+        at_least, below = (
+            _bounds(r.get("at_least"), f"{field}.at_least"),
+            _bounds(r.get("below"), f"{field}.below"),
+        )
+        if not at_least and not below:
+            raise MethodologyError(field, "needs at least one condition (at_least or below)")
+        for name in set(at_least) & set(below):
+            if at_least[name] >= below[name]:
+                raise MethodologyError(
+                    f"{field}.below.{name}", "must be above at_least: the rule never holds"
+                )
+        declared = r.get("declared") or []
+        if not isinstance(declared, list) or any(d not in STAGES for d in declared):
+            raise MethodologyError(f"{field}.declared", f"must list stages among {', '.join(STAGES)}")
+        rules.append(StageRule(str(r["stage"]), at_least, below, str(r.get("reason", "")), tuple(declared)))
+    return tuple(rules)
+
+
 def parse_methodology(data: dict[str, Any]) -> Methodology:
     """Validate a parsed methodology document; raise ``MethodologyError`` naming the field."""
     version = str(_section(data, "version"))
@@ -198,4 +252,5 @@ def parse_methodology(data: dict[str, Any]) -> Methodology:
         vetoes=vetoes,
         reassign=reassign,
         raw=data,
+        stage_rules=_stage_rules(data.get("stage_rules")),
     )

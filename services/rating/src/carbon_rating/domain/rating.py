@@ -20,6 +20,7 @@ from carbon_rating.domain.intensity import intensity_on, own_intensity, peer_int
 from carbon_rating.domain.methodology import LABELS, SUB_SCORES, Methodology
 from carbon_rating.domain.periods import shift, window
 from carbon_rating.domain.result import Driver, Gap, RatingResult, SubScoreView
+from carbon_rating.domain.stage import StageDecision, decide
 
 CENT = Decimal("0.01")
 _CTX = Context(prec=28, rounding=ROUND_HALF_EVEN)
@@ -62,6 +63,7 @@ class _Context:
     fixed: list[ss.SubScore]
     vetoes: list[str]
     weights: dict[str, Decimal]
+    stage: StageDecision
 
 
 def _context(inputs: RatingInputs, m: Methodology) -> _Context:
@@ -85,8 +87,9 @@ def _context(inputs: RatingInputs, m: Methodology) -> _Context:
     fixed = [ss.forward_looking(m, facts), compliance, market, ss.data_quality(mean_dq)]
     hits = (("serious_env_penalty", serious), ("ets_overdraft", overdraft))
     vetoes = [code for code, hit in hits if hit and code in m.vetoes]
-    weights = effective_weights(m, ent.transition_stage, {s.name for s in fixed if not s.applicable})
-    return _Context(ent.industry_code, own, year_before, peers, fixed, vetoes, weights)
+    stage = decide(ent.transition_stage, m.stage_rules, facts)
+    weights = effective_weights(m, stage.stage, {s.name for s in fixed if not s.applicable})
+    return _Context(ent.industry_code, own, year_before, peers, fixed, vetoes, weights, stage)
 
 
 def _subscores(ctx: _Context, m: Methodology, own: Intensity | None) -> list[ss.SubScore]:
@@ -177,7 +180,11 @@ def rate(inputs: RatingInputs, m: Methodology) -> RatingResult:
             credit_code=inputs.enterprise.credit_code,
             as_of_period=inputs.as_of_period,
             industry_code=inputs.enterprise.industry_code,
-            stage=inputs.enterprise.transition_stage,
+            stage=ctx.stage.stage,
+            stage_source=ctx.stage.source,
+            declared_stage=ctx.stage.declared,
+            stage_reason=ctx.stage.reason,
+            stage_evidence=ctx.stage.evidence,
             score=score,
             label=label,
             uncapped_label=uncapped,

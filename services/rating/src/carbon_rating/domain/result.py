@@ -56,6 +56,11 @@ class RatingResult:
     gap: Gap
     intensity: Decimal | None = None
     intensity_basis: str | None = None
+    #: where ``stage`` came from: "directory" (declared) or "evidence" (a methodology stage rule)
+    stage_source: str = "directory"
+    declared_stage: str | None = None
+    stage_reason: str = ""
+    stage_evidence: dict[str, str] = field(default_factory=dict)
 
     def same_outcome(
         self, score: Decimal, label: str, vetoes: tuple[str, ...], version: str, stage: str

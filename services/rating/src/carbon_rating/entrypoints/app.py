@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_rating.bootstrap import Container, bootstrap
-from carbon_rating.entrypoints import routes_objections, routes_ratings, routes_report
+from carbon_rating.entrypoints import routes_methodology, routes_objections, routes_ratings, routes_report
+from carbon_rating.entrypoints.fonts import pdf_font
 from carbon_rating.settings import Settings
 
 DESCRIPTION = """
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(routes_ratings.router)
     app.include_router(routes_objections.router)
     app.include_router(routes_report.router)
+    app.include_router(routes_methodology.router)
+    pdf_font(settings.cjk_font)  # at start: a missing CJK font is logged now, not at the first PDF
     install_auth(app, settings.auth, settings.environment)
     finish_app(app, container_readiness(app))
     return app

@@ -1,5 +1,5 @@
 """Render the carbon credit report as HTML (jinja2 template, inline SVG charts, zh or en); the
-PDF rendering (report_pdf) shares the context and charts built here."""
+PDF rendering (report_pdf) shares the context and the charts' data built here."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from functools import cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from matplotlib.figure import Figure
 
 from carbon_rating.domain.methodology import Methodology
-from carbon_rating.entrypoints import charts
+from carbon_rating.entrypoints import svgcharts
+from carbon_rating.entrypoints.charts import ChartData, HistoryData, PeersData, TrendData
 from carbon_rating.entrypoints.schemas import RatingOut
 from carbon_rating.entrypoints.views import rating_out
 from carbon_rating.methodology import load
@@ -46,6 +46,11 @@ TEXT: dict[str, dict[str, str]] = {
         "cut": "需降低强度",
         "industry": "行业",
         "period": "评级期间",
+        "peer_dots": "同业企业",
+        "this_enterprise": "本企业",
+        "peer_axis": "强度（越低越好）",
+        "stage_from_evidence": "依据转型证据认定",
+        "declared_stage": "名录申报",
         "early": "转型初期",
         "mid": "转型中期",
         "mature": "转型成熟期",
@@ -78,6 +83,11 @@ TEXT: dict[str, dict[str, str]] = {
         "cut": "intensity cut needed",
         "industry": "Industry",
         "period": "As of",
+        "peer_dots": "peers",
+        "this_enterprise": "this enterprise",
+        "peer_axis": "intensity (lower is better)",
+        "stage_from_evidence": "derived from transition evidence",
+        "declared_stage": "declared in the directory",
         "early": "early",
         "mid": "mid",
         "mature": "mature",
@@ -105,13 +115,13 @@ LABEL_COLOURS: dict[str, str] = {
 }
 
 
-def _figures(
+def _charts(
     data: ReportData, rating: RatingOut, m: Methodology, t: dict[str, str]
-) -> dict[str, Figure | None]:
-    """The three report charts as matplotlib figures (None where there is nothing to draw)."""
+) -> dict[str, ChartData | None]:
+    """What the three report charts show (None where there is nothing to draw)."""
     months = sorted(data.months, key=lambda a: a.period)
     return {
-        "trend": charts.trend(
+        "trend": TrendData(
             [a.period for a in months],
             [a.total_tco2 for a in months],
             [
@@ -123,10 +133,12 @@ def _figures(
         )
         if months
         else None,
-        "peers": charts.peers(data.peer_intensities, rating.intensity)
+        "peers": PeersData(
+            data.peer_intensities, rating.intensity, t["peer_dots"], t["this_enterprise"], t["peer_axis"]
+        )
         if rating.intensity is not None
         else None,
-        "history": charts.history(
+        "history": HistoryData(
             [h.issued_at.strftime("%Y-%m-%d") for h in reversed(data.history)],
             [h.score for h in reversed(data.history)],
             [b.min_score for b in m.labels[:-1]],
@@ -134,8 +146,8 @@ def _figures(
     }
 
 
-def report_context(data: ReportData, lang: str) -> tuple[dict[str, Any], dict[str, Figure | None]]:
-    """What both the HTML and the PDF report show: the text context and the chart figures."""
+def report_context(data: ReportData, lang: str) -> tuple[dict[str, Any], dict[str, ChartData | None]]:
+    """What both the HTML and the PDF report show: the text context and the charts' data."""
     rating = rating_out(data.view, lang)
     m = load(rating.methodology_version)
     t = TEXT[lang]
@@ -156,11 +168,12 @@ def report_context(data: ReportData, lang: str) -> tuple[dict[str, Any], dict[st
         "history": data.history,
         "vetoes": [(v.code, v.description) for v in rating.vetoes],
     }
-    return ctx, _figures(data, rating, m, t)
+    return ctx, _charts(data, rating, m, t)
 
 
 def render_html(data: ReportData, lang: str) -> str:
-    ctx, figs = report_context(data, lang)
-    for name, fig in figs.items():
-        ctx[f"{name}_svg"] = charts.svg(fig) if fig is not None else ""
+    """The HTML report: self-contained (inline CSS and SVG charts, no scripts, no external assets)."""
+    ctx, chart_data = report_context(data, lang)
+    for name, d in chart_data.items():
+        ctx[f"{name}_svg"] = svgcharts.render(d)
     return _env().get_template("report.html").render(**ctx)

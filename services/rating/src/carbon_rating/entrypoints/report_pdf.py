@@ -1,8 +1,9 @@
 """Render the carbon credit report as PDF (reportlab, zh or en), with the same content as the HTML.
 
-Text is set in reportlab's built-in CID font ``STSong-Light`` (Adobe-GB1, UniGB-UCS2-H), which PDF
-viewers supply themselves, so Chinese names render without shipping a font file. Charts are the
-HTML report's matplotlib figures rendered to PNG.
+Text is set in an embedded CJK TrueType font (``fonts.pdf_font``: WenQuanYi Micro Hei, subset into
+the PDF by reportlab), so Chinese names render and can be extracted in any viewer. Without the font
+file the PDF falls back to reportlab's non-embedded CID font ``STSong-Light`` (see ``fonts``).
+Charts are the HTML report's matplotlib figures rendered to PNG.
 """
 
 from __future__ import annotations
@@ -16,22 +17,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Flowable, Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from carbon_rating.entrypoints import charts
+from carbon_rating.entrypoints.fonts import PdfFont, pdf_font
 from carbon_rating.entrypoints.report import report_context
 from carbon_rating.service_layer.report_data import ReportData
 
-FONT = "STSong-Light"
 _WIDTH = A4[0] - 36 * mm
 
 
 @cache
-def _styles() -> dict[str, ParagraphStyle]:
-    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    base = ParagraphStyle("body", fontName=FONT, fontSize=9.5, leading=14, wordWrap="CJK")
+def _styles(font: str) -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     return {
         "body": base,
         "muted": ParagraphStyle(
@@ -63,13 +61,14 @@ def _chart(png: bytes) -> Image:
     return img
 
 
-def _table(rows: list[list[str]], widths: list[float]) -> Table:
-    st = _styles()
+def _table(st: dict[str, ParagraphStyle], rows: list[list[str]], widths: list[float]) -> Table:
     cells = [[Paragraph(c, st["cell"]) for c in row] for row in rows]
     table = Table(cells, colWidths=widths, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
+                # the cells are paragraphs, but the table still selects its own font: keep it ours
+                ("FONTNAME", (0, 0), (-1, -1), st["body"].fontName),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#dee2e6")),
                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#f1f3f5")),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -79,14 +78,13 @@ def _table(rows: list[list[str]], widths: list[float]) -> Table:
     return table
 
 
-def _bullets(items: list[str], none: str) -> list[Flowable]:
-    st = _styles()["body"]
-    return [Paragraph(f"- {i}", st) for i in items] or [Paragraph(_e(none), st)]
+def _bullets(st: dict[str, ParagraphStyle], items: list[str], none: str) -> list[Flowable]:
+    body = st["body"]
+    return [Paragraph(f"- {i}", body) for i in items] or [Paragraph(_e(none), body)]
 
 
-def _headline(ctx: dict[str, Any], t: dict[str, str], r: Any) -> Table:
+def _headline(st: dict[str, ParagraphStyle], ctx: dict[str, Any], t: dict[str, str], r: Any) -> Table:
     """Label as a coloured badge (white on the label colour), then score and confidence."""
-    st = _styles()
     badge = ParagraphStyle("badge", parent=st["body"], fontSize=12, leading=15, textColor=colors.white)
     table = Table(
         [
@@ -105,6 +103,7 @@ def _headline(ctx: dict[str, Any], t: dict[str, str], r: Any) -> Table:
     table.setStyle(
         TableStyle(
             [
+                ("FONTNAME", (0, 0), (-1, -1), st["body"].fontName),
                 ("BACKGROUND", (1, 0), (1, 0), colors.HexColor(ctx["label_colour"])),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
                 ("ALIGN", (1, 0), (1, 0), "CENTER"),
@@ -114,9 +113,11 @@ def _headline(ctx: dict[str, Any], t: dict[str, str], r: Any) -> Table:
     return table
 
 
-def render_pdf(data: ReportData, lang: str) -> bytes:
-    ctx, figs = report_context(data, lang)
-    st = _styles()
+def render_pdf(data: ReportData, lang: str, font: PdfFont | None = None) -> bytes:
+    """The PDF report; ``font`` defaults to the one ``fonts.pdf_font`` finds (embedded CJK)."""
+    ctx, chart_data = report_context(data, lang)
+    font = font or pdf_font()
+    st = _styles(font.name)
     t: dict[str, str] = ctx["t"]
     r: Any = ctx["r"]
     story: list[Flowable] = [
@@ -126,16 +127,23 @@ def render_pdf(data: ReportData, lang: str) -> bytes:
         ),
         Paragraph(
             f"{_e(t['industry'])}: {_e(r.industry_code)} · {_e(t['period'])}: {_e(r.as_of_period)} · "
-            f"{_e(t['stage'])}: {_e(t[r.stage])}",
+            f"{_e(t['stage'])}: {_e(t[r.stage])}"
+            + (
+                f" <font size=8 color='#6c757d'>({_e(t['stage_from_evidence'])}; {_e(t['declared_stage'])}: "
+                f"{_e(t[r.declared_stage or r.stage])}. {_e(r.stage_reason)})</font>"
+                if r.stage_source == "evidence"
+                else ""
+            ),
             st["body"],
         ),
         Spacer(1, 3),
-        _headline(ctx, t, r),
+        _headline(st, ctx, t, r),
         Paragraph(_e(r.label_meaning), st["body"]),
         Paragraph(_e(t["vetoes"]), st["h3"]),
-        *_bullets([f"<b>{_e(code)}</b>: {_e(desc)}" for code, desc in ctx["vetoes"]], t["none"]),
+        *_bullets(st, [f"<b>{_e(code)}</b>: {_e(desc)}" for code, desc in ctx["vetoes"]], t["none"]),
         Paragraph(_e(t["sub_scores"]), st["h3"]),
         _table(
+            st,
             [["", _e(t["score"]), _e(t["weight"]), ""]]
             + [
                 [
@@ -149,9 +157,9 @@ def render_pdf(data: ReportData, lang: str) -> bytes:
             [_WIDTH * 0.3, _WIDTH * 0.12, _WIDTH * 0.12, _WIDTH * 0.46],
         ),
         Paragraph(_e(t["drivers_up"]), st["h3"]),
-        *_bullets([f"{_e(d.sub_score)}: +{_e(d.contribution)}" for d in r.drivers_up], t["none"]),
+        *_bullets(st, [f"{_e(d.sub_score)}: +{_e(d.contribution)}" for d in r.drivers_up], t["none"]),
         Paragraph(_e(t["drivers_down"]), st["h3"]),
-        *_bullets([f"{_e(d.sub_score)}: {_e(d.contribution)}" for d in r.drivers_down], t["none"]),
+        *_bullets(st, [f"{_e(d.sub_score)}: {_e(d.contribution)}" for d in r.drivers_down], t["none"]),
         Paragraph(_e(t["gap"]), st["h3"]),
     ]
     g = r.gap_to_next_label
@@ -165,14 +173,15 @@ def render_pdf(data: ReportData, lang: str) -> bytes:
     else:
         story.append(Paragraph(_e(g.note), st["body"]))
     for key, title in (("trend", "trend"), ("peers", "peers"), ("history", "history")):
-        fig = figs[key]
+        d = chart_data[key]
         story.append(Paragraph(_e(t[title]), st["h3"]))
-        if fig is not None:
-            story.append(_chart(charts.png(fig)))
+        if d is not None:
+            story.append(_chart(charts.png(charts.figure(d))))
         elif key != "history":
             story.append(Paragraph(_e(t["none"]), st["body"]))
     story.append(
         _table(
+            st,
             [[_e(t["issued"]), _e(t["period"]), _e(t["score"]), _e(t["label"]), ""]]
             + [
                 [
@@ -189,6 +198,7 @@ def render_pdf(data: ReportData, lang: str) -> bytes:
     )
     story.append(Paragraph(_e(t["objections"]), st["h3"]))
     story += _bullets(
+        st,
         [
             f"{_e(o.filed_at.strftime('%Y-%m-%d'))} — {_e(o.status)}: {_e(o.reason)}"
             for o in ctx["objections"]
@@ -213,6 +223,7 @@ def render_pdf(data: ReportData, lang: str) -> bytes:
         bottomMargin=16 * mm,
         title=f"{t['title']} — {r.enterprise_name or r.credit_code}",
         author="Carbon Bureau",
+        initialFontName=font.name,  # else every page also references (non-embedded) Helvetica
         lang="zh-CN" if lang == "zh" else "en",
     )
     doc.build(story)

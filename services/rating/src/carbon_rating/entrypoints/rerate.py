@@ -1,5 +1,7 @@
 """``python -m carbon_rating.entrypoints.rerate [--reason methodology_change]``: full re-rating
-with progress, e.g. after publishing a new methodology version (set ``RATING_METHODOLOGY_VERSION``).
+with progress under the methodology in force, e.g. after a new version was put in force (by
+``RATING_METHODOLOGY_VERSION`` at the service's start, or ``PUT /v1/admin/methodology``; both are
+recorded in the audit trail of methodology changes).
 
 Runs without consumers or the relay's polling (``run_workers`` is forced off): the issued events
 wait in the outbox, and the running service's relay publishes them.

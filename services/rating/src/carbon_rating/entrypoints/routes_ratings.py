@@ -157,9 +157,10 @@ async def post_rerate(
     reason: Annotated[str, Query(pattern="^(methodology_change|periodic_cycle)$")] = "periodic_cycle",
 ) -> RerateOut:
     started = time.perf_counter()
-    considered, issued = await rerate_all(c.uow, c.methodology, reason, datetime.now(UTC))
+    m = await c.refresh_methodology()  # the one in force, should another replica have changed it
+    considered, issued = await rerate_all(c.uow, m, reason, datetime.now(UTC))
     return RerateOut(
-        methodology_version=c.methodology.version,
+        methodology_version=m.version,
         enterprises_considered=considered,
         ratings_issued=issued,
         seconds=Decimal(str(round(time.perf_counter() - started, 3))),

@@ -14,6 +14,7 @@ from carbon_common.auth import Principal, require_own_or
 from carbon_common.problems import PROBLEM_RESPONSES
 from carbon_rating.bootstrap import Container
 from carbon_rating.entrypoints.deps import container, not_found
+from carbon_rating.entrypoints.fonts import pdf_font
 from carbon_rating.entrypoints.report import render_html
 from carbon_rating.entrypoints.report_pdf import render_pdf
 from carbon_rating.entrypoints.routes_ratings import CreditCode
@@ -29,8 +30,8 @@ router = APIRouter(prefix="/v1", tags=["report"])
     summary="The carbon credit report (碳信用报告), HTML or PDF, in Chinese or English",
     description="Identity, label and score with meaning, sub-scores, drivers, gap to the next label, "
     "emission and intensity trend, position among peers, rating history, data quality, open objections, "
-    "methodology version. `format=pdf` returns the same report as `application/pdf` (CJK text in the "
-    "viewer-supplied STSong-Light font) as an attachment. "
+    "methodology version. `format=pdf` returns the same report as `application/pdf` (CJK text in an "
+    "embedded subset of WenQuanYi Micro Hei) as an attachment. "
     "A read by another organisation than the enterprise is recorded in its query log.",
     responses={
         **PROBLEM_RESPONSES,
@@ -54,7 +55,7 @@ async def get_report(
         raise not_found(exc) from exc
     if format == "pdf":
         # reportlab and matplotlib are CPU-bound and synchronous: keep them off the event loop
-        pdf = await run_in_threadpool(render_pdf, data, lang)
+        pdf = await run_in_threadpool(render_pdf, data, lang, pdf_font(c.settings.cjk_font))
         name = f"carbon-credit-report_{credit_code}_{data.view.rating.as_of_period}_{lang}.pdf"
         return Response(
             pdf,

@@ -63,7 +63,19 @@ class RatingOut(BaseModel):
     label_meaning: str
     uncapped_label: Label = Field(description="the label the score alone would give, before vetoes")
     previous_label: Label | None
-    stage: Literal["early", "mid", "mature"]
+    stage: Literal["early", "mid", "mature"] = Field(description="the transition stage the weights are for")
+    stage_source: Literal["directory", "evidence"] = Field(
+        description="directory: the stage declared in the enterprise directory; evidence: derived by "
+        "one of the methodology's stage rules from transition facts (capex share, milestones met)"
+    )
+    declared_stage: Literal["early", "mid", "mature"] | None = Field(
+        description="the stage the directory declares (may differ from `stage` when derived from evidence)"
+    )
+    stage_reason: str = Field(description="why this stage: the stage rule that applied, or the declaration")
+    stage_evidence: dict[str, str] = Field(
+        description="the evidence measures the stage rules were tested on (decimal strings)",
+        examples=[{"milestones_met_share": "0.8", "reduction_capex_share": "0.25"}],
+    )
     confidence: Decimal = Field(
         description="0–1: coverage of observed inputs x data quality", examples=["0.74"]
     )
@@ -189,3 +201,40 @@ class RerateOut(BaseModel):
     enterprises_considered: int
     ratings_issued: int
     seconds: Decimal
+
+
+class ActivateMethodologyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(
+        min_length=1, max_length=20, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", examples=["v2"]
+    )
+    reason: str = Field(
+        min_length=1, max_length=1000, examples=["v2: transition stage derived from evidence (stage rules)"]
+    )
+    rerate: bool = Field(
+        default=False, description="re-rate every enterprise under the new version before answering"
+    )
+
+
+class MethodologyChangeOut(BaseModel):
+    id: int
+    changed_at: datetime
+    actor: str = Field(description="the token's subject, or the deployment for a start-up change")
+    actor_org: str | None = Field(description="the token's organisation")
+    source: Literal["configuration", "admin_api"]
+    from_version: str | None
+    from_digest: str | None = Field(description="sha256 of the previous methodology file")
+    to_version: str
+    to_digest: str = Field(description="sha256 of the methodology file put in force")
+    reason: str | None
+
+
+class MethodologyChangesOut(BaseModel):
+    in_force: str | None = Field(description="the version this replica rates under")
+    changes: list[MethodologyChangeOut] = Field(description="newest first")
+
+
+class ActivationOut(BaseModel):
+    change: MethodologyChangeOut
+    rerate: RerateOut | None = None

@@ -100,8 +100,10 @@ def to_command(batch: Sequence[Decoded[Envelope[Event]]]) -> ApplyInputs:
 
 
 def make_batch_handler(
-    uow_factory: Callable[[], UnitOfWorkPort], methodology: Methodology
+    uow_factory: Callable[[], UnitOfWorkPort], methodology: Callable[[], Methodology]
 ) -> Callable[[Sequence[Decoded[Any]]], Awaitable[None]]:
+    """``methodology`` returns the one in force when a batch starts (it can change at run time)."""
+
     async def handle(batch: Sequence[Decoded[Envelope[Event]]]) -> None:
         by_topic: dict[str, list[Decoded[Envelope[Event]]]] = defaultdict(list)
         for d in batch:
@@ -112,7 +114,7 @@ def make_batch_handler(
                 new = await uow.repo.claim(f"rating:{topic}", [d.item.id for d in items])
                 fresh.extend(d for d in items if d.item.id in new)
             if fresh:
-                await apply_inputs(to_command(fresh), uow, methodology)
+                await apply_inputs(to_command(fresh), uow, methodology())
             await uow.commit()
 
     return handle

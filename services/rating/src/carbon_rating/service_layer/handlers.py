@@ -21,7 +21,7 @@ from carbon_rating.service_layer.commands import (
     FileObjection,
     RerateEnterprises,
 )
-from carbon_rating.service_layer.issuing import issue_time, rating_id, rerate, to_event
+from carbon_rating.service_layer.issuing import PeerCache, issue_time, rating_id, rerate, to_event
 from carbon_rating.service_layer.ports import Objection, StoredRating, UnitOfWorkPort
 
 
@@ -142,9 +142,10 @@ async def rerate_all(
     async with uow_factory() as uow:
         codes = await uow.repo.all_rateable_codes()
     issued = 0
+    peers: PeerCache = {}
     for start in range(0, len(codes), chunk):
         async with uow_factory() as uow:
-            issued += len(await rerate(uow, codes[start : start + chunk], m, issued_at, reason))
+            issued += len(await rerate(uow, codes[start : start + chunk], m, issued_at, reason, peers))
             await uow.commit()
         if on_progress is not None:
             on_progress(min(start + chunk, len(codes)), len(codes), issued)

@@ -3,7 +3,7 @@
 Coalescing: callers pass the set of enterprises a batch touched; each is rated once, as of its
 latest period with an account. A new rating is stored and ``RatingIssued`` emitted only when the
 outcome differs from the current rating (score, label, vetoes, stage, methodology version), so a
-redelivered or repeated input changes nothing. Peers are loaded once per (industry, period).
+redelivered or repeated input changes nothing. Peers are loaded in one query per batch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from carbon_common.events import RatingIssued
-from carbon_rating.domain.inputs import RatingInputs
+from carbon_rating.domain.inputs import PeerTotals, RatingInputs
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import rate
@@ -102,10 +102,23 @@ def stored(
     )
 
 
+#: peer totals per (industry, last period of the window), shared by the chunks of one full cycle
+PeerCache = dict[tuple[str, str], tuple[PeerTotals, ...]]
+
+
 async def rerate(
-    uow: UnitOfWorkPort, codes: Iterable[str], m: Methodology, issued_at: datetime, reason: str
+    uow: UnitOfWorkPort,
+    codes: Iterable[str],
+    m: Methodology,
+    issued_at: datetime,
+    reason: str,
+    peer_cache: PeerCache | None = None,
 ) -> list[StoredRating]:
-    """Rate ``codes`` (inside the caller's unit of work); return the ratings newly issued."""
+    """Rate ``codes`` (inside the caller's unit of work); return the ratings newly issued.
+
+    Peer totals of every (industry, window) the batch needs are loaded in one query; a full cycle
+    passes ``peer_cache`` so that its chunks share them (the cycle rates against one snapshot of
+    its peers rather than re-aggregating the same industry for every chunk)."""
     repo = uow.repo
     wanted = sorted(set(codes))
     latest = await repo.latest_account_periods(wanted)
@@ -123,9 +136,16 @@ async def rerate(
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for c in rateable:
         groups[(profiles[c].industry_code, latest[c])].append(c)
+    cache: PeerCache = {} if peer_cache is None else peer_cache
+    missing = []
+    for industry, period in groups:
+        if (industry, period) not in cache:
+            w = window(period, m.window_months)
+            missing.append((industry, w[0], w[-1]))
+    cache.update(await repo.peer_totals(missing))
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
-        peers = await repo.industry_totals(industry, window(period, m.window_months))
+        peers = cache[(industry, period)]
         for c in members:
             rows = own.get(c, [])
             inputs = RatingInputs(

@@ -82,6 +82,26 @@ class Objection:
     new_rating_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MethodologyChange:
+    """One entry of the append-only audit of the methodology in force.
+
+    ``source``: ``configuration`` (the deployment's ``RATING_METHODOLOGY_VERSION`` at start-up,
+    recorded when it differs from the last recorded one, or when the file's digest changed) or
+    ``admin_api`` (an activation by a ``methodology:admin`` caller)."""
+
+    changed_at: datetime
+    actor: str
+    actor_org: str | None
+    source: str
+    from_version: str | None
+    from_digest: str | None
+    to_version: str
+    to_digest: str
+    reason: str | None = None
+    id: int | None = None
+
+
 class RatingRepository(Protocol):
     async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]: ...
     async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> None: ...
@@ -94,6 +114,9 @@ class RatingRepository(Protocol):
         self, codes: Sequence[str], periods: Sequence[str]
     ) -> dict[str, list[AccountRow]]: ...
     async def industry_totals(self, industry_code: str, periods: Sequence[str]) -> tuple[PeerTotals, ...]: ...
+    async def peer_totals(
+        self, groups: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str], tuple[PeerTotals, ...]]: ...
     async def facts_for(
         self, codes: Sequence[str], periods: Sequence[str]
     ) -> dict[str, list[ConductFact]]: ...
@@ -108,6 +131,10 @@ class RatingRepository(Protocol):
     async def objections(
         self, credit_code: str | None, statuses: Sequence[str] | None
     ) -> list[Objection]: ...
+    async def lock_methodology(self) -> None: ...
+    async def add_methodology_change(self, change: MethodologyChange) -> MethodologyChange: ...
+    async def latest_methodology_change(self, source: str | None = None) -> MethodologyChange | None: ...
+    async def methodology_changes(self, limit: int) -> list[MethodologyChange]: ...
 
 
 class UnitOfWorkPort(Protocol):

@@ -12,6 +12,12 @@ def result_details(r: RatingResult) -> dict[str, Any]:
         "uncapped_label": r.uncapped_label,
         "intensity": None if r.intensity is None else str(r.intensity),
         "intensity_basis": r.intensity_basis,
+        "stage": {
+            "source": r.stage_source,
+            "declared": r.declared_stage,
+            "reason": r.stage_reason,
+            "evidence": dict(sorted(r.stage_evidence.items())),
+        },
         "sub_scores": {
             name: {
                 "value": str(v.value),

@@ -5,15 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from carbon_common.auth import require
-from carbon_ingest.domain.catalogue import Indicator
+from carbon_ingest.domain.catalogue import Catalogue, Indicator
 from carbon_ingest.domain.units import canonical_decimal
 from carbon_ingest.entrypoints.deps import ContainerDep
-from carbon_ingest.entrypoints.schemas import CatalogueOut, IndicatorOut
+from carbon_ingest.entrypoints.schemas import CatalogueOut, IndicatorOut, PlausibilityOut
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
 
 
-def _out(i: Indicator) -> IndicatorOut:
+def _out(i: Indicator, cat: Catalogue) -> IndicatorOut:
+    rule = cat.plausibility_rules.get(i.code)
     return IndicatorOut(
         code=i.code,
         unit=i.unit,
@@ -28,6 +29,14 @@ def _out(i: Indicator) -> IndicatorOut:
             for name, r in i.attributes.items()
         },
         cross_check_tolerance=None if i.cross_check_tolerance is None else str(i.cross_check_tolerance),
+        plausibility=None
+        if rule is None
+        else PlausibilityOut(
+            family=rule.family,
+            max_ratio=canonical_decimal(rule.max_ratio),
+            window_months=rule.window_months,
+            min_history=rule.min_history,
+        ),
     )
 
 
@@ -35,11 +44,11 @@ def _out(i: Indicator) -> IndicatorOut:
     "/indicators",
     summary="The indicator catalogue (versioned)",
     description="Every indicator with its canonical unit, accepted units, the department kinds "
-    "that may report it, which kinds are authoritative, value rules, attribute rules and the "
-    "cross-validation tolerance. Human summary: docs/indicators.md.",
+    "that may report it, which kinds are authoritative, value rules, attribute rules, the "
+    "cross-validation tolerance and the plausibility rule. Human summary: docs/indicators.md.",
     response_model=CatalogueOut,
     dependencies=[Depends(require())],
 )
 async def indicators(container: ContainerDep) -> CatalogueOut:
     cat = container.catalogue
-    return CatalogueOut(version=cat.version, indicators=[_out(i) for i in cat.indicators.values()])
+    return CatalogueOut(version=cat.version, indicators=[_out(i, cat) for i in cat.indicators.values()])

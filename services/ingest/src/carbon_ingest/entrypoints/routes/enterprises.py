@@ -62,7 +62,10 @@ async def _register(
     "the same content again changes nothing (200, `change: unchanged`).",
     response_model=EnterpriseWrite,
     status_code=status.HTTP_201_CREATED,
-    responses=PROBLEM_RESPONSES,
+    responses={
+        200: {"model": EnterpriseWrite, "description": "Already registered: updated or unchanged"},
+        **PROBLEM_RESPONSES,
+    },
     dependencies=[Depends(require("enterprises:write"))],
 )
 async def register(body: EnterpriseIn, container: ContainerDep, response: Response) -> EnterpriseWrite:

@@ -1,0 +1,22 @@
+"""Schemathesis against the ingest service's OpenAPI (see ``fuzzing``): no 5xx, every response as
+documented, every 4xx a problem document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import Stats, openapi_schema
+from .fuzzing import FUZZ, exercise
+from .harness import LiveService
+
+pytestmark = pytest.mark.integration
+
+api = openapi_schema("ingest")
+
+
+@api.parametrize()
+@FUZZ
+def test_ingest_api(case: Any, ingest: LiveService, fuzz_stats: Stats) -> None:
+    exercise(case, ingest, fuzz_stats)
