@@ -11,7 +11,11 @@ from .conftest import Stats, openapi_schema
 from .fuzzing import FUZZ, exercise
 from .harness import LiveService
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # the services' own threads use `random` while Hypothesis draws a case: not the strategies' doing
+    pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
+]
 
 api = openapi_schema("lending")
 

@@ -225,3 +225,21 @@ def test_unstorable_text_is_a_422_not_a_500(
             )
     assert r.status_code in (404, 422), (r.status_code, r.text)
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+#: integers beyond int64 in query parameters that reach a database query
+HUGE = [
+    ("ingest", f"/v1/enterprises?page={10**30}", ("enterprises:read",)),
+    ("lending", f"/v1/loan-events?after={2**70}", ("loans:write",)),
+    ("lending", f"/v1/policy/audit?after={-(2**70)}", ("quotes:write",)),
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("svc", "path", "scopes"), HUGE)
+def test_an_integer_beyond_int64_is_a_422_not_a_500(
+    live: Live, svc: str, path: str, scopes: tuple[str, ...]
+) -> None:
+    with httpx.Client(base_url=live[svc].base_url, timeout=60) as c:
+        r = c.get(path, headers=auth(*scopes))
+    problem(r, 422)

@@ -163,3 +163,25 @@ async def test_irrelevant_indicators_are_claimed_but_not_stored(service: Service
             text("SELECT count(*) FROM inbox WHERE consumer = 'accounting:ingest.facts.v1'")
         )
     assert stored == 0 and claimed >= 1
+
+
+async def test_only_months_whose_current_facts_changed_are_recomputed(
+    service: Service, b: SimpleNamespace
+) -> None:
+    """``upsert_facts`` reports the months it changed: a redelivery or a stale revision reports
+    none (so nothing is recomputed), a higher revision reports its month."""
+    from carbon_accounting.adapters.consumer import to_fact
+
+    container, _ = service
+    code = b.credit_code()
+    rev1 = to_fact(b.fact(code, "energy.raw_coal", "10", "t", record_id="u1", period="2024-03"))
+    other = to_fact(b.fact(code, "energy.coke", "5", "t", record_id="u2", period="2024-04"))
+    async with container.uow() as uow:
+        assert await uow.repo.upsert_facts([rev1, other]) == {(code, "2024-03"), (code, "2024-04")}
+        assert await uow.repo.upsert_facts([rev1, other]) == set()  # redelivery
+        rev2 = rev1._replace(revision=2, value=Decimal("12"))
+        assert await uow.repo.upsert_facts([rev2]) == {(code, "2024-03")}
+        assert await uow.repo.upsert_facts([rev1]) == set()  # stale revision arriving late
+        stored = (await uow.repo.facts_for([(code, "2024-03")]))[(code, "2024-03")]
+        assert [(f.revision, f.value) for f in stored] == [(2, Decimal("12"))]
+        assert [f.revision for f in await uow.repo.fact_history(rev1.fact_key)] == [1, 2]

@@ -187,7 +187,7 @@ async def test_values_round_trip_exactly_through_postgres(service: Any, values: 
     period = "2023-07"
     facts = [fact(period, ACTIVITY[i % len(ACTIVITY)], v) for i, v in enumerate(values)]
     code = f"9114040{next(_serial):011d}"
-    facts = [Fact(**{**{s: getattr(f, s) for s in Fact.__slots__}, "credit_code": code}) for f in facts]
+    facts = [f._replace(credit_code=code) for f in facts]
     async with container.uow() as uow:
         await uow.repo.upsert_facts(facts)
         stored = (await uow.repo.facts_for([(code, period)]))[(code, period)]

@@ -3,10 +3,12 @@
 The server is ``uvicorn carbon_ingest.entrypoints.app:create_app --factory`` (a separate process,
 as in ``make bench``) on a fresh database of the PostgreSQL at ``PG_URL_BASE``, without Kafka (the
 outbox relay publishes to its in-process bus). Reports records/s (every record of every batch
-answered) and facts/s (accepted), and the server process's CPU seconds. Usage::
+answered) and facts/s (accepted), the server's CPU seconds (its worker processes included) and
+the request latency; then verifies the evidence chain. Not a test: numbers vary with the load of
+the machine (docs/performance-notes.md). Usage::
 
     PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:55432 \
-        .venv/bin/python services/ingest/bench/bench_concurrent.py [clients] [per_batch] [batches]
+        .venv/bin/python services/ingest/bench/bench_concurrent.py [clients] [per_batch] [batches] [workers]
 """
 
 from __future__ import annotations
@@ -65,11 +67,25 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of the server process and its worker processes (``--workers``)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
-async def main(clients: int, per_batch: int, batches: int) -> None:
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+async def main(clients: int, per_batch: int, batches: int, workers: int = 1) -> None:
     url = await fresh_database("ingest_bench")
     await upgrade_head(Path(carbon_ingest.__file__).parent / "migrations", url)
     port = free_port()
@@ -77,7 +93,8 @@ async def main(clients: int, per_batch: int, batches: int) -> None:
            "INGEST_TELEMETRY__TRACES_ENABLED": "false", "INGEST_KAFKA__BOOTSTRAP_SERVERS": ""}  # fmt: skip
     proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before the timed part
         [sys.executable, "-m", "uvicorn", "carbon_ingest.entrypoints.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
+         *(["--workers", str(workers)] if workers > 1 else [])],
         env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -122,7 +139,7 @@ async def main(clients: int, per_batch: int, batches: int) -> None:
             latencies.sort()
             records = batches * per_batch
             print(
-                f"clients={clients} batch={per_batch} batches={batches}: {records / wall:,.0f} records/s, "
+                f"workers={workers} clients={clients} batch={per_batch} batches={batches}: {records / wall:,.0f} records/s, "
                 f"{accepted / wall:,.0f} facts/s ({accepted} accepted in {wall:.2f}s); server CPU {cpu:.1f}s "
                 f"({cpu / wall:.2f} cores); latency p50 {latencies[len(latencies) // 2] * 1000:.0f} ms, "
                 f"max {latencies[-1] * 1000:.0f} ms"
@@ -138,4 +155,4 @@ async def main(clients: int, per_batch: int, batches: int) -> None:
 
 if __name__ == "__main__":
     args = [int(a) for a in sys.argv[1:]]
-    asyncio.run(main(*(args + [4, 1_000, 60][len(args) :])))
+    asyncio.run(main(*(args + [4, 1_000, 60, 1][len(args) :])))

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,15 +48,16 @@ WRK_SCRIPT = """
 local codes = {%(codes)s}
 local token = "%(token)s"
 local idem = %(idem)s
+local run = "%(run)s"
 local counter = 0
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
+threads = 0
+setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 request = function()
   counter = counter + 1
   local code = codes[(counter %% #codes) + 1]
   local headers = {["Content-Type"] = "application/json", ["X-Org"] = "bench-bank"}
   if token ~= "" then headers["Authorization"] = "Bearer " .. token end
-  if idem then headers["Idempotency-Key"] = "k-" .. tostring(tid) .. "-" .. tostring(counter) .. "-" .. tostring(os.time()) end
+  if idem then headers["Idempotency-Key"] = "k-" .. tostring(tid) .. "-" .. tostring(counter) .. "-" .. run end
   local body = '{"credit_code":"' .. code .. '","product":"green_loan","amount_cny":"5000000","term_months":36}'
   return wrk.format("POST", "/v1/quotes", headers, body)
 end
@@ -117,6 +119,7 @@ def run_wrk(port: int, codes: list[str], token: str, seconds: int, conc: int, id
         "codes": ",".join(f'"{c}"' for c in codes),
         "token": token,
         "idem": "true" if idem else "false",
+        "run": uuid.uuid4().hex,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(lua)

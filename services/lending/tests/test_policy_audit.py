@@ -3,10 +3,12 @@ one row per new digest, listable by the bank it concerns and by no other bank.""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 import yaml
@@ -14,12 +16,16 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import DBAPIError
 
 from carbon_common.bus.memory import InMemoryBus
+from carbon_common.migrations import upgrade_head
 from carbon_common.settings import KafkaSettings, PostgresSettings
+from carbon_common.testing import drop_database, pg_url_base
 from carbon_lending.adapters.orm import policy_audit
 from carbon_lending.adapters.policy_store import PACKAGED
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints.app import create_app
 from carbon_lending.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_lending" / "migrations"
 
 
 class Running:
@@ -95,3 +101,26 @@ async def test_policy_versions_are_audited_per_bank(db_url: str, tmp_path: Path)
                 await uow.session.execute(stmt)
             await uow.session.rollback()
     await run.stop()
+
+
+async def test_policy_version_is_recorded_once_the_database_is_reachable(tmp_path: Path) -> None:
+    """A lending process that starts before its database exists still starts, and records its
+    policy version as soon as the database is there (no crash loop on a start-up race)."""
+    base = pg_url_base()
+    name = f"lendlate_{uuid.uuid4().hex[:10]}"
+    url = f"{base}/{name}"
+    run = await start_with(url, PACKAGED)
+    try:
+        assert run.container._audit_task is not None  # not recorded yet: retrying
+        conn = await asyncpg.connect(base.replace("+asyncpg", "") + "/postgres")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        await upgrade_head(MIGRATIONS, url)
+        await asyncio.wait_for(run.container._audit_task, timeout=30)
+        items = (await run.client.get("/v1/policy/audit", headers={"X-Org": "bank-late"})).json()["items"]
+        assert [(i["bank_id"], i["previous_digest"]) for i in items] == [("default", None)]
+    finally:
+        await run.stop()
+        await drop_database(url)

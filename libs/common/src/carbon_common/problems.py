@@ -128,14 +128,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def _storage(request: Request, exc: Exception) -> JSONResponse:
-        # text PostgreSQL cannot store (U+0000, lone surrogates) is the client's error, found late
-        if _unstorable_text(exc):
+        # input PostgreSQL cannot hold (text with U+0000 or a lone surrogate, an integer beyond
+        # int64, a numeric overflow) is the client's error, found late: a 422, not a 500
+        if _unstorable_input(exc):
             return problem_response(
                 Problem(
                     type=TYPE_BASE + "validation",
                     title="Request validation failed",
                     status=422,
-                    detail="text with a NUL character or an unpaired surrogate cannot be stored",
+                    detail="a value cannot be stored: text with a NUL character or an unpaired "
+                    "surrogate, or a number out of range",
                 ),
                 request,
             )
@@ -150,11 +152,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled)
 
 
-_UNSTORABLE = ("CharacterNotInRepertoireError", "UntranslatableCharacterError")
+#: asyncpg's names for the database refusing a value (no import: carbon_common does not need asyncpg)
+_UNSTORABLE = ("CharacterNotInRepertoireError", "UntranslatableCharacterError", "NumericValueOutOfRangeError")
 
 
-def _unstorable_text(exc: BaseException) -> bool:
-    """Whether an encoding error of the request's text is behind ``exc`` (driver or database)."""
+def _unstorable_input(exc: BaseException) -> bool:
+    """Whether a value the driver or the database cannot hold is behind ``exc``: text that does
+    not encode, an integer parameter beyond int64 (``OverflowError`` in the driver), a numeric
+    overflow in PostgreSQL."""
     todo: list[BaseException | None] = [exc]
     for _ in range(20):
         if not todo:
@@ -162,7 +167,11 @@ def _unstorable_text(exc: BaseException) -> bool:
         e = todo.pop()
         if e is None:
             continue
-        if (isinstance(e, UnicodeEncodeError) and "surrogate" in e.reason) or type(e).__name__ in _UNSTORABLE:
+        if (
+            (isinstance(e, UnicodeEncodeError) and "surrogate" in e.reason)
+            or isinstance(e, OverflowError)
+            or type(e).__name__ in _UNSTORABLE
+        ):
             return True
         orig = getattr(e, "orig", None)
         todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]

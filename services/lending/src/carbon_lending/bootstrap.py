@@ -5,6 +5,9 @@ Nothing here runs at import time; ``create_app`` (or the embedded host) calls ``
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +30,8 @@ from carbon_lending.service_layer.consumers import GROUP, TOPICS, decoder, make_
 from carbon_lending.service_layer.quotes import QuoteDeps
 from carbon_lending.settings import Settings
 
+log = logging.getLogger("carbon_lending.bootstrap")
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -43,6 +48,7 @@ class Container:
     read_model: ReadModelCache = field(init=False)
     quote_writer: QuoteWriter = field(init=False)
     quote_deps: QuoteDeps = field(init=False)
+    _audit_task: asyncio.Task[None] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.read_model = ReadModelCache(self.uow, refresh_seconds=self.settings.read_model_refresh_seconds)
@@ -58,10 +64,32 @@ class Container:
 
     async def start(self) -> None:
         await self.runtime.start()
-        await record_policy_versions(self.uow, self.policy_documents, self.settings.policy_changed_by)
+        try:
+            await self._record_policies()
+        except Exception:  # database not reachable yet: keep retrying, do not refuse to start
+            log.warning("policy audit not recorded yet; retrying in the background", exc_info=True)
+            self._audit_task = asyncio.create_task(self._record_policies_until_done())
         self.read_model.start()
 
+    async def _record_policies(self) -> None:
+        await record_policy_versions(self.uow, self.policy_documents, self.settings.policy_changed_by)
+
+    async def _record_policies_until_done(self, delay: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._record_policies()
+                return
+            except Exception:
+                delay = min(delay * 2, 30.0)
+                log.warning("policy audit still not recorded", exc_info=True)
+
     async def stop(self) -> None:
+        if self._audit_task is not None:
+            self._audit_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._audit_task
+            self._audit_task = None
         await self.read_model.stop()
         await self.quote_writer.stop()
         await self.runtime.stop()

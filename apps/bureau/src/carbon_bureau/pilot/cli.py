@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+
+from carbon_common.auth import mint_dev_token, record_token_header
 
 from .dataset import PilotDataset
 from .generator import PILOT_MONTHS, generate
@@ -190,12 +193,29 @@ async def _replay(
         if kafka is not None:
             recs_k = progress.add_task("records → Kafka", total=dataset.record_count)
             sent = await replay_kafka(
-                dataset, kafka, rate=rate, on_records=lambda n: progress.advance(recs_k, n)
+                dataset,
+                kafka,
+                rate=rate,
+                on_records=lambda n: progress.advance(recs_k, n),
+                headers_for=_department_token_headers(),
             )
             sent.enterprises, sent.statuses = result.enterprises, result.statuses
             sent.errors = result.errors + sent.errors
             result = sent
     return result
+
+
+def _department_token_headers() -> Callable[[str], list[tuple[str, bytes]]]:
+    """Sign each department's Kafka records with a development token (org = the department, scope
+    ``submissions:write``), minted once per department: ingest verifies it (docs/security.md)."""
+    tokens: dict[str, list[tuple[str, bytes]]] = {}
+
+    def headers(department: str) -> list[tuple[str, bytes]]:
+        if department not in tokens:
+            tokens[department] = [record_token_header(mint_dev_token(department, "submissions:write"))]
+        return tokens[department]
+
+    return headers
 
 
 async def _enterprises_only(

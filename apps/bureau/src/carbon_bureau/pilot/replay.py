@@ -193,8 +193,10 @@ async def replay_kafka(
     rate: float | None = None,
     on_records: Progress | None = None,
     producer_options: dict[str, Any] | None = None,
+    headers_for: Callable[[str], list[tuple[str, bytes]]] | None = None,
 ) -> ReplayResult:
-    """Produce every record as one JSON object (with its ``department``), key = credit code."""
+    """Produce every record as one JSON object (with its ``department``), key = credit code.
+    ``headers_for(department)``: record headers, e.g. the department's signed token (issue 7)."""
     from aiokafka import AIOKafkaProducer
 
     options: dict[str, Any] = {
@@ -221,9 +223,12 @@ async def replay_kafka(
         for batch in dataset.submissions:
             dept, records = batch["department"], batch["records"]
             await pacer.take(len(records))
+            headers = headers_for(dept) if headers_for else None
             for rec in records:
                 value = orjson.dumps({**rec, "department": dept})
-                pending.append(await producer.send(topic, value=value, key=rec["credit_code"].encode()))
+                pending.append(
+                    await producer.send(topic, value=value, key=rec["credit_code"].encode(), headers=headers)
+                )
             result.records += len(records)
             result.requests += 1
             if on_records:

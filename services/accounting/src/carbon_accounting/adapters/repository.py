@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +51,7 @@ _FACT_FIELDS = (
     "fact_key", "fact_id", "revision", "credit_code", "department", "record_id", "indicator",
     "period", "value", "unit", "evidence_hash", "authoritative", "attributes",
 )  # fmt: skip
-if tuple(f.name for f in fields(Fact)) != _FACT_FIELDS:  # pragma: no cover - guards the positional mapping
+if Fact._fields != _FACT_FIELDS:  # pragma: no cover - guards the positional mapping
     raise ImportError("Fact's fields changed: update _FACT_FIELDS in the accounting repository")
 _FACTS_FOR_PAIRS = text(
     f"SELECT {', '.join('f.' + c for c in _FACT_FIELDS)} FROM facts f"
@@ -237,7 +236,7 @@ class SqlRepository:
         params["value"] = [str(v) for v in params["value"]]
         params["attributes"] = [json.dumps(dict(a)) if a else "{}" for a in params["attributes"]]
         result = await self.session.execute(_UPSERT_FACTS, params)
-        return set(result.tuples())  # type: ignore[arg-type]
+        return {(code, period) for code, period in result.tuples()}
 
     async def facts_and_enterprises(
         self, pairs: Iterable[Pair]

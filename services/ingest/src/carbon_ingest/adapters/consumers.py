@@ -148,7 +148,7 @@ def batch_handler(
                 groups[d.item.department].extend((d, i) for i in range(len(d.item.records)))
             # departments in one order (their advisory locks: no deadlock between two replicas)
             accepted: list[Accepted] = []
-            for dept, origins in sorted(groups.items()):
+            for dept, origins in sorted(groups.items(), key=lambda g: g[0].strip()):
                 traceparent = dict(origins[0][0].record.headers).get("traceparent")
                 with consume_span(
                     f"{Topics.DEPT_SUBMISSIONS} process",
@@ -163,7 +163,7 @@ def batch_handler(
                         origin, inner = origins[rej.position]
                         reason = f"record {rej.record_id!r}: {rej.field}: {rej.reason}"
                         uow.stage_record(_dead_letter(origin, inner, reason))
-            await append_to_chain(uow, accepted)
+            await append_to_chain(uow, catalogue, accepted)
             await uow.commit()
 
     return handle

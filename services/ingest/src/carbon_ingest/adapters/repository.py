@@ -54,14 +54,30 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 """
 
 
-_FACT_COLUMNS = (
-    "fact_id", "department", "record_id", "revision", "credit_code", "indicator", "period", "value", "unit",
-    "original_value", "original_unit", "attributes", "authoritative", "content_hash", "evidence_hash",
-    "submission_id", "recorded_at",
-)  # fmt: skip
-_EVIDENCE_COLUMNS = ("seq", "fact_id", "prev_hash", "entry_hash")
-#: carbon_common.outbox's table, which this service's migrations create in its own database
-_OUTBOX_COLUMNS = ("event_id", "topic", "key", "value", "headers")
+#: the chain append: facts, evidence entries (fact ids and entry hashes reused from the facts'
+#: arrays) and the FactRecorded outbox rows (carbon_common.outbox's table, which this service's
+#: migrations create in its own database), in one statement
+_APPEND_FACTS = """
+WITH new_facts AS (
+    INSERT INTO facts (fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
+                       original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
+                       submission_id, recorded_at)
+    SELECT fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
+           original_value, original_unit, attributes::jsonb, authoritative, content_hash, evidence_hash,
+           $16, recorded_at
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
+                $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
+                $15::text[], $17::timestamptz[])
+         AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
+              original_value, original_unit, attributes, authoritative, content_hash, evidence_hash, recorded_at)
+), new_entries AS (
+    INSERT INTO evidence (seq, fact_id, prev_hash, entry_hash)
+    SELECT * FROM unnest($18::bigint[], $1::text[], $19::text[], $15::text[])
+)
+INSERT INTO outbox (event_id, topic, key, value, headers)
+SELECT event_id, topic, key, value, headers::jsonb
+FROM unnest($20::text[], $21::text[], $22::bytea[], $23::bytea[], $24::text[]) AS o(event_id, topic, key, value, headers)
+"""
 
 
 def _jsonb(attributes: Any) -> str:
@@ -72,11 +88,10 @@ def _jsonb(attributes: Any) -> str:
 #: plausibility: per target month, the department's month totals over [first_period, period]
 #: (heads summed per month, through ix_fact_heads_enterprise), then the month's own total and the
 #: exact median (numeric: the mean of the two middle values for an even count) of the months before
-_MONTH_SUMMARIES = text("""
+_MONTH_SUMMARIES = """
 WITH t AS (
-    SELECT * FROM unnest(CAST(:codes AS varchar[]), CAST(:indicators AS varchar[]),
-                         CAST(:departments AS varchar[]), CAST(:periods AS varchar[]),
-                         CAST(:firsts AS varchar[])) AS t(credit_code, indicator, department, period, first_period)
+    SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+         AS t(credit_code, indicator, department, period, first_period)
 ), months AS (
     SELECT t.credit_code, t.indicator, t.department, t.period, h.period AS month, sum(h.value) AS total
     FROM t JOIN fact_heads h
@@ -93,7 +108,7 @@ SELECT credit_code, indicator, department, period, total,
        coalesce(cardinality(history), 0) AS months,
        (history[(cardinality(history) + 1) / 2] + history[(cardinality(history) + 2) / 2]) / 2 AS median
 FROM agg WHERE total IS NOT NULL
-""")
+"""
 
 
 def _enterprise(row: Any) -> Enterprise:
@@ -226,47 +241,39 @@ class SqlRepository:
         submission_id: str,
         events: Sequence[OutboxRow] = (),
     ) -> None:
-        """COPY the facts, their chain entries and their events' outbox rows (runs under the chain
-        lock: three COPYs, no per-row statements)."""
+        """Insert the facts, their chain entries and their events' outbox rows with ONE statement
+        (data-modifying CTEs over column arrays): it runs under the chain lock, where every round
+        trip counts; COPY would cost three (and a type introspection each)."""
         if not new:
             return
-        fact_rows = []
-        evidence_rows = []
-        previous = prev_hash
-        seq = first_seq
-        for f, h in zip(new, hashes, strict=True):
-            fact_rows.append(
-                (
-                    f.fact_id,
-                    f.department,
-                    f.record_id,
-                    f.revision,
-                    f.credit_code,
-                    f.indicator,
-                    f.period,
-                    f.value,
-                    f.unit,
-                    f.original_value,
-                    f.original_unit,
-                    _jsonb(f.attributes),
-                    f.authoritative,
-                    f.content_hash,
-                    h,
-                    submission_id,
-                    f.recorded_at,
-                )
-            )
-            evidence_rows.append((seq, f.fact_id, previous, h))
-            previous = h
-            seq += 1
-        await self._copy_tuples(facts.name, _FACT_COLUMNS, fact_rows)
-        await self._copy_tuples(evidence.name, _EVIDENCE_COLUMNS, evidence_rows)
-        if events:
-            await self._copy_tuples(
-                "outbox",
-                _OUTBOX_COLUMNS,
-                [(e.event_id, e.topic, e.key, e.value, e.headers_json) for e in events],
-            )
+        previous = [prev_hash, *hashes[:-1]]
+        await self._raw_execute(
+            _APPEND_FACTS,
+            [f.fact_id for f in new],
+            [f.department for f in new],
+            [f.record_id for f in new],
+            [f.revision for f in new],
+            [f.credit_code for f in new],
+            [f.indicator for f in new],
+            [f.period for f in new],
+            [f.value for f in new],
+            [f.unit for f in new],
+            [f.original_value for f in new],
+            [f.original_unit for f in new],
+            [_jsonb(f.attributes) for f in new],
+            [f.authoritative for f in new],
+            [f.content_hash for f in new],
+            list(hashes),
+            submission_id,
+            [f.recorded_at for f in new],
+            list(range(first_seq, first_seq + len(new))),
+            previous,
+            [e.event_id for e in events],
+            [e.topic for e in events],
+            [e.key for e in events],
+            [e.value for e in events],
+            [e.headers_json for e in events],
+        )
 
     async def upsert_heads(self, new: Sequence[Fact]) -> None:
         """Point every fact key of the batch at its newest revision (before the chain lock)."""
@@ -289,21 +296,17 @@ class SqlRepository:
             }
         await self._upsert_heads(list(head_rows.values()))
 
-    async def _copy_tuples(self, table: str, columns: Sequence[str], records: list[tuple[Any, ...]]) -> None:
-        """Bulk-load with PostgreSQL COPY (asyncpg binary copy) inside the unit of work's transaction:
-        ~3× faster than a multi-row INSERT for the large batches of the hot path."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(table, records=records, columns=columns)  # type: ignore[union-attr]
-
     async def _upsert_heads(self, rows: list[dict[str, Any]]) -> None:
         """One ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` for the whole batch
         (column arrays instead of 10,000 bound rows)."""
+        columns = list(rows[0])
+        await self._raw_execute(_UPSERT_HEADS, *([r[c] for r in rows] for c in columns))
+
+    async def _raw_execute(self, sql: str, *args: Any) -> None:
+        """A fixed statement on the session's asyncpg connection (prepared once per connection)."""
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
-        columns = list(rows[0])
-        arrays = [[r[c] for r in rows] for c in columns]
-        await raw.driver_connection.execute(_UPSERT_HEADS, *arrays)  # type: ignore[union-attr]
+        await raw.driver_connection.execute(sql, *args)  # type: ignore[union-attr]
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(
@@ -449,21 +452,19 @@ class SqlRepository:
 
     async def month_summaries(self, targets: Sequence[Target]) -> list[MonthSummary]:
         """Per checked month: its total and the count and median of the earlier months' totals
-        in its window, aggregated by PostgreSQL (one query, one row per target)."""
-        rows = await self.session.execute(
+        in its window, aggregated by PostgreSQL (one query, one row per target; rows read with
+        asyncpg directly: a row per record of the batch)."""
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
             _MONTH_SUMMARIES,
-            {
-                "codes": [t.credit_code for t in targets],
-                "indicators": [t.indicator for t in targets],
-                "departments": [t.department for t in targets],
-                "periods": [t.period for t in targets],
-                "firsts": [t.first_period for t in targets],
-            },
+            [t.credit_code for t in targets],
+            [t.indicator for t in targets],
+            [t.department for t in targets],
+            [t.period for t in targets],
+            [t.first_period for t in targets],
         )
-        return [
-            MonthSummary(r.credit_code, r.indicator, r.department, r.period, r.total, r.months, r.median)
-            for r in rows
-        ]
+        return [MonthSummary(*r) for r in rows]
 
     async def replace_plausibility_flags(self, targets: Sequence[Target], new: Sequence[Flag]) -> None:
         """Replace the plausibility flags of exactly these (credit_code, indicator, department,

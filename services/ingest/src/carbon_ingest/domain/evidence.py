@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from carbon_ingest.domain.units import canonical_decimal
 
 #: the previous hash of the first entry
@@ -56,7 +58,29 @@ def canonical_fact(
         "authoritative": authoritative,
         "recorded_at": recorded_at.astimezone(UTC).isoformat(),
     }
+    if _plain(attributes):
+        try:
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass  # e.g. a lone surrogate: the reference encoder decides (and fails the same way)
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _plain(value: Any) -> bool:
+    """JSON made of strings, 64-bit integers, booleans, null, lists and string-keyed objects only:
+    then orjson's compact sorted output is byte for byte the reference ``json.dumps`` form above
+    (property-tested, tests/test_chain_append.py), ~10x faster. Floats (whose text the two
+    encoders spell differently, e.g. ``1e+16`` vs ``1e16``) take the reference path, so every
+    existing entry hash stays verifiable."""
+    if isinstance(value, str | bool) or value is None:
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**64
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return False
 
 
 def entry_hash(previous: str, fact_bytes: bytes) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from carbon_ingest.domain.quality import Flag
 
@@ -87,13 +88,16 @@ def targets_for(
 ) -> list[Target]:
     """The checks a batch owes: one per (credit_code, indicator, department, period) it touched
     whose indicator has a rule."""
-    out = set()
-    for code, indicator, dept, period in months:
-        rule = rules.get(indicator)
-        if rule is not None:
-            first = period_of(month_index(period) - rule.window_months)
-            out.add(Target(code, indicator, dept, period, first))
-    return sorted(out)
+    keys = {m for m in months if m[1] in rules}
+    return sorted(
+        Target(code, indicator, dept, period, _window_start(period, rules[indicator].window_months))
+        for code, indicator, dept, period in keys
+    )
+
+
+@lru_cache(maxsize=4096)
+def _window_start(period: str, window_months: int) -> str:
+    return period_of(month_index(period) - window_months)
 
 
 def evaluate(summary: MonthSummary, rule: PlausibilityRule) -> Flag | None:

@@ -8,15 +8,16 @@ evidence-chain append is serialised:
    record-id dedupe of one department is serialised; other departments run in parallel) → load
    the stored heads of the batch's record ids with the content hashes of their earlier
    revisions (one query) → classify new / duplicate (content any revision had) / correction →
-   upsert the heads → re-run cross-validation and plausibility checks once for the
-   enterprise-periods the batch touched → store the submission and its rejections → prepare
-   the facts' canonical bytes and ``FactRecorded`` events (everything that does not need the
-   chain).
+   upsert the heads → re-run the plausibility checks (one department's own history, so the
+   department lock suffices) → store the submission and its rejections → encode the facts'
+   canonical bytes and ``FactRecorded`` events (everything that does not need the chain).
 2. ``append_to_chain`` (once per transaction, the last step before COMMIT): take the global
-   chain lock → read the last entry → hash the batch's entries → COPY facts and evidence →
-   stage the events (they carry the entry hashes) in the outbox → the caller commits, which
-   releases the lock. The lock is taken last, so a transaction never waits for a department
-   lock while holding the chain (no deadlock with a Kafka batch that spans departments).
+   chain lock → re-run cross-validation once for the enterprise-periods touched (it compares
+   departments, so it needs every other department's committed heads) → read the last entry →
+   hash the entries → one INSERT of facts, evidence and outbox rows (the events carry the
+   entry hashes) → the caller commits, which releases the lock. The lock is taken last, so a
+   transaction never waits for a department lock while holding the chain (no deadlock with a
+   Kafka batch that spans departments).
 """
 
 from __future__ import annotations
@@ -108,7 +109,6 @@ async def apply_submission(
 
     if plan.facts:
         await uow.repo.upsert_heads(plan.facts)
-        await _cross_validate(uow, catalogue, plan.facts)
         await check_plausibility(uow, catalogue, plan.facts)
         accepted.canonical = [_canonical(f) for f in plan.facts]
         traceparent = current_traceparent()
@@ -120,13 +120,19 @@ async def apply_submission(
     return report, accepted
 
 
-async def append_to_chain(uow: UnitOfWork, batches: Sequence[Accepted]) -> None:
-    """Phase 2, the only serialised step: append the transaction's new facts to the evidence
-    chain and stage their ``FactRecorded``. Call once, last before COMMIT (which releases the
-    chain lock)."""
+async def append_to_chain(uow: UnitOfWork, catalogue: Catalogue, batches: Sequence[Accepted]) -> None:
+    """Phase 2, the only serialised step: re-run cross-validation, append the transaction's new
+    facts to the evidence chain and stage their ``FactRecorded``. Call once, last before COMMIT
+    (which releases the chain lock).
+
+    Cross-validation compares *different* departments' values of one enterprise-period, so it
+    runs under the chain lock: every transaction that adds facts holds it, hence the one that
+    commits second sees the first one's heads (two departments' concurrent submissions would
+    otherwise each miss the other's value, and race on the same flag rows)."""
     if not any(b.facts for b in batches):
         return
     await uow.repo.lock_evidence_chain()
+    await _cross_validate(uow, catalogue, [f for b in batches for f in b.facts])
     last_seq, last_hash = await uow.repo.last_evidence()
     seq, previous = last_seq + 1, last_hash
     for b in batches:
@@ -147,7 +153,7 @@ async def record_submission(
     """The HTTP use case: one submission, one transaction."""
     async with uow:
         report, accepted = await apply_submission(cmd, uow, catalogue, clock)
-        await append_to_chain(uow, [accepted])
+        await append_to_chain(uow, catalogue, [accepted])
         await uow.commit()
     return report
 

@@ -26,6 +26,8 @@ Ratings into loan pricing, approval and monitoring for bank core systems.
   (With authentication disabled, in development only, the `X-Org` header names the bank.)
 * **Money** and rates are decimal strings; rates in % quantised to 0.0001, components in bp.
 * **Retries**: `Idempotency-Key` on `POST /v1/quotes`; `bank_loan_ref` on `POST /v1/loans`.
+* **Configuration**: `GET /v1/policy` names the product/policy version that prices your quotes
+  (with its digest); `GET /v1/policy/audit` is its append-only history (who, when, from → to).
 * **Errors**: RFC 9457 problem details (`application/problem+json`).
 """
 

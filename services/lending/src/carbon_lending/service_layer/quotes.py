@@ -46,6 +46,8 @@ def request_hash(cmd: RequestQuote) -> str:
     """Stable hash of what was asked, to tell a retry from a different request under one key."""
     body = asdict(cmd)
     body.pop("idempotency_key")
+    if not body["kpi_targets"]:
+        del body["kpi_targets"]  # the hash of a quote without KPIs is what it was before they existed
     return hashlib.sha256(json.dumps(body, default=str, sort_keys=True).encode()).hexdigest()
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, case, column, func, select, update, values
+from sqlalchemy import String, and_, case, column, func, select, text, update, values
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,31 @@ _CHANGE_COLUMNS = (
     "to_version",
     "to_digest",
     "reason",
+)
+
+
+#: per enterprise, (period, calculation_version) of the ``span`` periods ending at its latest period
+_ACCOUNT_VERSIONS = text(
+    """
+    SELECT credit_code, period, calculation_version
+    FROM (
+        SELECT credit_code, period, calculation_version,
+               max(period) OVER (PARTITION BY credit_code) AS latest
+        FROM accounts
+        WHERE credit_code = ANY(CAST(:codes AS varchar[]))
+    ) AS a
+    WHERE period >= to_char(to_date(latest, 'YYYY-MM') - make_interval(months => :back), 'YYYY-MM')
+    """
+)
+#: the account rows of exact (credit_code, period) pairs
+_ACCOUNT_ROWS = text(
+    """
+    SELECT a.credit_code, a.period, a.industry_code, a.total_tco2, a.output_quantity, a.output_unit,
+           a.revenue_10k_cny, a.data_quality_score, a.factor_set, a.calculation_version
+    FROM accounts AS a
+    JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[])) AS k(code, period)
+      ON a.credit_code = k.code AND a.period = k.period
+    """
 )
 
 
@@ -241,6 +266,27 @@ class SqlRatingRepository:
         for r in (await self.session.execute(stmt)).all():
             out[r.credit_code].append(AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r)))
         return out
+
+    async def account_versions(self, codes: Sequence[str], span: int) -> dict[str, dict[str, int]]:
+        """Per enterprise with accounts: ``{period: calculation_version}`` of the ``span`` periods
+        ending at its latest period (one fixed statement; no account figures are transferred)."""
+        out: dict[str, dict[str, int]] = defaultdict(dict)
+        if not codes:
+            return out
+        rows = await self.session.execute(_ACCOUNT_VERSIONS, {"codes": list(codes), "back": span - 1})
+        for code, period, version in rows.all():
+            out[code][period] = version
+        return out
+
+    async def account_rows(self, keys: Sequence[tuple[str, str]]) -> list[AccountRow]:
+        """The stored accounts of exact (credit_code, period) pairs (absent pairs are skipped)."""
+        if not keys:
+            return []
+        params = {"codes": [c for c, _ in keys], "periods": [p for _, p in keys]}
+        return [
+            AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r))
+            for r in (await self.session.execute(_ACCOUNT_ROWS, params)).all()
+        ]
 
     async def industry_totals(self, industry_code: str, periods: Sequence[str]) -> tuple[PeerTotals, ...]:
         """Peers' window sums, aggregated in PostgreSQL (one row per enterprise). The industry is the

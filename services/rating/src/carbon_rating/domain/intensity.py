@@ -9,12 +9,13 @@ of monthly ratios), so a month with tiny output cannot dominate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 from carbon_rating.domain.inputs import AccountMonth, Intensity, PeerTotals
 
 
-def _in(accounts: Iterable[AccountMonth], periods: set[str]) -> list[AccountMonth]:
+def _in(accounts: Iterable[AccountMonth], periods: AbstractSet[str]) -> list[AccountMonth]:
     return [a for a in accounts if a.period in periods]
 
 
@@ -30,7 +31,7 @@ def choose_basis(accounts: Sequence[AccountMonth]) -> str | None:
     return None
 
 
-def intensity_on(accounts: Sequence[AccountMonth], periods: set[str], basis: str) -> Decimal | None:
+def intensity_on(accounts: Sequence[AccountMonth], periods: AbstractSet[str], basis: str) -> Decimal | None:
     """The window's intensity on ``basis``, or None when the window lacks the denominator."""
     rows = _in(accounts, periods)
     if not rows:
@@ -48,7 +49,7 @@ def intensity_on(accounts: Sequence[AccountMonth], periods: set[str], basis: str
     return total / denom
 
 
-def own_intensity(accounts: Sequence[AccountMonth], periods: set[str]) -> Intensity | None:
+def own_intensity(accounts: Sequence[AccountMonth], periods: AbstractSet[str]) -> Intensity | None:
     rows = _in(accounts, periods)
     basis = choose_basis(rows)
     if basis is None:
@@ -72,7 +73,7 @@ def peer_intensity(t: PeerTotals, basis: str) -> Decimal | None:
     return t.total_tco2 / denom if denom > 0 else None
 
 
-def totals(credit_code: str, accounts: Sequence[AccountMonth], periods: set[str]) -> PeerTotals:
+def totals(credit_code: str, accounts: Sequence[AccountMonth], periods: AbstractSet[str]) -> PeerTotals:
     """``PeerTotals`` from monthly accounts (what the repository computes in SQL; used by tests)."""
     rows = _in(accounts, periods)
     units = {a.output_unit for a in rows}
@@ -83,3 +84,34 @@ def totals(credit_code: str, accounts: Sequence[AccountMonth], periods: set[str]
         output_quantity=sum((a.output_quantity or Decimal(0) for a in rows), Decimal(0)),
         revenue_10k_cny=sum((a.revenue_10k_cny or Decimal(0) for a in rows), Decimal(0)),
     )
+
+
+class PeerRanking:
+    """A peer group's window intensities on each basis, sorted once for all of the group's members.
+
+    ``rate`` compares an enterprise with its peers minus itself. Computing every peer's intensity
+    and sorting them again for each member made rating a group quadratic; a ranking built once per
+    group gives each member the identical list (a stable sort of the peers in input order, with the
+    member's own entry removed, is the stable sort of the peers without it)."""
+
+    __slots__ = ("_by_basis", "peers")
+
+    def __init__(self, peers: tuple[PeerTotals, ...]) -> None:
+        self.peers = peers
+        self._by_basis: dict[str, tuple[list[Decimal], list[str]]] = {}
+
+    def excluding(self, credit_code: str, basis: str) -> list[Decimal]:
+        """Sorted intensities on ``basis`` of every peer but ``credit_code`` (a new list)."""
+        ranked = self._by_basis.get(basis)
+        if ranked is None:
+            pairs = [(v, t.credit_code) for t in self.peers if (v := peer_intensity(t, basis)) is not None]
+            pairs.sort(key=lambda p: p[0])  # stable: ties stay in input order, as sorted() keeps them
+            ranked = self._by_basis[basis] = ([v for v, _ in pairs], [c for _, c in pairs])
+        values, codes = ranked
+        own = codes.count(credit_code)
+        if own == 0:
+            return list(values)
+        if own == 1:
+            i = codes.index(credit_code)
+            return values[:i] + values[i + 1 :]
+        return [v for v, c in zip(values, codes, strict=True) if c != credit_code]

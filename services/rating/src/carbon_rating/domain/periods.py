@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 
 def shift(period: str, months: int) -> str:
     """``shift("2024-03", -12) == "2023-03"``."""
@@ -10,6 +12,16 @@ def shift(period: str, months: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def window(end: str, months: int) -> list[str]:
-    """The ``months`` periods ending at (and including) ``end``, oldest first."""
-    return [shift(end, -k) for k in range(months - 1, -1, -1)]
+@lru_cache(maxsize=4096)
+def window(end: str, months: int) -> tuple[str, ...]:
+    """The ``months`` periods ending at (and including) ``end``, oldest first.
+
+    Memoised (a consumer batch asks for the same few windows for every enterprise it rates), so
+    the result is an immutable tuple."""
+    return tuple(shift(end, -k) for k in range(months - 1, -1, -1))
+
+
+@lru_cache(maxsize=4096)
+def window_set(end: str, months: int) -> frozenset[str]:
+    """``frozenset(window(end, months))``, memoised: membership tests of the rating window."""
+    return frozenset(window(end, months))

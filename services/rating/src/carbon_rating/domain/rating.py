@@ -16,9 +16,9 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from carbon_rating.domain import subscores as ss
 from carbon_rating.domain.inputs import Intensity, RatingInputs
-from carbon_rating.domain.intensity import intensity_on, own_intensity, peer_intensity
+from carbon_rating.domain.intensity import PeerRanking, intensity_on, own_intensity
 from carbon_rating.domain.methodology import LABELS, SUB_SCORES, Methodology
-from carbon_rating.domain.periods import shift, window
+from carbon_rating.domain.periods import shift, window_set
 from carbon_rating.domain.result import Driver, Gap, RatingResult, SubScoreView
 from carbon_rating.domain.stage import StageDecision, decide
 
@@ -61,21 +61,22 @@ class _Context:
     year_before: Decimal | None
     peers: list[Decimal]
     fixed: list[ss.SubScore]
+    #: weight × value of each ``fixed`` sub-score, in order (the gap search adds them as they are)
+    fixed_terms: list[Decimal]
     vetoes: list[str]
     weights: dict[str, Decimal]
     stage: StageDecision
 
 
-def _context(inputs: RatingInputs, m: Methodology) -> _Context:
-    periods = set(window(inputs.as_of_period, m.window_months))
+def _context(inputs: RatingInputs, m: Methodology, ranking: PeerRanking) -> _Context:
+    periods = window_set(inputs.as_of_period, m.window_months)
     ent = inputs.enterprise
     own = own_intensity(inputs.accounts, periods)
     peers: list[Decimal] = []
     year_before = None
     if own is not None:
-        values = (peer_intensity(t, own.basis) for t in inputs.peers if t.credit_code != ent.credit_code)
-        peers = sorted(v for v in values if v is not None)
-        earlier = set(window(shift(inputs.as_of_period, -12), m.window_months))
+        peers = ranking.excluding(ent.credit_code, own.basis)  # sorted, without the enterprise itself
+        earlier = window_set(shift(inputs.as_of_period, -12), m.window_months)
         year_before = intensity_on(inputs.accounts, earlier, own.basis)
     facts = [f for f in inputs.facts if f.period in periods]
     in_window = [a for a in inputs.accounts if a.period in periods]
@@ -89,7 +90,8 @@ def _context(inputs: RatingInputs, m: Methodology) -> _Context:
     vetoes = [code for code, hit in hits if hit and code in m.vetoes]
     stage = decide(ent.transition_stage, m.stage_rules, facts)
     weights = effective_weights(m, stage.stage, {s.name for s in fixed if not s.applicable})
-    return _Context(ent.industry_code, own, year_before, peers, fixed, vetoes, weights, stage)
+    terms = [weights[s.name] * (s.value if s.value is not None else m.missing_score) for s in fixed]
+    return _Context(ent.industry_code, own, year_before, peers, fixed, terms, vetoes, weights, stage)
 
 
 def _subscores(ctx: _Context, m: Methodology, own: Intensity | None) -> list[ss.SubScore]:
@@ -102,9 +104,19 @@ def _subscores(ctx: _Context, m: Methodology, own: Intensity | None) -> list[ss.
 
 
 def _score_only(ctx: _Context, m: Methodology, own: Intensity | None) -> Decimal:
+    """The score alone, for another own intensity: the same terms added in the same order as
+    ``_subscores`` lists them (Decimal addition is rounded, so the order is kept), without building
+    the sub-scores' notes and evidence (the gap search calls this ~15 times per rating)."""
+    w, missing = ctx.weights, m.missing_score
+    cp = ss.current_performance_value(m, ctx.industry, own, ctx.peers)
+    imp = ss.improvement_value(m, own, ctx.year_before)
+    lg = ss.leader_gap_value(m, ctx.industry, own, ctx.peers)
     total = Decimal(0)
-    for s in _subscores(ctx, m, own):
-        total += ctx.weights[s.name] * (s.value if s.value is not None else m.missing_score)
+    total += w["current_performance"] * (cp if cp is not None else missing)
+    total += w["improvement"] * (imp if imp is not None else missing)
+    for term in ctx.fixed_terms:
+        total += term
+    total += w["leader_gap"] * (lg if lg is not None else missing)
     return q(total)
 
 
@@ -165,10 +177,15 @@ def _gap(ctx: _Context, m: Methodology, score: Decimal, label: str) -> Gap:
     return Gap(target.label, points, cut, note="intensity cut over the rating window, everything else equal")
 
 
-def rate(inputs: RatingInputs, m: Methodology) -> RatingResult:
-    """Rate one enterprise as of ``inputs.as_of_period`` under methodology ``m``."""
+def rate(inputs: RatingInputs, m: Methodology, ranking: PeerRanking | None = None) -> RatingResult:
+    """Rate one enterprise as of ``inputs.as_of_period`` under methodology ``m``.
+
+    ``ranking``: the peers' sorted intensities, shared by the members of one peer group (it must
+    rank ``inputs.peers``); built here when not given."""
+    if ranking is None or ranking.peers is not inputs.peers:
+        ranking = PeerRanking(inputs.peers)
     with localcontext(_CTX):
-        ctx = _context(inputs, m)
+        ctx = _context(inputs, m, ranking)
         score, views, confidence = _score(ctx, m)
         uncapped = label_for(m, score)
         label = uncapped

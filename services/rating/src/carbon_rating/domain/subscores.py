@@ -40,6 +40,25 @@ def _benchmark_score(m: Methodology, ratio: Decimal) -> Decimal:
     return clamp(HUNDRED * (worst - ratio) / (worst - best))
 
 
+def current_performance_value(
+    m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]
+) -> Decimal | None:
+    """The value of ``current_performance`` alone (the gap search needs only values)."""
+    if own is None:
+        return None
+    if len(peers) + 1 >= m.p("min_peer_group"):
+        # peers arrive sorted (``rating._context``), and the gap search calls this ~15 times per
+        # rating: count by bisection rather than by scanning every peer
+        below, not_above = bisect_left(peers, own.value), bisect_right(peers, own.value)
+        worse = len(peers) - not_above
+        ties = not_above - below
+        return HUNDRED * (Decimal(worse) + Decimal(ties) / 2) / Decimal(len(peers))
+    bench = m.benchmark(industry, own.basis.split(":", 1)[1] if ":" in own.basis else None)
+    if bench is None:
+        return None
+    return _benchmark_score(m, own.value / bench.intensity)
+
+
 def current_performance(
     m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]
 ) -> SubScore:
@@ -49,13 +68,8 @@ def current_performance(
     name = "current_performance"
     if own is None:
         return SubScore(name, None, Decimal(0), note="no intensity: output or revenue missing")
+    value = current_performance_value(m, industry, own, peers)
     if len(peers) + 1 >= m.p("min_peer_group"):
-        # peers arrive sorted (``rating._context``), and the gap search calls this ~15 times per
-        # rating: count by bisection rather than by scanning every peer
-        below, not_above = bisect_left(peers, own.value), bisect_right(peers, own.value)
-        worse = len(peers) - not_above
-        ties = not_above - below
-        value = HUNDRED * (Decimal(worse) + Decimal(ties) / 2) / Decimal(len(peers))
         return SubScore(
             name,
             value,
@@ -71,10 +85,9 @@ def current_performance(
             note=f"peer group of {len(peers) + 1} too small and no benchmark",
             facts={"intensity": str(own.value), "basis": own.basis},
         )
-    ratio = own.value / bench.intensity
     return SubScore(
         name,
-        _benchmark_score(m, ratio),
+        value,
         m.p("benchmark_confidence"),
         note=f"peer group of {len(peers) + 1} too small: compared with the industry benchmark",
         facts={
@@ -86,23 +99,32 @@ def current_performance(
     )
 
 
+def _cut_pct(now: Intensity, year_before: Decimal) -> Decimal:
+    return (year_before - now.value) / year_before * HUNDRED
+
+
+def improvement_value(m: Methodology, now: Intensity | None, year_before: Decimal | None) -> Decimal | None:
+    """The value of ``improvement`` alone."""
+    if now is None or year_before is None or year_before <= 0:
+        return None
+    return clamp(Decimal(50) + m.p("improvement_points_per_pct") * _cut_pct(now, year_before))
+
+
 def improvement(m: Methodology, now: Intensity | None, year_before: Decimal | None) -> SubScore:
     """Year-on-year change of the window intensity: 50 + points per percent cut."""
-    if now is None or year_before is None or year_before <= 0:
+    value = improvement_value(m, now, year_before)
+    if now is None or year_before is None or value is None:
         return SubScore(
             "improvement", None, Decimal(0), note="no intensity for the same window a year earlier"
         )
-    cut_pct = (year_before - now.value) / year_before * HUNDRED
-    value = clamp(Decimal(50) + m.p("improvement_points_per_pct") * cut_pct)
+    cut_pct = _cut_pct(now, year_before)
     return SubScore("improvement", value, facts={"yoy_cut_pct": str(cut_pct), "previous": str(year_before)})
 
 
-def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]) -> SubScore:
-    """Mature stage: how close the enterprise is to the industry's leaders (best decile).
-
-    ``peers`` must be sorted ascending (as ``rating._context`` builds them)."""
-    if own is None or own.value <= 0:
-        return SubScore("leader_gap", None, Decimal(0), note="no intensity")
+def _leader(
+    m: Methodology, industry: str, own: Intensity, peers: Sequence[Decimal]
+) -> tuple[Decimal, Decimal] | None:
+    """(leader intensity, evidence), or None without peers and benchmark."""
     if len(peers) + 1 >= m.p("min_peer_group"):
         # == sorted([*peers, own.value]) for sorted peers (a stable sort puts own after its ties)
         at = bisect_right(peers, own.value)
@@ -112,14 +134,33 @@ def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequ
                 rounding="ROUND_CEILING"
             )
         )
-        leader = ranked[max(k, 1) - 1]
-        evidence = Decimal(1)
-    else:
-        bench = m.benchmark(industry, own.basis.split(":", 1)[1] if ":" in own.basis else None)
-        if bench is None:
-            return SubScore("leader_gap", None, Decimal(0), note="no peers and no benchmark")
-        leader = bench.intensity * m.p("leader_fallback_ratio")
-        evidence = m.p("benchmark_confidence")
+        return ranked[max(k, 1) - 1], Decimal(1)
+    bench = m.benchmark(industry, own.basis.split(":", 1)[1] if ":" in own.basis else None)
+    if bench is None:
+        return None
+    return bench.intensity * m.p("leader_fallback_ratio"), m.p("benchmark_confidence")
+
+
+def leader_gap_value(
+    m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]
+) -> Decimal | None:
+    """The value of ``leader_gap`` alone."""
+    if own is None or own.value <= 0:
+        return None
+    found = _leader(m, industry, own, peers)
+    return None if found is None else clamp(HUNDRED * found[0] / own.value)
+
+
+def leader_gap(m: Methodology, industry: str, own: Intensity | None, peers: Sequence[Decimal]) -> SubScore:
+    """Mature stage: how close the enterprise is to the industry's leaders (best decile).
+
+    ``peers`` must be sorted ascending (as ``rating._context`` builds them)."""
+    if own is None or own.value <= 0:
+        return SubScore("leader_gap", None, Decimal(0), note="no intensity")
+    found = _leader(m, industry, own, peers)
+    if found is None:
+        return SubScore("leader_gap", None, Decimal(0), note="no peers and no benchmark")
+    leader, evidence = found
     return SubScore(
         "leader_gap", clamp(HUNDRED * leader / own.value), evidence, facts={"leader_intensity": str(leader)}
     )

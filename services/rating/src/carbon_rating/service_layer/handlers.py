@@ -21,6 +21,7 @@ from carbon_rating.service_layer.commands import (
     FileObjection,
     RerateEnterprises,
 )
+from carbon_rating.service_layer.input_cache import AccountReads
 from carbon_rating.service_layer.issuing import PeerCache, issue_time, rating_id, rerate, to_event
 from carbon_rating.service_layer.ports import Objection, StoredRating, UnitOfWorkPort
 
@@ -33,8 +34,11 @@ class Conflict(Exception):
     pass
 
 
-async def apply_inputs(cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology) -> list[StoredRating]:
-    """Store the batch's input changes in bulk, then re-rate every touched enterprise once."""
+async def apply_inputs(
+    cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology, reads: AccountReads | None = None
+) -> list[StoredRating]:
+    """Store the batch's input changes in bulk, then re-rate every touched enterprise once
+    (``reads``: the consumer's account cache for this transaction, see ``input_cache``)."""
     repo = uow.repo
     if cmd.enterprises:
         await repo.upsert_enterprises(cmd.enterprises)
@@ -46,7 +50,7 @@ async def apply_inputs(cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology) ->
     touched |= {a.credit_code for a in cmd.accounts} | {f.credit_code for f in cmd.facts}
     if not touched or cmd.issued_at is None:
         return []
-    return await rerate(uow, touched, m, cmd.issued_at, "inputs_changed")
+    return await rerate(uow, touched, m, cmd.issued_at, "inputs_changed", reads=reads)
 
 
 async def rerate_enterprises(

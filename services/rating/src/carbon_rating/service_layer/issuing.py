@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 
 from carbon_common.events import RatingIssued
 from carbon_rating.domain.inputs import PeerTotals, RatingInputs
+from carbon_rating.domain.intensity import PeerRanking
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import rate
 from carbon_rating.domain.result import RatingResult
+from carbon_rating.service_layer.input_cache import AccountReads
 from carbon_rating.service_layer.metrics import RATINGS_ISSUED
-from carbon_rating.service_layer.ports import StoredRating, UnitOfWorkPort
+from carbon_rating.service_layer.ports import AccountRow, StoredRating, UnitOfWorkPort
 from carbon_rating.service_layer.serialize import result_details
 
 _NS = uuid.UUID("6f1d3c2e-8b1a-4c57-9a0e-2f4d6b8c0a11")
@@ -113,22 +115,32 @@ async def rerate(
     issued_at: datetime,
     reason: str,
     peer_cache: PeerCache | None = None,
+    reads: AccountReads | None = None,
 ) -> list[StoredRating]:
     """Rate ``codes`` (inside the caller's unit of work); return the ratings newly issued.
 
     Peer totals of every (industry, window) the batch needs are loaded in one query; a full cycle
     passes ``peer_cache`` so that its chunks share them (the cycle rates against one snapshot of
-    its peers rather than re-aggregating the same industry for every chunk)."""
+    its peers rather than re-aggregating the same industry for every chunk).
+
+    ``reads``: the consumer's account cache for this transaction (``input_cache``): the window's
+    months are then read in full only where the cache lacks their stored version. The caller
+    publishes it after the commit."""
     repo = uow.repo
     wanted = sorted(set(codes))
-    latest = await repo.latest_account_periods(wanted)
+    span = max(m.window_months + 12, 24)
+    own: dict[str, list[AccountRow]]
+    if reads is not None:
+        latest, own = await reads.load(repo, wanted, span)
+    else:
+        latest = await repo.latest_account_periods(wanted)
     profiles = await repo.enterprises(wanted)
     rateable = [c for c in wanted if c in latest and c in profiles]
     if not rateable:
         return []
-    span = max(m.window_months + 12, 24)
-    all_periods = sorted({p for c in rateable for p in window(latest[c], span)})
-    own = await repo.accounts_for(rateable, all_periods)
+    if reads is None:
+        all_periods = sorted({p for c in rateable for p in window(latest[c], span)})
+        own = await repo.accounts_for(rateable, all_periods)
     facts = await repo.facts_for(
         rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)})
     )
@@ -146,6 +158,7 @@ async def rerate(
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
         peers = cache[(industry, period)]
+        ranking = PeerRanking(peers)  # the group's peers ranked once for all its members
         for c in members:
             rows = own.get(c, [])
             inputs = RatingInputs(
@@ -155,7 +168,7 @@ async def rerate(
                 facts=tuple(facts.get(c, [])),
                 peers=peers,
             )
-            result = rate(inputs, m)
+            result = rate(inputs, m, ranking)
             cur = current.get(c)
             if cur is not None and result.same_outcome(
                 cur.score, cur.label, cur.vetoes, cur.methodology_version, cur.stage

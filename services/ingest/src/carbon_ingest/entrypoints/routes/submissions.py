@@ -85,7 +85,10 @@ async def submit(body: SubmissionIn, container: ContainerDep, principal: Submitt
             slug="validation",
             errors=[FieldError(field="department", reason=str(exc), value=body.department[:200])],
         ) from exc
-    raws = [RawRecord(**r.model_dump()) for r in body.records]
+    raws = [
+        RawRecord(r.record_id, r.credit_code, r.indicator, r.period, r.value, r.unit, r.attributes)
+        for r in body.records
+    ]
     report = await record_submission(
         RecordSubmission(body.department, raws, "http"), container.uow(), container.catalogue, container.clock
     )
