@@ -46,6 +46,12 @@ def test_demo_no_serve_summary_matches_the_generator(tmp_path: Path) -> None:
     assert summary["cross_validation_flags"] == exp["electricity_flags"]
     assert summary["accounts_check"]["mismatches"] == 0, summary["accounts_check"]["examples"]
     assert summary["accounts_check"]["enterprise_months"] > 0
+    assert exp["netted_enterprise_months"] > 0  # exported energy netted and checked end to end
+    # PCAF: loans to borrowers that filed debt + equity use them, not the revenue fallback
+    book = summary["portfolio"]
+    assert book["loans_booked"] > 0 and not book["booking_errors"]
+    by_method = book["financed_emissions"]["by_method"]
+    assert by_method["debt_plus_equity"]["loans"] == book["expected_debt_plus_equity_loans"] > 0
     assert sum(summary["labels"].values()) == 40
     assert summary["reports"] and all(
         Path(p).read_text(encoding="utf-8").startswith("<!") for p in summary["reports"]

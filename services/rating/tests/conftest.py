@@ -19,6 +19,7 @@ from stdnum.cn import uscc
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
 from carbon_common.events import (
+    EVENT_TYPES,
     AccountUpdated,
     EnterpriseRegistered,
     Envelope,
@@ -26,6 +27,7 @@ from carbon_common.events import (
     FactRecorded,
     RatingIssued,
     Topics,
+    decode,
 )
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
@@ -147,10 +149,11 @@ class Harness:
             pass
 
     def issued(self) -> list[RatingIssued]:
-        out = []
-        for rec in self.bus.records(Topics.RATINGS):
-            out.append(RatingIssued.model_validate_json(rec.value or b""))
-        return out
+        return [e for e in self.published() if isinstance(e, RatingIssued)]
+
+    def published(self) -> list[Event]:
+        """Everything rating published on its topic (ratings and objection changes), in order."""
+        return [decode(r.value, r.headers, EVENT_TYPES).data for r in self.bus.records(Topics.RATINGS)]
 
     def dlq(self, topic: str) -> list[Any]:
         return self.bus.records(Topics.dlq(topic))

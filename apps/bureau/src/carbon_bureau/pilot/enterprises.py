@@ -13,7 +13,18 @@ from typing import Any
 
 from stdnum.cn import uscc
 
-from .industries import INDUSTRIES, PER_REVENUE, PROFILES, Industry, Profile
+from .industries import (
+    BALANCE_SHEET,
+    HEAT_EXPORT,
+    HEAT_RESALE,
+    INDUSTRIES,
+    INSOLVENT_SHARE,
+    PER_REVENUE,
+    POWER_EXPORT,
+    PROFILES,
+    Industry,
+    Profile,
+)
 from .regions import CITIES, PILOT_TOTAL, City, largest_remainder
 
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -48,6 +59,11 @@ class Enterprise:
     milestones: bool = False
     price: float = 0.0
     va_share: float = 0.25
+    power_export: float = 0.0  # exported electricity, share of the month's grid purchases
+    heat_export: float = 0.0  # exported heat, GJ per unit of activity
+    heat_resale: float = 0.0  # exported heat, share of the month's purchased heat
+    assets_per_revenue: float = 1.2  # total assets / annual revenue
+    leverage: float = 0.5  # debt / total assets (above 1: negative equity)
 
     @property
     def profile(self) -> Profile:
@@ -119,6 +135,28 @@ def _traits(rng: random.Random, ent: Enterprise) -> None:
     ent.milestones = ent.size_class == "large" or (prof.carbon == "high" and rng.random() < 0.3)
     ent.price = prof.price * rng.gauss(1.0, 0.08)
     ent.va_share = rng.uniform(0.15, 0.35)
+    _exports_and_balance_sheet(rng, ent)
+
+
+def _exports_and_balance_sheet(rng: random.Random, ent: Enterprise) -> None:
+    key, large = ent.industry.profile, ent.size_class == "large"
+    if key in POWER_EXPORT:
+        p_large, p_sme, lo, hi = POWER_EXPORT[key]
+        if rng.random() < (p_large if large else p_sme):
+            ent.power_export = rng.uniform(lo, hi)
+    if key in HEAT_EXPORT:
+        p_large, p_sme, lo, hi = HEAT_EXPORT[key]
+        if rng.random() < (p_large if large else p_sme):
+            ent.heat_export = rng.uniform(lo, hi)
+    if key in HEAT_RESALE and "heat.purchased" in ent.coefs:
+        p, lo, hi = HEAT_RESALE[key]
+        if rng.random() < p:
+            ent.heat_resale = rng.uniform(lo, hi)
+    ratio, lev_lo, lev_hi = BALANCE_SHEET[key]
+    ent.assets_per_revenue = ratio * rng.uniform(0.75, 1.3)
+    ent.leverage = rng.uniform(lev_lo, lev_hi)
+    if not large and ent.profile.carbon == "high" and rng.random() < INSOLVENT_SHARE:
+        ent.leverage = rng.uniform(1.02, 1.15)
 
 
 def build_enterprises(rng: random.Random, total: int) -> list[Enterprise]:

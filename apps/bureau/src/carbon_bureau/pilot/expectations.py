@@ -6,6 +6,13 @@ canonical unit with exact decimals and applies the ONE factor table in ``factors
 scope 1 combustion (``energy.*``), scope 1 process (``process.*``) and scope 2 location-based
 (grid-metered ``electricity.purchased`` × national grid factor of the period's year, plus
 ``heat.purchased``). Self-declared electricity never counts: the grid is authoritative.
+
+Exported energy, written from the rule in docs/accounting.md §2 (not from accounting's code):
+``electricity.exported`` (× the same grid factor) and ``heat.exported`` (× the heat factor) are
+deducted from scope 2 location-based, except for power generation (GB/T 4754 441x, whose export
+is its product); the net electricity and the net heat are each floored at zero. Where an
+official source (grid / statistics) and the enterprise both report an export for the month, the
+official one counts.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any
 from .catalogue import GRID, SELF, department_kind, to_canonical
 from .enterprises import Enterprise
 from .factors import COMBUSTION, FACTORS, PROCESS, as_table, grid_factor
+from .facts import POWER_METHOD_PREFIX
 from .industries import PROFILES
 from .realism import REASONS
 
@@ -36,7 +44,11 @@ DEFINITIONS = {
     "emissions": "per enterprise and period, tCO2, from the final value of each fact (see factors)",
     "electricity_flags": "grid vs self-declared electricity.purchased differing by more than 5 % of grid",
     "verified_flags": "emissions.verified differing from computed yearly scope 1+2 by more than 5 %",
+    "netted_enterprise_months": "enterprise-months whose scope 2 was reduced by exported electricity or heat",
+    "floored_enterprise_months": "enterprise-months where exports exceeded purchases (net floored at zero)",
+    "balance_sheets": "enterprises with both finance.total_debt and finance.total_equity (PCAF attribution)",
 }
+_EXPORTS = {"electricity.exported": "electricity", "heat.exported": "heat"}
 
 
 def _s(d: Decimal) -> str:
@@ -73,6 +85,13 @@ def compute(
     self_el: dict[tuple[str, str], Decimal] = {}
     verified: dict[tuple[str, int], Decimal] = {}
     by_kind: Counter[str] = Counter()
+    # scope 2 location-based per enterprise-month and carrier, before netting and flooring
+    scope2: defaultdict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
+    # exported tCO2 per (enterprise, period, carrier) and reporting kind
+    exports: defaultdict[tuple[str, str, str], defaultdict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    balance: defaultdict[str, set[str]] = defaultdict(set)
     for (dept, _rid), rec in final.items():
         ind, code, period = rec["indicator"], rec["credit_code"], rec["period"]
         value = to_canonical(ind, Decimal(rec["value"]), rec["unit"])
@@ -83,10 +102,20 @@ def compute(
         elif ind in PROCESS:
             emissions[code][period][1] += value * FACTORS[ind].value
         elif ind == "heat.purchased":
-            emissions[code][period][2] += value * FACTORS[ind].value
+            carriers = scope2[(code, period)]
+            carriers["heat"] = carriers.get("heat", Decimal(0)) + value * FACTORS[ind].value
+        elif ind in _EXPORTS:
+            carrier = _EXPORTS[ind]
+            factor = (FACTORS["heat.purchased"] if carrier == "heat" else grid_factor(int(period[:4]))).value
+            exports[(code, period, carrier)][kind] += value * factor
+        elif ind in ("finance.total_debt", "finance.total_equity"):
+            balance[code].add(ind)
         elif ind == "electricity.purchased":
             if kind == GRID:
-                emissions[code][period][2] += value * grid_factor(int(period[:4])).value
+                carriers = scope2[(code, period)]
+                carriers["electricity"] = (
+                    carriers.get("electricity", Decimal(0)) + value * grid_factor(int(period[:4])).value
+                )
                 grid_el[(code, period)] = value
             elif kind == SELF:
                 self_el[(code, period)] = value
@@ -94,6 +123,9 @@ def compute(
             verified[(code, int(period[:4]))] = value
         elif ind.startswith("production."):
             output[(code, ind)] += value
+    netted, floored = _net_exports(enterprises, scope2, exports)
+    for (code, period), carriers in scope2.items():
+        emissions[code][period][2] = sum((max(x, Decimal(0)) for x in carriers.values()), Decimal(0))
     yearly: defaultdict[tuple[str, int], Decimal] = defaultdict(Decimal)
     for code, periods in emissions.items():
         for period, row in periods.items():
@@ -138,6 +170,9 @@ def compute(
             "facts_by_department_kind": dict(sorted(by_kind.items())),
             "electricity_flags": len(elec_flags),
             "verified_flags": len(verified_flags),
+            "netted_enterprise_months": netted,
+            "floored_enterprise_months": floored,
+            "balance_sheets": sum(len(kinds) == 2 for kinds in balance.values()),
         },
         "malformed": sorted(malformed, key=lambda m: (m["department"], m["record_id"])),
         "cross_validation": {"electricity": elec_flags, "verified": verified_flags},
@@ -158,6 +193,30 @@ def compute(
         },
         "factors": as_table(),
     }
+
+
+def _net_exports(
+    enterprises: list[Enterprise],
+    scope2: defaultdict[tuple[str, str], dict[str, Decimal]],
+    exports: dict[tuple[str, str, str], defaultdict[str, Decimal]],
+) -> tuple[int, int]:
+    """Deduct exports from scope 2 in place (not for power generation); count netted/floored months."""
+    power = {e.credit_code for e in enterprises if e.industry.code.startswith(POWER_METHOD_PREFIX)}
+    netted: set[tuple[str, str]] = set()
+    floored: set[tuple[str, str]] = set()
+    for (code, period, carrier), by_kind in exports.items():
+        if code in power:
+            continue
+        official = {k: v for k, v in by_kind.items() if k != SELF}
+        sold = sum((official or by_kind).values(), Decimal(0))
+        carriers = scope2[(code, period)]
+        bought = carriers.get(carrier, Decimal(0))
+        carriers[carrier] = bought - sold
+        if sold > 0 and bought > 0:
+            netted.add((code, period))
+        if sold > bought:
+            floored.add((code, period))
+    return len(netted), len(floored)
 
 
 def _intensities(

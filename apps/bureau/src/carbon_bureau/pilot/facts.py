@@ -2,8 +2,12 @@
 
 Per month an enterprise's activity = base × growth^(t/12) × season × maintenance × noise; each
 reported input = activity × its coefficient × (fossil inputs only) the decarbonisation
-trajectory (1 − rate)^(t/12) × winter heating surcharge × noise. Money follows activity. Yearly
-facts (carbon market, verified emissions, transition milestones) are derived from the months.
+trajectory (1 − rate)^(t/12) × winter heating surcharge × noise. Money follows activity.
+Exporters sell a share of the electricity they buy (self-generation surplus) or heat per unit of
+activity; the approximate true scope 2 behind the verified figures nets them as accounting does
+(not for power plants, floored at zero). Yearly facts (carbon market, verified emissions,
+transition milestones, December balance sheets: total debt and equity, consistent with revenue)
+are derived from the months.
 Values are kept in canonical units as decimals; units are chosen later by the department.
 """
 
@@ -19,6 +23,10 @@ from .departments import REGISTRY, VERIFIER, home
 from .enterprises import Enterprise
 from .factors import FACTORS, grid_factor
 from .industries import PROFILES, WINTER_MONTHS
+
+# GB/T 4754-2017 power generation (441x): the MEE power guideline does not net exported
+# electricity or heat (it is the product); docs/accounting.md §2
+POWER_METHOD_PREFIX = "441"
 
 _FOSSIL = {key: {i.indicator: i.fossil for i in p.inputs} for key, p in PROFILES.items()}
 _WINTER = {key: {i.indicator: i.winter for i in p.inputs} for key, p in PROFILES.items()}
@@ -40,8 +48,9 @@ class Fact:
 
 def _q(indicator: str, value: float) -> Decimal | None:
     """Canonical decimal with the indicator's precision; None when it rounds to nothing."""
-    d = Decimal(f"{value:.{CATALOGUE[indicator].places}f}")
-    return d if d > 0 else None
+    row = CATALOGUE[indicator]
+    d = Decimal(f"{value:.{row.places}f}")
+    return d if d > 0 or (row.signed and d != 0) else None
 
 
 class Calendar:
@@ -82,6 +91,8 @@ class FactBuilder:
         # approximate true scope 1 / scope 1+2 per (credit_code, year), used for ETS and verification
         self.s1: dict[tuple[str, int], float] = {}
         self.s12: dict[tuple[str, int], float] = {}
+        # (credit_code, year) -> (revenue sum, months), for the year-end balance sheet
+        self.revenue: dict[tuple[str, int], tuple[float, int]] = {}
 
     def _emit(
         self,
@@ -113,7 +124,7 @@ class FactBuilder:
                 ent.activity * (1 + ent.growth) ** years * prof.season[month - 1] * maint * rng.gauss(1, 0.04)
             )
             trend = (1 - ent.decarb_rate * prof.transition_scale) ** years
-            s1 = s2 = 0.0
+            s1 = s2 = el_bought = heat_bought = 0.0
             if prof.output is not None:
                 self._emit(home(prof.output_kind, ent), ent, prof.output, t, act)
             for ind, ratio in ent.co_ratios.items():
@@ -126,15 +137,19 @@ class FactBuilder:
                     q *= winter[ind]
                 q *= rng.gauss(1, 0.03)
                 if ind == "electricity.purchased":
-                    v = self._emit(home(GRID, ent), ent, ind, t, q)
-                    s2 += v * float(grid_factor(year).value)
-                    self._electricity_extras(ent, t, year, v)
+                    el_bought = self._emit(home(GRID, ent), ent, ind, t, q)
+                    self._electricity_extras(ent, t, year, el_bought)
                 else:
                     v = self._emit(home(STATS, ent), ent, ind, t, q)
                     if ind == "heat.purchased":
-                        s2 += v * _EF[ind]
+                        heat_bought = v
                     else:
                         s1 += v * _EF.get(ind, 0.0)
+            el_sold, heat_sold = self._exports(ent, t, act, el_bought, heat_bought)
+            if ent.industry.code.startswith(POWER_METHOD_PREFIX):  # exports are the product
+                el_sold = heat_sold = 0.0
+            s2 += max(el_bought - el_sold, 0.0) * float(grid_factor(year).value)
+            s2 += max(heat_bought - heat_sold, 0.0) * _EF["heat.purchased"]
             revenue = self._emit(
                 home(TAX, ent), ent, "finance.revenue", t, act * ent.price * rng.gauss(1, 0.05)
             )
@@ -147,6 +162,8 @@ class FactBuilder:
             if ent.scope3:
                 self._emit(home(SELF, ent), ent, "scope3.purchased_goods", t, revenue * rng.uniform(0.3, 0.6))
                 self._emit(home(SELF, ent), ent, "scope3.transport", t, revenue * rng.uniform(0.02, 0.06))
+            rev_sum, rev_n = self.revenue.get((ent.credit_code, year), (0.0, 0))
+            self.revenue[(ent.credit_code, year)] = (rev_sum + revenue, rev_n + 1)
             if ent.capex and month % 3 == 0:
                 self._capex(ent, t, revenue * 3)
             self._compliance(ent, t)
@@ -165,6 +182,23 @@ class FactBuilder:
         if ent.green_share and year >= 2022:
             green = grid_mwh * ent.green_share
             self._emit(home(GRID, ent), ent, "electricity.green_purchased", t, green, certificates=int(green))
+
+    def _exports(
+        self, ent: Enterprise, t: int, act: float, el_bought: float, heat_bought: float
+    ) -> tuple[float, float]:
+        """Exported electricity (grid-metered) and heat (statistics / self-declared) of a month."""
+        rng = self.rng
+        el_sold = heat_sold = 0.0
+        if ent.power_export and el_bought > 0:
+            share = ent.power_export * rng.gauss(1, 0.08)
+            el_sold = self._emit(home(GRID, ent), ent, "electricity.exported", t, el_bought * share)
+        if ent.heat_resale and heat_bought > 0:
+            share = ent.heat_resale * rng.gauss(1, 0.05)
+            heat_sold += self._emit(home(STATS, ent), ent, "heat.exported", t, heat_bought * share)
+        if ent.heat_export:
+            per = ent.heat_export * rng.gauss(1, 0.05)
+            heat_sold += self._emit(home(SELF, ent), ent, "heat.exported", t, act * per)
+        return el_sold, heat_sold
 
     def _capex(self, ent: Enterprise, t: int, quarter_revenue: float) -> None:
         rng = self.rng
@@ -201,6 +235,7 @@ class FactBuilder:
                 if dec < cal.months:
                     met = planned - rng.randint(0, 1) if ent.decarbonises else rng.randint(0, planned // 2)
                     self._emit(home(NDRC, ent), ent, "transition.milestones_met", dec, met)
+        self._balance_sheets(ents)
         participants = [e for e in ents if e.ets_participant]
         years = cal.complete_years()
         pairs = [(e, y) for e in participants for y in years]
@@ -219,6 +254,32 @@ class FactBuilder:
             )
             slot = min(cal.index(year + 1, 4), last)
             self._emit(VERIFIER, ent, "emissions.verified", dec, s12 * (1 + dev), slot)
+
+    def _balance_sheets(self, ents: list[Enterprise]) -> None:
+        """Total debt and equity at every December in the window, filed with the yearly tax return.
+
+        Total assets = the year's revenue (annualised from the months in the window) × the plant's
+        assets per revenue × noise; leverage drifts ±3 pp a year around the plant's own. The
+        statements arrive with the annual corporate income tax settlement (by 31 May).
+        """
+        rng, cal = self.rng, self.cal
+        y_first, _ = cal.ym(0)
+        y_last, _ = cal.ym(cal.months - 1)
+        for ent in ents:
+            dept = home(TAX, ent)
+            for year in range(y_first, y_last + 1):
+                dec = cal.index(year, 12)
+                rev_sum, rev_n = self.revenue.get((ent.credit_code, year), (0.0, 0))
+                if not 0 <= dec < cal.months or rev_n == 0:
+                    continue
+                assets = rev_sum * 12 / rev_n * ent.assets_per_revenue * rng.gauss(1, 0.03)
+                leverage = ent.leverage + rng.uniform(-0.03, 0.03)
+                debt = self._emit(dept, ent, "finance.total_debt", dec, assets * leverage, self._may(year))
+                self._emit(dept, ent, "finance.total_equity", dec, assets - debt, self._may(year))
+
+    def _may(self, year: int) -> int:
+        """Arrival slot of a yearly filing due by the end of May of the next year (window-capped)."""
+        return min(self.cal.index(year + 1, 5), self.cal.months)
 
     def _ets(self, ent: Enterprise, year: int, dec: int, slot: int, overdraft: bool) -> None:
         rng = self.rng

@@ -30,9 +30,11 @@ RAW_COAL_PER_MWH = 0.3055 / 0.7143  # t raw coal per MWh supplied at 305.5 gce/k
 
 # Fuels most firms burn besides their process: company vehicles and canteens, per 10k CNY of
 # revenue, with the share of firms that report them.
+# (Share 0.5: traded from 0.6 to keep the pilot at ~420,000 records once balance sheets and
+# exported energy were added.)
 PER_REVENUE: tuple[tuple[str, float, float], ...] = (
-    ("energy.gasoline", 0.0004, 0.6),
-    ("energy.lpg", 0.00015, 0.6),
+    ("energy.gasoline", 0.0004, 0.5),
+    ("energy.lpg", 0.00015, 0.5),
 )
 
 
@@ -306,6 +308,50 @@ PROFILES: dict[str, Profile] = {
         ),
     )
 }
+
+
+# Balance sheets (yearly, at December): total assets = annual revenue × assets per revenue (per
+# profile, × a plant spread 0.75–1.3), debt = assets × leverage (drifting a little each year),
+# equity = assets − debt. Our calibration, in the spirit of listed Chinese peers (coal power and
+# renewables are capital-heavy and highly levered; coking, steel and rolling turn their assets
+# over fast; heavy industry 40–75 % leverage): (assets per revenue, leverage lo, leverage hi).
+BALANCE_SHEET: dict[str, tuple[float, float, float]] = {
+    "power_coal": (3.0, 0.55, 0.80),
+    "steel": (1.0, 0.45, 0.75),
+    "iron": (0.9, 0.45, 0.75),
+    "coking": (0.9, 0.45, 0.75),
+    "cement": (1.4, 0.35, 0.60),
+    "aluminium": (1.3, 0.50, 0.70),
+    "chemicals": (1.3, 0.45, 0.70),
+    "coal_mining": (1.8, 0.50, 0.75),
+    "solar": (4.5, 0.60, 0.80),
+    "wind": (4.5, 0.60, 0.80),
+    "recycling": (0.8, 0.30, 0.60),
+    "services": (1.0, 0.20, 0.50),
+    "glass": (1.4, 0.40, 0.65),
+    "bricks": (1.2, 0.30, 0.60),
+    "metalwork": (1.0, 0.35, 0.60),
+    "heat": (2.5, 0.50, 0.75),
+    "rolling": (0.9, 0.40, 0.70),
+}
+# Share of high-carbon SMEs whose liabilities exceed their assets (negative equity).
+INSOLVENT_SHARE = 0.01
+
+# Exported electricity (monthly, metered by the grid): self-generation surplus sold to the grid
+# by steel mills (blast-furnace gas / TRT power) and coking plants (coke-oven gas and dry-quench
+# power, which often exceeds what the plant buys). (probability large, probability SME, exported
+# share of the month's grid purchases lo, hi); a share above 1 exports more than it buys, and the
+# account floors the net at zero (docs/accounting.md §2).
+POWER_EXPORT: dict[str, tuple[float, float, float, float]] = {
+    "steel": (0.35, 0.10, 0.05, 0.25),
+    "coking": (0.50, 0.15, 0.40, 1.80),
+}
+# Exported heat (monthly): coking plants selling dry-quench steam to neighbours, declared by the
+# enterprise, GJ per t coke (probability large, probability SME, lo, hi); chemical plants passing
+# part of the heat they buy on to park neighbours, in the energy statistics (probability among
+# those that buy heat, share of purchased heat lo, hi).
+HEAT_EXPORT: dict[str, tuple[float, float, float, float]] = {"coking": (0.20, 0.05, 0.8, 1.6)}
+HEAT_RESALE: dict[str, tuple[float, float, float]] = {"chemicals": (0.20, 0.10, 0.35)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from carbon_common.events.contracts import (
     LoanAlert,
     LoanQuoted,
     LoanRepriced,
+    ObjectionChanged,
     RatingIssued,
 )
 from carbon_common.events.envelope import ContractError, Envelope, Event, decode, encode
@@ -26,6 +27,7 @@ __all__ = [
     "LoanAlert",
     "LoanQuoted",
     "LoanRepriced",
+    "ObjectionChanged",
     "RatingIssued",
     "Topics",
     "decode",

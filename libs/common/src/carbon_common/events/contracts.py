@@ -124,6 +124,31 @@ class RatingIssued(Event):
     issued_at: datetime
 
 
+class ObjectionChanged(Event):
+    """An objection (异议复核) to a rating was filed or changed state. Owner: rating.
+
+    Published on the ratings topic with the enterprise as key, so it stays in order with that
+    enterprise's ``RatingIssued`` events. ``open`` is true while the objection awaits a decision
+    (``open`` / ``in_review``): consumers act on it, so a state added later within v1 never needs
+    them to know its name. ``sequence`` grows with every change of one objection (1 filed,
+    2 in review, 3 decided or withdrawn — the state machine never goes back): a consumer keeps
+    the highest ``(sequence, changed_at)`` per ``objection_id``, so a redelivered or late stale
+    change never reopens a decided objection.
+    """
+
+    ce_type: ClassVar[str] = f"{CE_PREFIX}.rating.objection.changed.v1"
+    topic: ClassVar[str] = Topics.RATINGS
+
+    objection_id: str
+    credit_code: str = Field(min_length=18, max_length=18)
+    rating_id: str = Field(description="the rating objected to")
+    state: str = Field(description="open | in_review | upheld | revised | rejected | withdrawn")
+    open: bool = Field(description="true while the objection awaits a decision")
+    sequence: int = Field(ge=1, description="grows with every state change of this objection")
+    changed_at: datetime
+    new_rating_id: str | None = Field(None, description="the revised rating, when state is revised")
+
+
 # --- lending -----------------------------------------------------------------------------------
 class LoanQuoted(Event):
     """A bank asked for and received a loan quote. Owner: lending."""
@@ -188,6 +213,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         FactRecorded,
         AccountUpdated,
         RatingIssued,
+        ObjectionChanged,
         LoanQuoted,
         LoanRepriced,
         LoanAlert,

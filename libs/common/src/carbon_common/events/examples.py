@@ -17,6 +17,7 @@ from carbon_common.events.contracts import (
     LoanAlert,
     LoanQuoted,
     LoanRepriced,
+    ObjectionChanged,
     RatingIssued,
 )
 from carbon_common.events.envelope import Event
@@ -77,6 +78,15 @@ EXAMPLES: dict[type[Event], Event] = {
         methodology_version="1.0.0",
         sub_scores={"current": Decimal("70.0")},
         issued_at=WHEN,
+    ),
+    ObjectionChanged: ObjectionChanged(
+        objection_id="5b0e8f1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
+        credit_code=CODE,
+        rating_id="r-0001",
+        state="open",
+        open=True,
+        sequence=1,
+        changed_at=WHEN,
     ),
     LoanQuoted: LoanQuoted(
         quote_id="q-0001",

@@ -110,7 +110,6 @@ async def apply_submission(
     if plan.facts:
         await uow.repo.upsert_heads(plan.facts)
         await check_plausibility(uow, catalogue, plan.facts)
-        await _cross_validate(uow, catalogue, plan.facts)
         accepted.canonical = [_canonical(f) for f in plan.facts]
         traceparent = current_traceparent()
         accepted.events = [_encoded(_event(f, _UNCHAINED), uow.source, traceparent) for f in plan.facts]
@@ -133,6 +132,7 @@ async def append_to_chain(uow: UnitOfWork, catalogue: Catalogue, batches: Sequen
     if not any(b.facts for b in batches):
         return
     await uow.repo.lock_evidence_chain()
+    await _cross_validate(uow, catalogue, [f for b in batches for f in b.facts])
     last_seq, last_hash = await uow.repo.last_evidence()
     seq, previous = last_seq + 1, last_hash
     for b in batches:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -82,6 +83,23 @@ current_ratings = Table(
     Column("vetoes", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_current_ratings_updated_at", "updated_at"),
+)
+
+#: objections (异议复核) to enterprises' ratings, from rating's ``ObjectionChanged``: while one is
+#: open the quote's approval track is manual review; the highest (sequence, changed_at) wins
+rating_objections = Table(
+    "rating_objections",
+    metadata,
+    Column("objection_id", String(64), primary_key=True),
+    Column("credit_code", String(18), nullable=False),
+    Column("rating_id", String(64), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_rating_objections_open_credit_code", "credit_code", postgresql_where=text("open")),
+    Index("ix_rating_objections_updated_at", "updated_at"),
 )
 
 quotes = Table(

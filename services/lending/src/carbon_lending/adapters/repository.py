@@ -5,6 +5,7 @@ executemany, INSERT … ON CONFLICT); nothing here commits — the unit of work 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from carbon_lending.adapters.orm import (
     loans,
     policy_audit,
     quotes,
+    rating_objections,
     ratings,
 )
 from carbon_lending.adapters.portfolio_query import borrower_figures, portfolio_document
@@ -150,10 +152,38 @@ class SqlLendingRepository:
         won = set((await self.session.execute(upsert)).scalars().all())
         return [r for r in newest.values() if r.rating_id in won]
 
+    async def upsert_objections(self, rows: Sequence[Document]) -> None:
+        """One row per objection; a change replaces the held one only if its (sequence,
+        changed_at) is higher, so a redelivered or late stale change never reopens one."""
+        if not rows:
+            return
+        stmt = insert(rating_objections).values(list(rows))
+        ex = stmt.excluded
+        t = rating_objections.c
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[t.objection_id],
+                set_={c: ex[c] for c in rows[0] if c != "objection_id"} | {"updated_at": func.now()},
+                where=tuple_(t.sequence, t.changed_at) < tuple_(ex.sequence, ex.changed_at),
+            )
+        )
+
     def _directory_query(self) -> Any:
-        cr = current_ratings
-        return select(enterprises, *(c.label(f"r_{c.name}") for c in cr.c)).outerjoin(
-            cr, cr.c.credit_code == enterprises.c.credit_code
+        cr, ro = current_ratings, rating_objections
+        open_ids = (
+            select(ro.c.credit_code, func.array_agg(ro.c.objection_id).label("ids"))
+            .where(ro.c.open)
+            .group_by(ro.c.credit_code)
+            .subquery()
+        )
+        return (
+            select(
+                enterprises,
+                *(c.label(f"r_{c.name}") for c in cr.c),
+                open_ids.c.ids.label("open_objection_ids"),
+            )
+            .outerjoin(cr, cr.c.credit_code == enterprises.c.credit_code)
+            .outerjoin(open_ids, open_ids.c.credit_code == enterprises.c.credit_code)
         )
 
     async def enterprise_and_rating(self, credit_code: str) -> tuple[Enterprise | None, Rating | None]:
@@ -194,8 +224,8 @@ class SqlLendingRepository:
         return set(result.scalars().all())
 
     async def read_model_changes(self, since: datetime | None) -> tuple[list[tuple[str, datetime]], datetime]:
-        """(credit code, latest change) of the enterprises whose directory entry or current
-        rating changed after ``since`` (none asked for when ``since`` is None), and the
+        """(credit code, latest change) of the enterprises whose directory entry, current
+        rating or objections changed after ``since`` (none asked for when ``since`` is None), and the
         database's clock now."""
         db_now: datetime = (await self.session.execute(select(func.now()))).scalar_one()
         if since is None:
@@ -206,6 +236,9 @@ class SqlLendingRepository:
             ),
             select(current_ratings.c.credit_code, current_ratings.c.updated_at.label("at")).where(
                 current_ratings.c.updated_at > since
+            ),
+            select(rating_objections.c.credit_code, rating_objections.c.updated_at.label("at")).where(
+                rating_objections.c.updated_at > since
             ),
         ).subquery()
         q = select(changed.c.credit_code, func.max(changed.c.at)).group_by(changed.c.credit_code)
@@ -488,7 +521,9 @@ def _directory_entry(row: Any) -> tuple[Enterprise, Rating | None]:
     m = row._mapping
     if m["r_rating_id"] is None:
         return ent, None
-    return ent, _rating({c.name: m[f"r_{c.name}"] for c in current_ratings.c})
+    rating = _rating({c.name: m[f"r_{c.name}"] for c in current_ratings.c})
+    objections = tuple(sorted(m["open_objection_ids"] or ()))
+    return ent, replace(rating, open_objections=objections) if objections else rating
 
 
 def _state(row: Any) -> LoanState:

@@ -22,7 +22,8 @@ class Approval:
     reasons: tuple[str, ...]
 
 
-def decide_track(rating: Rating | None, policy: BankPolicy, *, open_objection: bool = False) -> Approval:
+def decide_track(rating: Rating | None, policy: BankPolicy) -> Approval:
+    """The track and its reasons; the open objections are the ones held with ``rating``."""
     reasons: list[str] = []
     if rating is None:
         reasons.append(
@@ -33,8 +34,12 @@ def decide_track(rating: Rating | None, policy: BankPolicy, *, open_objection: b
             reasons.append(f"rating veto(es): {', '.join(rating.vetoes)}")
         if rating.label == "red":
             reasons.append("red label")
-        if open_objection:
-            reasons.append("an objection to the rating is open")
+        if rating.open_objections:
+            n = len(rating.open_objections)
+            reasons.append(
+                f"{'an objection to the rating is' if n == 1 else f'{n} objections to the rating are'} "
+                f"open (异议复核: {', '.join(rating.open_objections)})"
+            )
         if rating.confidence < policy.manual_review_below_confidence:
             reasons.append(
                 f"rating confidence {rating.confidence} below {policy.manual_review_below_confidence}"

@@ -61,6 +61,9 @@ class Rating:
     as_of_period: str
     transition_stage: str
     vetoes: tuple[str, ...] = field(default_factory=tuple)
+    #: ids of the objections (异议复核) to the enterprise's rating that await a decision (from
+    #: rating's ``ObjectionChanged``); not part of the rating itself, held beside it for quotes
+    open_objections: tuple[str, ...] = field(default_factory=tuple)
 
     def newer_than(self, other: Rating | None) -> bool:
         """Ratings are ordered by (issued_at, rating_id): a late older rating never wins."""

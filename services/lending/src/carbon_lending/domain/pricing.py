@@ -111,7 +111,6 @@ def price_quote(
     classification: Classification | None,
     subsidy_budget_left: Decimal,
     now: datetime,
-    open_objection: bool = False,
     kpi_targets: tuple[KpiTarget, ...] = (),
 ) -> PricedQuote:
     """Price one quote. Raises ``InvalidRequest``/``Conflict`` for requests the product refuses."""
@@ -234,7 +233,7 @@ def price_quote(
             "margin ratchet on KPI targets (from the next interest period, within caps): "
             + "; ".join(f"{t.metric} ≤ {t.target}" for t in kpi_targets)
         )
-    approval = decide_track(rating, policy, open_objection=open_objection)
+    approval = decide_track(rating, policy)
     why.append(f"approval {approval.track} ({approval.sla_min_days}–{approval.sla_max_days} working days)")
     sharing = {k: money(req.amount * share) for k, share in product.risk_sharing.items()}
     return PricedQuote(

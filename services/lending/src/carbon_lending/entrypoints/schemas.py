@@ -125,6 +125,10 @@ class RatingUsed(BaseModel):
     methodology_version: str
     issued_at: str
     vetoes: list[str]
+    open_objections: list[str] = Field(
+        default_factory=list,
+        description="objections (异议复核) to this rating awaiting a decision: the quote goes to manual review",
+    )
 
 
 class QuoteOut(BaseModel):

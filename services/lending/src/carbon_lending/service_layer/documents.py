@@ -82,6 +82,7 @@ def quote_document(q: PricedQuote, quote_id: str) -> dict[str, Any]:
             "methodology_version": r.methodology_version,
             "issued_at": r.issued_at.isoformat(),
             "vetoes": list(r.vetoes),
+            "open_objections": list(r.open_objections),
         },
         "classification": None
         if cls is None

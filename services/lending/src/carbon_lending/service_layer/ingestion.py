@@ -1,9 +1,10 @@
-"""Read models from other services' events: the enterprise directory, ratings, the borrowers'
-monthly carbon accounts and their finance facts.
+"""Read models from other services' events: the enterprise directory, ratings, objections to
+ratings, the borrowers' monthly carbon accounts and their finance facts.
 
 All are bulk writes coalesced per key: a batch that carries many versions of one enterprise
 writes the highest revision once; of many ratings, all enter the history and only the newest
-(by issued_at, rating_id) competes to become current; an account keeps its highest
+(by issued_at, rating_id) competes to become current; an objection keeps its highest
+(sequence, changed_at), in the batch and against the table; an account keeps its highest
 ``calculation_version``; a finance fact per (enterprise, indicator, period) keeps the
 authoritative source, then the latest recorded (a correction supersedes).
 """
@@ -13,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from carbon_common.events import AccountUpdated, EnterpriseRegistered, FactRecorded, RatingIssued
+from carbon_common.events import (
+    AccountUpdated,
+    EnterpriseRegistered,
+    FactRecorded,
+    ObjectionChanged,
+    RatingIssued,
+)
 from carbon_lending.domain.model import Enterprise, Rating
 from carbon_lending.domain.policy import PolicyBook
 from carbon_lending.service_layer.monitoring import reprice_on_kpis, reprice_on_ratings
@@ -73,6 +80,29 @@ async def apply_ratings(
         return 0, 0
     became_current = await uow.repo.add_ratings([to_rating(r) for r in events])
     return await reprice_on_ratings(uow, became_current, book, now)
+
+
+async def apply_objections(uow: UnitOfWorkPort, events: Sequence[ObjectionChanged]) -> None:
+    """Keep each objection's latest state (quotes see the open ones: manual review)."""
+    latest: dict[str, ObjectionChanged] = {}
+    for o in events:
+        held = latest.get(o.objection_id)
+        if held is None or (o.sequence, o.changed_at) > (held.sequence, held.changed_at):
+            latest[o.objection_id] = o
+    await uow.repo.upsert_objections(
+        [
+            {
+                "objection_id": o.objection_id,
+                "credit_code": o.credit_code,
+                "rating_id": o.rating_id,
+                "state": o.state,
+                "open": o.open,
+                "sequence": o.sequence,
+                "changed_at": o.changed_at,
+            }
+            for o in sorted(latest.values(), key=lambda o: o.objection_id)
+        ]
+    )
 
 
 async def apply_finance(uow: UnitOfWorkPort, facts: Sequence[FactRecorded]) -> None:

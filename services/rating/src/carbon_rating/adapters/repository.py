@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, case, column, func, select, text, update, values
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, and_, case, column, func, literal, select, text, update, values
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carbon_common.inbox import claim
@@ -51,7 +51,7 @@ _CHANGE_COLUMNS = (
 #: per enterprise, (period, calculation_version) of the ``span`` periods ending at its latest period
 _ACCOUNT_VERSIONS = text(
     """
-    SELECT credit_code, period, calculation_version
+    SELECT credit_code, array_agg(period) AS periods, array_agg(calculation_version) AS versions
     FROM (
         SELECT credit_code, period, calculation_version,
                max(period) OVER (PARTITION BY credit_code) AS latest
@@ -59,6 +59,7 @@ _ACCOUNT_VERSIONS = text(
         WHERE credit_code = ANY(CAST(:codes AS varchar[]))
     ) AS a
     WHERE period >= to_char(to_date(latest, 'YYYY-MM') - make_interval(months => :back), 'YYYY-MM')
+    GROUP BY credit_code
     """
 )
 #: the account rows of exact (credit_code, period) pairs
@@ -270,13 +271,10 @@ class SqlRatingRepository:
     async def account_versions(self, codes: Sequence[str], span: int) -> dict[str, dict[str, int]]:
         """Per enterprise with accounts: ``{period: calculation_version}`` of the ``span`` periods
         ending at its latest period (one fixed statement; no account figures are transferred)."""
-        out: dict[str, dict[str, int]] = defaultdict(dict)
         if not codes:
-            return out
+            return {}
         rows = await self.session.execute(_ACCOUNT_VERSIONS, {"codes": list(codes), "back": span - 1})
-        for code, period, version in rows.all():
-            out[code][period] = version
-        return out
+        return {code: dict(zip(periods, versions, strict=True)) for code, periods, versions in rows.all()}
 
     async def account_rows(self, keys: Sequence[tuple[str, str]]) -> list[AccountRow]:
         """The stored accounts of exact (credit_code, period) pairs (absent pairs are skipped)."""
@@ -372,10 +370,18 @@ class SqlRatingRepository:
         return out
 
     # --- ratings -------------------------------------------------------------------------------
-    async def current_ratings(self, codes: Sequence[str], lock: bool = False) -> dict[str, StoredRating]:
-        stmt = select(ratings).where(ratings.c.credit_code.in_(codes), ratings.c.is_current)
+    async def current_ratings(
+        self, codes: Sequence[str], lock: bool = False, details: bool = True
+    ) -> dict[str, StoredRating]:
+        """``details=False`` leaves ``details`` empty: re-rating compares outcomes only and does not
+        need to decode every current rating's JSON document."""
+        if details:
+            stmt = select(ratings)
+        else:
+            stmt = select(*(c for c in ratings.c if c.name != "details"), literal({}, JSONB).label("details"))
+        stmt = stmt.where(ratings.c.credit_code.in_(codes), ratings.c.is_current)
         if lock:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update(of=ratings)
         return {r.credit_code: _rating(r) for r in (await self.session.execute(stmt)).all()}
 
     async def add_ratings(self, rows: Sequence[StoredRating]) -> None:

@@ -31,6 +31,17 @@ class IllegalTransition(Exception):
         self.wanted = wanted
 
 
+def is_open(status: str) -> bool:
+    """Awaiting a decision (what lending's approval track acts on)."""
+    return status in (OPEN, IN_REVIEW)
+
+
+def sequence(status: str) -> int:
+    """Grows along every allowed path (1 filed, 2 in review, 3 final): the order key of the
+    objection's published changes, so a consumer never lets a stale change win."""
+    return {OPEN: 1, IN_REVIEW: 2}.get(status, 3)
+
+
 def transition(current: str, wanted: str) -> str:
     """Return ``wanted`` if allowed from ``current``, else raise ``IllegalTransition``."""
     if wanted not in _ALLOWED.get(current, ()):

@@ -11,7 +11,7 @@ three intensity-driven sub-scores are recomputed for each candidate intensity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
 from carbon_rating.domain import subscores as ss
@@ -165,7 +165,7 @@ def _gap(ctx: _Context, m: Methodology, score: Decimal, label: str) -> Gap:
     own = ctx.own
 
     def reaches(factor: Decimal) -> bool:
-        return _score_only(ctx, m, replace(own, value=own.value * factor)) >= target.min_score
+        return _score_only(ctx, m, Intensity(own.basis, own.value * factor)) >= target.min_score
 
     lo, hi = Decimal("0.01"), Decimal(1)  # share of today's intensity kept
     if not reaches(lo):

@@ -127,14 +127,15 @@ def _leader(
     """(leader intensity, evidence), or None without peers and benchmark."""
     if len(peers) + 1 >= m.p("min_peer_group"):
         # == sorted([*peers, own.value]) for sorted peers (a stable sort puts own after its ties)
+        # (indexed without building the list: the gap search calls this ~15 times per rating)
         at = bisect_right(peers, own.value)
-        ranked = [*peers[:at], own.value, *peers[at:]]
         k = int(
-            (Decimal(len(ranked)) * m.p("leader_percentile") / HUNDRED).to_integral_value(
+            (Decimal(len(peers) + 1) * m.p("leader_percentile") / HUNDRED).to_integral_value(
                 rounding="ROUND_CEILING"
             )
         )
-        return ranked[max(k, 1) - 1], Decimal(1)
+        i = max(k, 1) - 1
+        return (peers[i] if i < at else own.value if i == at else peers[i - 1]), Decimal(1)
     bench = m.benchmark(industry, own.basis.split(":", 1)[1] if ":" in own.basis else None)
     if bench is None:
         return None

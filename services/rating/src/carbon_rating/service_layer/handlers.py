@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from carbon_common.events import ObjectionChanged
 from carbon_rating.domain import objections as obj
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.rating import label_for, q, worse
@@ -60,6 +61,21 @@ async def rerate_enterprises(
     return await rerate(uow, codes, m, cmd.issued_at, cmd.reason)
 
 
+def objection_event(o: Objection, changed_at: datetime) -> ObjectionChanged:
+    """The ``ObjectionChanged`` owed for ``o``'s current state (lending routes quotes to manual
+    review while it is open)."""
+    return ObjectionChanged(
+        objection_id=o.objection_id,
+        credit_code=o.credit_code,
+        rating_id=o.rating_id,
+        state=o.status,
+        open=obj.is_open(o.status),
+        sequence=obj.sequence(o.status),
+        changed_at=changed_at,
+        new_rating_id=o.new_rating_id,
+    )
+
+
 async def file_objection(cmd: FileObjection, uow: UnitOfWorkPort, sla_working_days: int) -> Objection:
     current = (await uow.repo.current_ratings([cmd.credit_code])).get(cmd.credit_code)
     if current is None:
@@ -76,6 +92,7 @@ async def file_objection(cmd: FileObjection, uow: UnitOfWorkPort, sla_working_da
         evidence=list(cmd.evidence),
     )
     await uow.repo.add_objection(o)
+    uow.emit(objection_event(o, cmd.filed_at))
     return o
 
 
@@ -121,6 +138,7 @@ async def decide_objection(cmd: DecideObjection, uow: UnitOfWorkPort, m: Methodo
         uow.emit(to_event(new))
         o.new_rating_id = new.rating_id
     await uow.repo.save_objection(o)
+    uow.emit(objection_event(o, cmd.decided_at))
     return o
 
 

@@ -3,7 +3,9 @@
 Coalescing: callers pass the set of enterprises a batch touched; each is rated once, as of its
 latest period with an account. A new rating is stored and ``RatingIssued`` emitted only when the
 outcome differs from the current rating (score, label, vetoes, stage, methodology version), so a
-redelivered or repeated input changes nothing. Peers are loaded in one query per batch.
+redelivered or repeated input changes nothing. Peers are loaded in one query per batch and ranked
+once per peer group (``PeerRanking``). The consumer passes its account cache (``input_cache``), so a
+batch reads in full only the account months that changed since the enterprise was last rated.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ async def rerate(
     facts = await repo.facts_for(
         rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)})
     )
-    current = await repo.current_ratings(rateable, lock=True)
+    current = await repo.current_ratings(rateable, lock=True, details=False)  # outcomes only
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for c in rateable:
         groups[(profiles[c].industry_code, latest[c])].append(c)
