@@ -1,9 +1,10 @@
 """The four services live (see ``harness``), seeded, and one Schemathesis schema per service.
 
-The schema is each app's own ``app.openapi()`` (loaded at collection, one test per operation:
-Schemathesis' lazy ``from_fixture`` does not work with pytest 9); generated path parameters are, half of the time,
-replaced by the seeded ids (an enterprise, a submission, a factor set, an objection, a quote, a
-loan) so the fuzzing reaches the code behind the 404s.
+The schema is each app's own ``app.openapi()``, loaded at collection (one test per operation;
+Schemathesis' lazy ``from_fixture`` does not work with pytest 9: it sets ``node._nodeid``).
+Generated path parameters are, half of the time, replaced by the seeded ids (an enterprise, a
+submission, a factor set, an objection, a quote, a loan) so the fuzzing reaches the code behind
+the 404s. Each service starts the first time one of its tests runs (``-k lending`` starts one).
 """
 
 from __future__ import annotations
@@ -94,8 +95,14 @@ class Live:
         return self.started[name]
 
     def stop(self) -> None:
+        errors: list[BaseException] = []
         for svc in self.started.values():
-            svc.stop()
+            try:
+                svc.stop()
+            except Exception as exc:  # stop the others, then report
+                errors.append(exc)
+        if errors:
+            raise ExceptionGroup("stopping the fuzzed services", errors)
 
 
 @pytest.fixture(scope="session")

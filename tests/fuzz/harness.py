@@ -7,8 +7,8 @@ is synchronous; it calls the app over real HTTP (``requests``), so the asyncpg p
 loop that created it and the server's HTTP parser sees the fuzzed bytes too.
 
 ``seed`` puts a little data in each service (an enterprise, a submission, an account, a rating,
-an objection, a quote, a loan) so that generated calls do not all end in 404; ``KNOWN`` holds the
-ids, which the fuzz tests mix into generated path parameters.
+an objection, a quote, a loan) so that generated calls do not all end in 404; it returns the ids,
+which the fuzz tests mix into generated path parameters (``conftest.KNOWN``).
 """
 
 from __future__ import annotations

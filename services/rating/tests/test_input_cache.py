@@ -1,4 +1,5 @@
-"""The consumer's account cache (service_layer/input_cache.py) never serves a stale month, and the
+"""The consumer's input cache (service_layer/input_cache.py) never serves a stale account month or
+stale facts, and the
 throughput changes of the rating function (ranked peers, value-only gap search) rate exactly as
 before."""
 
@@ -14,7 +15,8 @@ from carbon_rating.domain.intensity import PeerRanking, peer_intensity
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import _CTX, _context, _score, _score_only
 from carbon_rating.methodology import load
-from carbon_rating.service_layer.input_cache import AccountCache
+from carbon_rating.service_layer.consumers import _fact
+from carbon_rating.service_layer.input_cache import InputCache
 from carbon_rating.service_layer.ports import AccountRow
 
 PERIODS = window("2024-12", 24)
@@ -36,7 +38,7 @@ async def test_restatement_written_elsewhere_is_read_not_the_cached_month(harnes
         *[ev.account(i, p, "1000", "1000") for i in range(1, 8) for p in PERIODS],
     )
     await harness.settle()
-    cache = harness.container.accounts
+    cache = harness.container.inputs
     assert c in cache._months and cache._months[c]["2024-12"].month.total_tco2 == Decimal(1000)
     before = await _latest(harness, c)
     assert Decimal(before["intensity"]) == Decimal(1)
@@ -67,13 +69,13 @@ async def test_restatement_through_the_consumer_replaces_the_cached_month(harnes
     await harness.publish(ev.account(1, "2024-06", "500", "1000", version=1))
     await harness.settle()
     assert Decimal((await _latest(harness, c))["intensity"]) == Decimal(1)
-    assert harness.container.accounts._months[c]["2024-06"].month.total_tco2 == Decimal(6500)
+    assert harness.container.inputs._months[c]["2024-06"].month.total_tco2 == Decimal(6500)
 
 
 async def test_rolled_back_reads_never_enter_the_cache(harness, ev) -> None:
     await harness.publish(ev.enterprise(1))
     await harness.settle()
-    cache = AccountCache()
+    cache = InputCache()
     reads = cache.begin()
     with pytest.raises(RuntimeError):
         async with harness.container.uow() as uow:
@@ -102,7 +104,7 @@ async def test_cached_reads_equal_the_uncached_queries(harness, ev) -> None:
     enterprises with gaps, the cache gives exactly the rows the plain queries give."""
     rnd = random.Random(11)
     codes = [ev.code(i) for i in range(1, 9)]
-    cache = AccountCache()
+    cache = InputCache()
     version: dict[tuple[str, str], int] = {}
     all_periods = window("2024-12", 36)
     for round_ in range(6):
@@ -139,8 +141,72 @@ async def test_cached_reads_equal_the_uncached_queries(harness, ev) -> None:
     assert cache.hits > 0 and cache.misses > 0
 
 
+async def test_corrected_fact_written_elsewhere_is_read_not_the_cached_one(harness, ev) -> None:
+    """A fact correction stored behind the cache's back (another replica) is seen by the next
+    batch that touches the enterprise only through an account event."""
+    c = ev.code(1)
+    await harness.publish(
+        ev.enterprise(1),
+        *[ev.account(1, p, "1000", "1000") for p in PERIODS],
+        ev.fact(1, "compliance.env_penalty", "2024-11", "0", severity="major"),
+    )
+    await harness.settle()
+    cache = harness.container.inputs
+    assert cache._facts[c][1][0].value == Decimal(0)
+    assert (await _latest(harness, c))["sub_scores"]["compliance"]["value"] == "100.00"
+
+    corrected = ev.fact(1, "compliance.env_penalty", "2024-11", "2", revision=2, severity="major")
+    async with harness.container.uow() as uow:
+        await uow.repo.upsert_facts([_fact(corrected)])
+        await uow.commit()
+    await harness.publish(ev.account(1, "2024-12", "1000", "1000", version=2))
+    await harness.settle()
+    assert (await _latest(harness, c))["sub_scores"]["compliance"]["value"] != "100.00"
+    assert cache._facts[c][0] == (1, 2) and cache._facts[c][1][0].value == Decimal(2)
+
+
+async def test_cached_facts_equal_the_uncached_query(harness, ev) -> None:
+    """Random new facts and corrections across periods: the cached facts are exactly the query's
+    (same rows, same order), before and after each change."""
+    rnd = random.Random(5)
+    codes = [ev.code(i) for i in range(1, 6)]
+    cache = InputCache()
+    revision: dict[str, int] = {}
+    for _ in range(8):
+        rows = []
+        for c in rnd.sample(codes, 3):
+            for _ in range(rnd.randint(1, 4)):
+                key = f"ecology/{c}/{rnd.randrange(6)}"
+                revision[key] = revision.get(key, 0) + 1
+                rows.append(
+                    _fact(
+                        ev.fact(
+                            int(c[10:17]),
+                            rnd.choice(["compliance.env_penalty", "ets.borrowed", "finance.total_capex"]),
+                            rnd.choice(PERIODS),
+                            str(rnd.randint(0, 9)),
+                            key=key,
+                            revision=revision[key],
+                        )
+                    )
+                )
+        async with harness.container.uow() as uow:
+            await uow.repo.upsert_facts(rows)
+            await uow.commit()
+        subset = rnd.sample(codes, 4)
+        reads = cache.begin()
+        async with harness.container.uow() as uow:
+            got = await reads.load_facts(uow.repo, subset)
+            plain = await uow.repo.facts_for(subset, None)
+            await uow.commit()
+        reads.publish()
+        for c in subset:
+            assert got[c] == plain.get(c, [])
+    assert cache.hits > 0 and cache.misses > 0
+
+
 def test_cache_is_bounded_least_recently_rated_first() -> None:
-    cache = AccountCache(max_enterprises=2)
+    cache = InputCache(max_enterprises=2)
     row = AccountRow("c", None, "f@1", AccountMonth("2024-01", Decimal(1), None, None, None, Decimal(3)))
     for c in ("a", "b", "a", "c"):
         cache._store(c, {"2024-01": row})

@@ -20,7 +20,7 @@ from carbon_rating.methodology import load
 from carbon_rating.service_layer import methodology_admin as madmin
 from carbon_rating.service_layer.consumers import make_batch_handler
 from carbon_rating.service_layer.handlers import rerate_all
-from carbon_rating.service_layer.input_cache import AccountCache
+from carbon_rating.service_layer.input_cache import InputCache
 from carbon_rating.service_layer.ports import MethodologyChange
 from carbon_rating.settings import Settings
 
@@ -36,8 +36,9 @@ class Container:
     #: the methodology in force (new ratings are issued under it); changed by ``activate`` and
     #: followed from the audit trail by ``refresh_methodology`` (service_layer.methodology_admin)
     methodology: Methodology
-    #: account months the consumer keeps between batches (validated on every use; input_cache)
-    accounts: AccountCache
+    #: account months and facts the consumer keeps between batches (validated on every use;
+    #: service_layer/input_cache.py)
+    inputs: InputCache
 
     _cycle: asyncio.Task[None] | None = None
     _watch: asyncio.Task[None] | None = None
@@ -132,13 +133,13 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
             runtime.sessions, source=f"/{settings.service_name}", on_commit=runtime.relay.notify
         )
 
-    container = Container(settings, runtime, uow, methodology, AccountCache())
+    container = Container(settings, runtime, uow, methodology, InputCache())
     runtime.subscribe(
         Subscription(
             group="rating",
             topics=list(CONSUMED_TOPICS),
             decoder=envelope_decoder(),
-            handler=make_batch_handler(uow, lambda: container.methodology, container.accounts),
+            handler=make_batch_handler(uow, lambda: container.methodology, container.inputs),
             max_batch=settings.kafka.max_batch,
         )
     )

@@ -75,6 +75,8 @@ class TopicObserver:
                     if code in self.codes:
                         period = body.get("period") or body.get("as_of_period") or ""
                         ce_type = dict(r.headers or ()).get("ce_type", b"").decode()
+                        if tp.topic == Topics.RATINGS and not ce_type.endswith(".rating.issued.v1"):
+                            continue  # e.g. ObjectionChanged shares the topic
                         out.append(Seen(code, period, r.timestamp / 1000, ce_type))
 
     async def stop(self) -> None:

@@ -62,6 +62,14 @@ _ACCOUNT_VERSIONS = text(
     GROUP BY credit_code
     """
 )
+_FACT_STAMPS = text(
+    """
+    SELECT credit_code, count(*), sum(revision)
+    FROM conduct_facts
+    WHERE credit_code = ANY(CAST(:codes AS varchar[]))
+    GROUP BY credit_code
+    """
+)
 #: the account rows of exact (credit_code, period) pairs
 _ACCOUNT_ROWS = text(
     """
@@ -356,10 +364,24 @@ class SqlRatingRepository:
             )
         return {k: tuple(v) for k, v in out.items()}
 
-    async def facts_for(self, codes: Sequence[str], periods: Sequence[str]) -> dict[str, list[ConductFact]]:
+    async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per enterprise with facts: (count, sum of revisions) of all its conduct facts. Facts are
+        never deleted and revisions only rise, so any change raises one of the two."""
+        if not codes:
+            return {}
+        rows = await self.session.execute(_FACT_STAMPS, {"codes": list(codes)})
+        return {code: (int(n), int(total)) for code, n, total in rows.all()}
+
+    async def facts_for(
+        self, codes: Sequence[str], periods: Sequence[str] | None
+    ) -> dict[str, list[ConductFact]]:
+        """The enterprises' facts in ``periods`` (every period when None), by period and fact key."""
+        where = [conduct_facts.c.credit_code.in_(codes)]
+        if periods is not None:
+            where.append(conduct_facts.c.period.in_(periods))
         stmt = (
             select(conduct_facts)
-            .where(conduct_facts.c.credit_code.in_(codes), conduct_facts.c.period.in_(periods))
+            .where(*where)
             .order_by(conduct_facts.c.credit_code, conduct_facts.c.period, conduct_facts.c.fact_key)
         )
         out: dict[str, list[ConductFact]] = defaultdict(list)

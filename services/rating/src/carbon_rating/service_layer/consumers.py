@@ -24,7 +24,7 @@ from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterprisePro
 from carbon_rating.domain.methodology import STAGES, Methodology
 from carbon_rating.service_layer.commands import ApplyInputs
 from carbon_rating.service_layer.handlers import apply_inputs
-from carbon_rating.service_layer.input_cache import AccountCache
+from carbon_rating.service_layer.input_cache import InputCache
 from carbon_rating.service_layer.ports import AccountRow, FactRow, UnitOfWorkPort
 
 KEPT_PREFIXES = ("compliance.", "ets.", "transition.")
@@ -103,19 +103,19 @@ def to_command(batch: Sequence[Decoded[Envelope[Event]]]) -> ApplyInputs:
 def make_batch_handler(
     uow_factory: Callable[[], UnitOfWorkPort],
     methodology: Callable[[], Methodology],
-    cache: AccountCache | None = None,
+    cache: InputCache | None = None,
 ) -> Callable[[Sequence[Decoded[Any]]], Awaitable[None]]:
     """``methodology`` returns the one in force when a batch starts (it can change at run time).
 
-    ``cache``: account months kept between batches (``input_cache``; a new one when not given).
+    ``cache``: account months and facts kept between batches (``input_cache``; a new one when not given).
     What a batch read enters it only after the batch committed."""
-    accounts = AccountCache() if cache is None else cache
+    inputs = InputCache() if cache is None else cache
 
     async def handle(batch: Sequence[Decoded[Envelope[Event]]]) -> None:
         by_topic: dict[str, list[Decoded[Envelope[Event]]]] = defaultdict(list)
         for d in batch:
             by_topic[d.record.topic].append(d)
-        reads = accounts.begin()
+        reads = inputs.begin()
         async with uow_factory() as uow:
             fresh: list[Decoded[Envelope[Event]]] = []
             for topic, items in by_topic.items():

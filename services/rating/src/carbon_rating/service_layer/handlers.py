@@ -22,7 +22,7 @@ from carbon_rating.service_layer.commands import (
     FileObjection,
     RerateEnterprises,
 )
-from carbon_rating.service_layer.input_cache import AccountReads
+from carbon_rating.service_layer.input_cache import InputReads
 from carbon_rating.service_layer.issuing import PeerCache, issue_time, rating_id, rerate, to_event
 from carbon_rating.service_layer.ports import Objection, StoredRating, UnitOfWorkPort
 
@@ -36,10 +36,10 @@ class Conflict(Exception):
 
 
 async def apply_inputs(
-    cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology, reads: AccountReads | None = None
+    cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology, reads: InputReads | None = None
 ) -> list[StoredRating]:
     """Store the batch's input changes in bulk, then re-rate every touched enterprise once
-    (``reads``: the consumer's account cache for this transaction, see ``input_cache``)."""
+    (``reads``: the consumer's input cache for this transaction, see ``input_cache``)."""
     repo = uow.repo
     if cmd.enterprises:
         await repo.upsert_enterprises(cmd.enterprises)

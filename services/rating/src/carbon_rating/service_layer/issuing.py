@@ -4,8 +4,8 @@ Coalescing: callers pass the set of enterprises a batch touched; each is rated o
 latest period with an account. A new rating is stored and ``RatingIssued`` emitted only when the
 outcome differs from the current rating (score, label, vetoes, stage, methodology version), so a
 redelivered or repeated input changes nothing. Peers are loaded in one query per batch and ranked
-once per peer group (``PeerRanking``). The consumer passes its account cache (``input_cache``), so a
-batch reads in full only the account months that changed since the enterprise was last rated.
+once per peer group (``PeerRanking``). The consumer passes its input cache (``input_cache``), so a batch
+reads in full only the account months and facts that changed since the enterprise was last rated.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from carbon_common.events import RatingIssued
-from carbon_rating.domain.inputs import PeerTotals, RatingInputs
+from carbon_rating.domain.inputs import ConductFact, PeerTotals, RatingInputs
 from carbon_rating.domain.intensity import PeerRanking
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import rate
 from carbon_rating.domain.result import RatingResult
-from carbon_rating.service_layer.input_cache import AccountReads
+from carbon_rating.service_layer.input_cache import InputReads
 from carbon_rating.service_layer.metrics import RATINGS_ISSUED
 from carbon_rating.service_layer.ports import AccountRow, StoredRating, UnitOfWorkPort
 from carbon_rating.service_layer.serialize import result_details
@@ -117,7 +117,7 @@ async def rerate(
     issued_at: datetime,
     reason: str,
     peer_cache: PeerCache | None = None,
-    reads: AccountReads | None = None,
+    reads: InputReads | None = None,
 ) -> list[StoredRating]:
     """Rate ``codes`` (inside the caller's unit of work); return the ratings newly issued.
 
@@ -125,8 +125,8 @@ async def rerate(
     passes ``peer_cache`` so that its chunks share them (the cycle rates against one snapshot of
     its peers rather than re-aggregating the same industry for every chunk).
 
-    ``reads``: the consumer's account cache for this transaction (``input_cache``): the window's
-    months are then read in full only where the cache lacks their stored version. The caller
+    ``reads``: the consumer's input cache for this transaction (``input_cache``): account months
+    and facts are then read in full only where the cache lacks their stored state. The caller
     publishes it after the commit."""
     repo = uow.repo
     wanted = sorted(set(codes))
@@ -143,9 +143,13 @@ async def rerate(
     if reads is None:
         all_periods = sorted({p for c in rateable for p in window(latest[c], span)})
         own = await repo.accounts_for(rateable, all_periods)
-    facts = await repo.facts_for(
-        rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)})
-    )
+    facts: dict[str, list[ConductFact]]
+    if reads is not None:
+        facts = await reads.load_facts(repo, rateable)  # all periods: ``rate`` keeps its window's
+    else:
+        facts = await repo.facts_for(
+            rateable, sorted({p for c in rateable for p in window(latest[c], m.window_months)})
+        )
     current = await repo.current_ratings(rateable, lock=True, details=False)  # outcomes only
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for c in rateable:

@@ -119,8 +119,9 @@ class RatingRepository(Protocol):
     async def peer_totals(
         self, groups: Sequence[tuple[str, str, str]]
     ) -> dict[tuple[str, str], tuple[PeerTotals, ...]]: ...
+    async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]: ...
     async def facts_for(
-        self, codes: Sequence[str], periods: Sequence[str]
+        self, codes: Sequence[str], periods: Sequence[str] | None
     ) -> dict[str, list[ConductFact]]: ...
     async def current_ratings(
         self, codes: Sequence[str], lock: bool = False, details: bool = True
