@@ -118,6 +118,10 @@ def _faulty(svc: str) -> FastAPI:
         # what a driver error looks like when it quotes the connection string
         raise ConnectionError(f"could not connect to {DSN}: password authentication failed")
 
+    @app.get("/test-only/driver-timeout")
+    async def driver_timeout() -> None:
+        raise TimeoutError("pool exhausted")  # a timeout of its own, not the request deadline
+
     @app.get("/test-only/slow")
     async def slow() -> dict[str, str]:
         await asyncio.sleep(30)
@@ -146,6 +150,9 @@ async def test_a_request_over_the_deadline_is_cancelled_with_503(
     body = problem(r, 503)
     assert body["type"].endswith("/request-timeout")
     assert "late" not in r.text
+    async with client(_faulty(svc)) as c:
+        own = await c.get("/test-only/driver-timeout")
+    assert problem(own, 500)["type"].endswith("/internal")  # not taken for the deadline
 
 
 @pytest.mark.integration

@@ -195,11 +195,12 @@ class RequestLimits:
                 started = True
             await send(message)
 
+        deadline = asyncio.timeout(self.timeout_s)
         try:
-            async with asyncio.timeout(self.timeout_s):
+            async with deadline:
                 await self.app(scope, limited_receive, tracking_send)
         except TimeoutError:
-            if started:
+            if started or not deadline.expired():  # not ours (e.g. a driver's own timeout)
                 raise
             await _send_problem(
                 send,

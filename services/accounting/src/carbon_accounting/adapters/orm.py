@@ -8,15 +8,19 @@ Quantities are ``NUMERIC`` without scale, so Decimal values round-trip exactly.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
     Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     func,
     text,
 )
@@ -121,4 +125,23 @@ factor_sets = Table(
     PrimaryKeyConstraint("id", "version", name="pk_factor_sets"),
     # exactly one active factor set at a time
     Index("ux_factor_sets_active", "active", unique=True, postgresql_where=text("active")),
+)
+
+#: append-only audit of factor-set changes (migration 0003: a trigger refuses UPDATE, DELETE and
+#: TRUNCATE). ``digest``: sha256 of the set's canonical content (``FactorSet.digest``).
+factor_set_changes = Table(
+    "factor_set_changes",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("actor", Text, nullable=False),  # a token subject has no length limit
+    Column("actor_org", Text, nullable=True),
+    Column("action", String(20), nullable=False),
+    Column("set_id", String(80), nullable=False),
+    Column("version", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("previous_set_id", String(80), nullable=True),
+    Column("previous_version", String(40), nullable=True),
+    Column("reason", Text, nullable=True),
+    CheckConstraint("action IN ('published', 'activated', 'seeded')", name="action"),
 )

@@ -7,6 +7,7 @@ the facts of all touched enterprise-months are read with ONE query (a join again
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -17,14 +18,27 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carbon_accounting.adapters.orm import accounts, enterprises, fact_history, factor_sets, facts
+from carbon_accounting.adapters.orm import (
+    accounts,
+    enterprises,
+    fact_history,
+    factor_set_changes,
+    factor_sets,
+    facts,
+)
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, CrossCheck, Enterprise, Fact
 from carbon_accounting.domain.rollup import MonthlyAccount
-from carbon_accounting.service_layer.ports import Pair, StoredAccount
+from carbon_accounting.service_layer.ports import FactorSetChange, Pair, StoredAccount
 
 #: advisory-lock key serialising a factor-set restatement against consumer batches ("ACCT")
 ACCOUNTS_LOCK_KEY = 0x41434354
+#: advisory-lock key serialising factor-set changes and their audit entries ("FSET")
+FACTOR_SETS_LOCK_KEY = 0x46534554
+_CHANGE_COLUMNS = (
+    "changed_at", "actor", "actor_org", "action", "set_id", "version", "digest",
+    "previous_set_id", "previous_version", "reason",
+)  # fmt: skip
 
 _FIGURE_COLUMNS = (
     "scope1_combustion_tco2",
@@ -395,3 +409,20 @@ class SqlRepository:
             .where(factor_sets.c.id == set_id, factor_sets.c.version == version)
             .values(active=True, activated_at=func.now())
         )
+
+    # --- factor-set audit trail ------------------------------------------------------------------
+    async def lock_factor_sets(self) -> None:
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FACTOR_SETS_LOCK_KEY})
+
+    async def add_factor_set_change(self, change: FactorSetChange) -> FactorSetChange:
+        values = {c: getattr(change, c) for c in _CHANGE_COLUMNS}
+        stmt = factor_set_changes.insert().values(**values).returning(factor_set_changes.c.id)
+        new_id = (await self.session.execute(stmt)).scalar_one()
+        return dataclasses.replace(change, id=new_id)
+
+    async def factor_set_changes(self, limit: int, before: int | None = None) -> list[FactorSetChange]:
+        stmt = select(factor_set_changes).order_by(factor_set_changes.c.id.desc()).limit(limit)
+        if before is not None:
+            stmt = stmt.where(factor_set_changes.c.id < before)
+        rows = await self.session.execute(stmt)
+        return [FactorSetChange(**{c: getattr(r, c) for c in _CHANGE_COLUMNS}, id=r.id) for r in rows]

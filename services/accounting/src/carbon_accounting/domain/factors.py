@@ -7,6 +7,8 @@ records the ``id@version`` it used so a figure can always be traced to the exact
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -107,6 +109,13 @@ class FactorSet:
     def ref(self) -> str:
         """``id@version``: what every account records."""
         return f"{self.id}@{self.version}"
+
+    @property
+    def digest(self) -> str:
+        """sha256 (hex) of the canonical content: ``to_dict()`` as JSON with sorted keys, no
+        whitespace, UTF-8 — what is stored, so anyone can recompute it from the stored row."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
     def by_code(self, code: str, year: int) -> Factor:
         """The factor ``code`` for accounting year ``year``.

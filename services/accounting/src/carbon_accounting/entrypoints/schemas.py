@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -135,11 +136,14 @@ class FactorSetIn(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$")
     version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    title: str = ""
+    title: str = Field("", max_length=300)
     factors: list[FactorIn] = Field(min_length=1)
+    reason: str | None = Field(
+        None, max_length=1000, description="why (recorded in the factor-set audit trail, not part of the set)"
+    )
 
     def as_dict(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude={"reason"})
         for f in data["factors"]:
             if f.get("verified") is None:
                 f.pop("verified", None)
@@ -150,6 +154,29 @@ class ActivateIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"version": "2"}]})
 
     version: str = Field(description="the stored version of this factor set to activate")
+    reason: str | None = Field(None, max_length=1000, description="why (recorded in the audit trail)")
+
+
+class FactorSetChangeOut(BaseModel):
+    id: int = Field(description="increasing; pass the smallest one as `before` for the next page")
+    changed_at: datetime
+    actor: str = Field(description="the token's subject, or the deployment for a start-up change")
+    actor_org: str | None = Field(description="the token's organisation")
+    action: Literal["published", "activated", "seeded"]
+    factor_set: str = Field(description="id@version")
+    set_id: str
+    version: str
+    digest: str = Field(
+        description="sha256 of the set's canonical content (JSON, sorted keys, no whitespace, UTF-8)"
+    )
+    previous_factor_set: str | None = Field(description="activations: the set that was active before")
+    reason: str | None
+
+
+class FactorSetChangesOut(BaseModel):
+    active: str | None = Field(description="the factor set active now (id@version)")
+    changes: list[FactorSetChangeOut] = Field(description="newest first")
+    next_before: int | None = Field(description="`before` for the next (older) page; null on the last page")
 
 
 class RestatementOut(BaseModel):

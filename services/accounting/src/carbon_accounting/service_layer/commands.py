@@ -6,6 +6,7 @@ Consumers map events to these (tolerant reader), routes map requests to them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import Enterprise, Fact
@@ -23,10 +24,21 @@ class ApplyBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangedBy:
+    """Who asks for a factor-set change, when, and why (recorded in the audit trail)."""
+
+    actor: str
+    actor_org: str | None
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PublishFactorSet:
     """Store a new factor-set version (not yet used until activated)."""
 
     factor_set: FactorSet
+    by: ChangedBy
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +47,4 @@ class ActivateFactorSet:
 
     set_id: str
     version: str
+    by: ChangedBy

@@ -13,6 +13,7 @@ from carbon_accounting.domain.calculation import compute_account
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, Fact
 from carbon_accounting.domain.quality import TOLERANCE
+from carbon_accounting.service_layer import factor_audit
 from carbon_accounting.service_layer.commands import ActivateFactorSet, ApplyBatch, PublishFactorSet
 from carbon_accounting.service_layer.factor_sets import FactorSets
 from carbon_accounting.service_layer.ports import AccountingUnitOfWork, Pair, StoredAccount
@@ -115,7 +116,11 @@ async def apply_batch(
 
 
 async def publish_factor_set(uow: AccountingUnitOfWork, cmd: PublishFactorSet) -> bool:
-    return await uow.repo.add_factor_set(cmd.factor_set)
+    """Store the version and record who published it; False (nothing recorded) if it exists."""
+    created = await uow.repo.add_factor_set(cmd.factor_set)
+    if created:
+        await factor_audit.record(uow.repo, factor_audit.PUBLISHED, cmd.factor_set, cmd.by)
+    return created
 
 
 async def activate_factor_set(
@@ -124,10 +129,14 @@ async def activate_factor_set(
     factor_sets: FactorSets,
     tolerance: Decimal = TOLERANCE,
 ) -> Outcome:
-    """Switch the active set and restate every enterprise-month it changes (in chunks)."""
+    """Switch the active set, record who did it (and the set it replaced), and restate every
+    enterprise-month it changes (in chunks) — all in the caller's one transaction."""
     await uow.repo.lock_accounts(exclusive=True)
+    await uow.repo.lock_factor_sets()
     factors = await factor_sets.get(uow.repo, cmd.set_id, cmd.version)  # FactorSetNotFound → 404
+    previous = await uow.repo.active_factor_set_ref()
     await uow.repo.activate_factor_set(cmd.set_id, cmd.version)
+    await factor_audit.record(uow.repo, factor_audit.ACTIVATED, factors, cmd.by, previous)
     all_pairs = await uow.repo.fact_pairs()
     recomputed = restated = 0
     for start in range(0, len(all_pairs), RESTATE_CHUNK):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from carbon_accounting.domain.factors import FactorSet
@@ -17,6 +18,28 @@ Pair = tuple[str, str]  # (credit_code, period)
 class StoredAccount:
     figures: AccountFigures
     calculation_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class FactorSetChange:
+    """One entry of the append-only audit of factor-set changes (``factor_set_changes``).
+
+    ``action``: ``published`` (a version stored over the API), ``activated`` (made the set every
+    account uses; ``previous_*`` name the set it replaced) or ``seeded`` (the packaged set stored
+    at start-up). ``digest``: sha256 of the set's canonical content (``FactorSet.digest``).
+    """
+
+    changed_at: datetime
+    actor: str
+    actor_org: str | None
+    action: str
+    set_id: str
+    version: str
+    digest: str
+    previous_set_id: str | None = None
+    previous_version: str | None = None
+    reason: str | None = None
+    id: int | None = None
 
 
 class AccountingRepository(Protocol):
@@ -68,6 +91,18 @@ class AccountingRepository(Protocol):
         ...
 
     async def activate_factor_set(self, set_id: str, version: str) -> None: ...
+
+    async def lock_factor_sets(self) -> None:
+        """Serialise factor-set changes across replicas (transaction-scoped advisory lock)."""
+        ...
+
+    async def add_factor_set_change(self, change: FactorSetChange) -> FactorSetChange:
+        """Append to the audit trail (same transaction as the change); returns it with its id."""
+        ...
+
+    async def factor_set_changes(self, limit: int, before: int | None = None) -> list[FactorSetChange]:
+        """Newest first; ``before``: only entries with a smaller id (the next page)."""
+        ...
 
 
 class AccountingUnitOfWork(Protocol):

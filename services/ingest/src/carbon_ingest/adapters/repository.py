@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, any_, case, delete, func, literal, select, text
+from sqlalchemy import and_, any_, func, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
@@ -42,6 +42,50 @@ def _any(values: Iterable[str]) -> Any:
     return any_(literal(list(values), ARRAY(String)))
 
 
+#: hot-path statements sent to asyncpg directly (prepared once per connection)
+_REGISTERED = "SELECT credit_code FROM enterprises WHERE credit_code = ANY($1::varchar[])"
+_LOCK_CHAIN = "SELECT pg_advisory_xact_lock($1)"
+_LOCK_DEPARTMENT = "SELECT pg_advisory_xact_lock(2, hashtext($1))"
+_LAST_EVIDENCE = "SELECT seq, entry_hash FROM evidence ORDER BY seq DESC LIMIT 1"
+#: the heads of a batch's record ids, with the content hashes of every revision gathered only for
+#: keys that were ever corrected (revision > 1; PostgreSQL evaluates the CASE branch lazily),
+#: through the (department, record_id, revision) unique index of ``facts``
+_HEADS = """
+SELECT h.record_id, h.revision, h.content_hash, h.indicator,
+       CASE WHEN h.revision > 1 THEN (SELECT array_agg(f.content_hash) FROM facts f
+                                      WHERE f.department = h.department AND f.record_id = h.record_id)
+       END AS hashes
+FROM fact_heads h WHERE h.department = $1 AND h.record_id = ANY($2::varchar[])
+"""
+_ADD_SUBMISSION = """
+WITH s AS (
+    INSERT INTO submissions (submission_id, department, channel, catalogue_version, received, accepted,
+                             duplicates, corrections, rejected, received_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+)
+INSERT INTO submission_rejections (submission_id, position, record_id, field, reason)
+SELECT $1, * FROM unnest($11::int[], $12::varchar[], $13::varchar[], $14::text[])
+"""
+_SOURCE_VALUES = """
+SELECT credit_code, period, indicator, department, authoritative, value FROM fact_heads
+WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[]) AND indicator = ANY($3::varchar[])
+"""
+_DELETE_CROSS_FLAGS = """
+DELETE FROM quality_flags WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[])
+  AND indicator = ANY($3::varchar[]) AND "check" = $4
+"""
+_DELETE_PLAUSIBILITY_FLAGS = """
+DELETE FROM quality_flags q
+USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS t(credit_code, indicator, department, period)
+WHERE q."check" = $5 AND q.credit_code = t.credit_code AND q.indicator = t.indicator
+  AND q.department = t.department AND q.period = t.period
+"""
+_INSERT_FLAGS = """
+INSERT INTO quality_flags (credit_code, period, indicator, "check", department, value, reference_departments,
+                           reference_value, relative_difference, tolerance)
+SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
+                     $7::text[], $8::numeric[], $9::numeric[], $10::numeric[])
+"""
 _UPSERT_HEADS = """
 INSERT INTO fact_heads (department, record_id, revision, content_hash, fact_id, credit_code, indicator, period,
                         value, authoritative)
@@ -174,63 +218,34 @@ class SqlRepository:
         return [_enterprise(r) for r in rows], int(total)
 
     async def registered(self, credit_codes: Iterable[str]) -> set[str]:
-        codes = set(credit_codes)
+        codes = list(set(credit_codes))
         if not codes:
             return set()
-        rows = await self.session.execute(
-            select(enterprises.c.credit_code).where(enterprises.c.credit_code == _any(codes))
-        )
-        return set(rows.scalars())
+        rows = await (await self._driver()).fetch(_REGISTERED, codes)
+        return {r[0] for r in rows}
 
     # --- facts and evidence -------------------------------------------------------------------
     async def lock_evidence_chain(self) -> None:
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": EVIDENCE_LOCK_KEY})
+        await (await self._driver()).execute(_LOCK_CHAIN, EVIDENCE_LOCK_KEY)
 
     async def lock_department(self, department: str) -> None:
         """Serialise one department's record-id dedupe (heads read → heads upsert → commit); other
         departments proceed in parallel. Two-key space 2, apart from enterprises (1) and the chain."""
-        await self.session.execute(text("SELECT pg_advisory_xact_lock(2, hashtext(:d))"), {"d": department})
+        await (await self._driver()).execute(_LOCK_DEPARTMENT, department)
 
     async def heads(self, department: str, record_ids: Iterable[str]) -> dict[str, Head]:
-        ids = set(record_ids)
+        ids = list(set(record_ids))
         if not ids:
             return {}
-        c, f = fact_heads.c, facts.c
-        # Same query as the heads: the content hashes of every revision, gathered only for keys
-        # that were ever corrected (revision > 1; PostgreSQL evaluates the CASE branch lazily),
-        # through the (department, record_id, revision) unique index of ``facts``.
-        history = case(
-            (
-                c.revision > 1,
-                select(func.array_agg(f.content_hash))
-                .where(f.department == c.department, f.record_id == c.record_id)
-                .scalar_subquery(),
-            ),
-            else_=None,
-        )
-        rows = await self.session.execute(
-            select(c.record_id, c.revision, c.content_hash, c.indicator, history.label("hashes")).where(
-                c.department == department, c.record_id == _any(ids)
-            )
-        )
+        rows = await (await self._driver()).fetch(_HEADS, department, ids)
         return {
-            r.record_id: Head(
-                r.record_id,
-                r.revision,
-                r.content_hash,
-                r.indicator,
-                _EMPTY if r.hashes is None else frozenset(r.hashes) - {r.content_hash},
-            )
+            r[0]: Head(r[0], r[1], r[2], r[3], _EMPTY if r[4] is None else frozenset(r[4]) - {r[2]})
             for r in rows
         }
 
     async def last_evidence(self) -> tuple[int, str]:
-        row = (
-            await self.session.execute(
-                select(evidence.c.seq, evidence.c.entry_hash).order_by(evidence.c.seq.desc()).limit(1)
-            )
-        ).first()
-        return (0, GENESIS) if row is None else (int(row.seq), str(row.entry_hash))
+        row = await (await self._driver()).fetchrow(_LAST_EVIDENCE)
+        return (0, GENESIS) if row is None else (int(row[0]), str(row[1]))
 
     async def add_facts(
         self,
@@ -304,9 +319,14 @@ class SqlRepository:
 
     async def _raw_execute(self, sql: str, *args: Any) -> None:
         """A fixed statement on the session's asyncpg connection (prepared once per connection)."""
+        await (await self._driver()).execute(sql, *args)
+
+    async def _driver(self) -> Any:
+        """The asyncpg connection under the session (its transaction): the hot path's fixed
+        statements go straight to it — no SQLAlchemy compile/row processing per call."""
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
-        await raw.driver_connection.execute(sql, *args)  # type: ignore[union-attr]
+        return raw.driver_connection
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(
@@ -343,34 +363,25 @@ class SqlRepository:
 
     # --- submissions --------------------------------------------------------------------------
     async def add_submission(self, report: SubmissionReport, catalogue_version: int) -> None:
-        await self.session.execute(
-            submissions.insert().values(
-                submission_id=report.submission_id,
-                department=report.department,
-                channel=report.channel,
-                catalogue_version=catalogue_version,
-                received=report.received,
-                accepted=report.accepted,
-                duplicates=report.duplicates,
-                corrections=report.corrections,
-                rejected=len(report.rejected),
-                received_at=report.received_at,
-            )
+        """The submission row and its rejections: one statement (runs once per submission)."""
+        rejected = report.rejected
+        await (await self._driver()).execute(
+            _ADD_SUBMISSION,
+            report.submission_id,
+            report.department,
+            report.channel,
+            catalogue_version,
+            report.received,
+            report.accepted,
+            report.duplicates,
+            report.corrections,
+            len(rejected),
+            report.received_at,
+            list(range(len(rejected))),
+            [r.record_id for r in rejected],
+            [r.field for r in rejected],
+            [r.reason for r in rejected],
         )
-        if report.rejected:
-            await self.session.execute(
-                submission_rejections.insert(),
-                [
-                    {
-                        "submission_id": report.submission_id,
-                        "position": i,
-                        "record_id": r.record_id,
-                        "field": r.field,
-                        "reason": r.reason,
-                    }
-                    for i, r in enumerate(report.rejected)
-                ],
-            )
 
     async def get_submission(self, submission_id: str) -> SubmissionReport | None:
         s = (
@@ -401,53 +412,34 @@ class SqlRepository:
     async def source_values(
         self, credit_codes: set[str], periods: set[str], indicators: set[str]
     ) -> list[SourceValue]:
-        c = fact_heads.c
-        rows = await self.session.execute(
-            select(c.credit_code, c.period, c.indicator, c.department, c.authoritative, c.value).where(
-                c.credit_code == _any(credit_codes),
-                c.period == _any(periods),
-                c.indicator == _any(indicators),
-            )
+        rows = await (await self._driver()).fetch(
+            _SOURCE_VALUES, list(credit_codes), list(periods), list(indicators)
         )
-        return [
-            SourceValue(r.credit_code, r.period, r.indicator, r.department, r.authoritative, r.value)
-            for r in rows
-        ]
+        return [SourceValue(*r) for r in rows]
 
     async def replace_flags(
         self, credit_codes: set[str], periods: set[str], indicators: set[str], new: Sequence[Flag]
     ) -> None:
         """Replace the cross-source flags of the given enterprises × periods × indicators."""
-        q = quality_flags.c
-        await self.session.execute(
-            delete(quality_flags).where(
-                q.credit_code == _any(credit_codes),
-                q.period == _any(periods),
-                q.indicator == _any(indicators),
-                q.check == CROSS_SOURCE,
-            )
+        await (await self._driver()).execute(
+            _DELETE_CROSS_FLAGS, list(credit_codes), list(periods), list(indicators), CROSS_SOURCE
         )
         await self._insert_flags(new)
 
     async def _insert_flags(self, new: Sequence[Flag]) -> None:
         if new:
-            await self.session.execute(
-                quality_flags.insert(),
-                [
-                    {
-                        "credit_code": f.credit_code,
-                        "period": f.period,
-                        "indicator": f.indicator,
-                        "check": f.check,
-                        "department": f.department,
-                        "value": f.value,
-                        "reference_departments": f.reference_departments,
-                        "reference_value": f.reference_value,
-                        "relative_difference": f.relative_difference,
-                        "tolerance": f.tolerance,
-                    }
-                    for f in new
-                ],
+            await self._raw_execute(
+                _INSERT_FLAGS,
+                [f.credit_code for f in new],
+                [f.period for f in new],
+                [f.indicator for f in new],
+                [f.check for f in new],
+                [f.department for f in new],
+                [f.value for f in new],
+                [f.reference_departments for f in new],
+                [f.reference_value for f in new],
+                [f.relative_difference for f in new],
+                [f.tolerance for f in new],
             )
 
     async def month_summaries(self, targets: Sequence[Target]) -> list[MonthSummary]:
@@ -470,21 +462,13 @@ class SqlRepository:
         """Replace the plausibility flags of exactly these (credit_code, indicator, department,
         period) months (one DELETE over unnest'ed key arrays)."""
         if targets:
-            await self.session.execute(
-                text(
-                    "DELETE FROM quality_flags q USING unnest(CAST(:codes AS varchar[]), "
-                    "CAST(:indicators AS varchar[]), CAST(:departments AS varchar[]), "
-                    "CAST(:periods AS varchar[])) AS t(credit_code, indicator, department, period) "
-                    "WHERE q.check = :check AND q.credit_code = t.credit_code AND q.indicator = t.indicator "
-                    "AND q.department = t.department AND q.period = t.period"
-                ),
-                {
-                    "codes": [t.credit_code for t in targets],
-                    "indicators": [t.indicator for t in targets],
-                    "departments": [t.department for t in targets],
-                    "periods": [t.period for t in targets],
-                    "check": PLAUSIBILITY,
-                },
+            await self._raw_execute(
+                _DELETE_PLAUSIBILITY_FLAGS,
+                [t.credit_code for t in targets],
+                [t.indicator for t in targets],
+                [t.department for t in targets],
+                [t.period for t in targets],
+                PLAUSIBILITY,
             )
         await self._insert_flags(new)
 

@@ -149,6 +149,6 @@ class InputReads:
         for code, used in self._used.items():
             self.cache._store(code, used)
         for code, (stamp, facts) in self._facts.items():
-            pass
+            self.cache._store_facts(code, stamp, facts)
         self._used = {}
         self._facts = {}
