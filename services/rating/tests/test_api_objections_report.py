@@ -181,3 +181,18 @@ async def test_directory_stage_change_rerates(harness, ev) -> None:
     await harness.settle()
     assert [r.transition_stage for r in harness.issued()] == ["mid", "early"]
     assert not harness.dlq(Topics.ENTERPRISES)
+
+
+async def test_objection_list_is_paged_oldest_first(harness, ev, client) -> None:
+    await rated(harness, ev, 24)
+    code = ev.code(24)
+    filed = []
+    for i in range(3):
+        r = await client.post(f"/v1/ratings/{code}/objections", json={"reason": f"point {i}"})
+        assert r.status_code == 201, r.text
+        filed.append(r.json()["objection_id"])
+    page = lambda **p: client.get("/v1/objections", params={"credit_code": code, **p})  # noqa: E731
+    assert [o["objection_id"] for o in (await page(limit=2)).json()] == filed[:2]
+    assert [o["objection_id"] for o in (await page(offset=2, limit=2)).json()] == filed[2:]
+    assert (await page(limit=201)).status_code == 422
+    assert (await page(offset=-1)).status_code == 422

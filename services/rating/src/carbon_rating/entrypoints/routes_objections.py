@@ -74,7 +74,8 @@ async def post_rating_objection(
     "/objections",
     response_model=list[ObjectionOut],
     summary="List objections (filter by enterprise, status, or overdue only)",
-    description="Reviewers (`objections:review`) list all; an enterprise lists only its own.",
+    description="Reviewers (`objections:review`) list all; an enterprise lists only its own. Oldest "
+    "filed first (the SLA clock runs from filing); paged with `offset` and `limit` (hard maximum 200).",
     responses=PROBLEM_RESPONSES,
 )
 async def list_objections(
@@ -85,6 +86,8 @@ async def list_objections(
         str | None, Query(pattern="^(open|in_review|upheld|revised|rejected|withdrawn)$")
     ] = None,
     overdue: bool = False,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="objections to skip")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200, description="page size (hard maximum 200)")] = 100,
 ) -> list[ObjectionOut]:
     now = datetime.now(UTC)
     if not who.has("objections:review"):
@@ -94,7 +97,9 @@ async def list_objections(
     async with c.uow() as uow:
         rows = await uow.repo.objections(credit_code, [status] if status else None)
     out = [objection_out(o, now) for o in rows]
-    return [o for o in out if o.overdue] if overdue else out
+    if overdue:
+        out = [o for o in out if o.overdue]
+    return out[offset : offset + limit]
 
 
 @router.get(
