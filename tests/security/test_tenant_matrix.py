@@ -59,6 +59,7 @@ RULES: dict[str, dict[tuple[str, str], Rule]] = {
         ("GET", "/v1/factor-sets"): R(),
         ("POST", "/v1/factor-sets"): R("factors:admin"),
         ("POST", "/v1/factor-sets/{set_id}/activate"): R("factors:admin"),
+        ("GET", "/v1/factor-sets/changes"): R("factors:admin", "audit:read"),
     },
     "rating": {
         ("GET", "/v1/ratings/{credit_code}"): R("ratings:read", own=True),

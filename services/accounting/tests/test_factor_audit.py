@@ -318,7 +318,8 @@ async def test_two_replicas_starting_together_record_each_start_up_change_once(
 
 async def uow_active(container: Container) -> tuple[str, str] | None:
     async with container.uow() as uow:
-        return await uow.repo.active_factor_set_ref()
+        ref: tuple[str, str] | None = await uow.repo.active_factor_set_ref()
+    return ref
 
 
 async def test_development_caller_without_auth_is_recorded_by_its_org(isolated_db_url: str) -> None:

@@ -110,3 +110,34 @@ def test_content_hash_fast_path_is_the_reference_hash(
             "attributes": {}}  # fmt: skip
     reference = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     assert rec.content_hash == reference
+
+
+async def test_a_failure_before_commit_leaves_nothing(
+    client: Any, code: Any, register: Any, sql: Any, monkeypatch: Any
+) -> None:
+    """Every statement of a submission (those sent to asyncpg directly included) is in the one
+    transaction: a failure at the last step (the chain append) rolls back heads, flags, submission."""
+    from carbon_ingest.adapters.repository import SqlRepository
+
+    c = code(41)
+    await register(c)
+
+    async def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("killed before commit")
+
+    monkeypatch.setattr(SqlRepository, "add_facts", broken)
+    records = [{"record_id": f"x{m}", "credit_code": c, "indicator": "electricity.purchased", "period": f"2023-0{m}",
+                "value": "100", "unit": "MWh"} for m in range(1, 6)]  # fmt: skip
+    try:
+        await client.post("/v1/submissions", json={"department": "grid-140400", "records": records})
+    except RuntimeError:
+        pass  # the ASGI transport re-raises the server error
+    for table in ("fact_heads", "facts", "evidence", "submissions", "quality_flags", "outbox"):
+        assert await sql.fetchval(f"SELECT count(*) FROM {table} WHERE {_not_registration(table)}") == 0, (
+            table
+        )
+
+
+def _not_registration(table: str) -> str:
+    """The outbox holds the registration's EnterpriseRegistered: count only fact events."""
+    return "topic = 'ingest.facts.v1'" if table == "outbox" else "true"

@@ -326,6 +326,16 @@ class SqlRepository:
         statements go straight to it — no SQLAlchemy compile/row processing per call."""
         conn = await self.session.connection()
         raw = await conn.get_raw_connection()
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
+        # sent to asyncpg before that would run outside the unit of work's transaction (and an
+        # advisory xact lock would be released at once)
+        adapter: Any = raw.dbapi_connection
+        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
+            if not self.session.info.get("begun"):
+                await self.session.execute(text("SELECT 1"))
+                self.session.info["begun"] = True
+        elif not adapter._started:
+            await adapter._start_transaction()
         return raw.driver_connection
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
