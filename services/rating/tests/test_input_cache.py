@@ -211,6 +211,10 @@ def test_cache_is_bounded_least_recently_rated_first() -> None:
     for c in ("a", "b", "a", "c"):
         cache._store(c, {"2024-01": row})
     assert list(cache._months) == ["a", "c"]
+    off = InputCache(max_enterprises=0)
+    off._store("a", {"2024-01": row})
+    off._store_facts("a", (1, 1), [])
+    assert len(off) == 0 and not off._facts
 
 
 def _peers(rnd: random.Random, n: int) -> tuple[PeerTotals, ...]:

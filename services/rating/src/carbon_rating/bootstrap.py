@@ -133,14 +133,14 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
             runtime.sessions, source=f"/{settings.service_name}", on_commit=runtime.relay.notify
         )
 
-    container = Container(settings, runtime, uow, methodology, InputCache())
+    container = Container(settings, runtime, uow, methodology, InputCache(settings.input_cache_enterprises))
     runtime.subscribe(
         Subscription(
             group="rating",
             topics=list(CONSUMED_TOPICS),
             decoder=envelope_decoder(),
             handler=make_batch_handler(uow, lambda: container.methodology, container.inputs),
-            max_batch=settings.kafka.max_batch,
+            max_batch=settings.max_batch,
         )
     )
     return container

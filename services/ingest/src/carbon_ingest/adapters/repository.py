@@ -521,14 +521,20 @@ class SqlRepository:
                 ).where(c.credit_code == credit_code)
             )
         ).one()
+        q = quality_flags.c
         flagged = (
             await self.session.execute(
-                select(func.count())
-                .select_from(quality_flags)
-                .where(quality_flags.c.credit_code == credit_code)
+                select(
+                    func.count().filter(q.check == CROSS_SOURCE).label("cross"),
+                    func.count().filter(q.check == PLAUSIBILITY).label("plausibility"),
+                ).where(q.credit_code == credit_code)
             )
-        ).scalar_one()
-        return {**rows._asdict(), "flags": int(flagged)}
+        ).one()
+        return {
+            **rows._asdict(),
+            "flags": int(flagged.cross),
+            "plausibility_flags": int(flagged.plausibility),
+        }
 
     # --- consumers ----------------------------------------------------------------------------
     async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]:

@@ -194,4 +194,8 @@ class QualitySummaryOut(BaseModel):
     corrected: int
     first_period: str | None
     last_period: str | None
-    flags: int
+    flags: int = Field(description="open cross-validation flags (sources disagreeing)")
+    plausibility_flags: int = Field(
+        0,
+        description="open plausibility flags (a month far from the source's own median; docs/indicators.md)",
+    )

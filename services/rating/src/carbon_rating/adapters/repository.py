@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy import String, and_, case, column, func, literal, select, text, update, values
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,28 +68,6 @@ _FACT_STAMPS = text(
     FROM conduct_facts
     WHERE credit_code = ANY(CAST(:codes AS varchar[]))
     GROUP BY credit_code
-    """
-)
-_SUPERSEDE = text(
-    "UPDATE ratings SET is_current = false WHERE credit_code = ANY(CAST(:codes AS varchar[])) AND is_current"
-)
-_INSERT_RATINGS = text(
-    """
-    INSERT INTO ratings (rating_id, credit_code, seq, as_of_period, industry_code, stage, score, label,
-                         previous_label, confidence, methodology_version, vetoes, details, account_ref,
-                         reason, objection_id, issued_at, is_current)
-    SELECT rating_id, credit_code, seq, as_of_period, industry_code, stage, CAST(score AS numeric), label,
-           previous_label, CAST(confidence AS numeric), methodology_version, CAST(vetoes AS jsonb),
-           CAST(details AS jsonb), account_ref, reason, objection_id, issued_at, true
-    FROM unnest(
-        CAST(:rating_id AS varchar[]), CAST(:credit_code AS varchar[]), CAST(:seq AS integer[]),
-        CAST(:as_of_period AS varchar[]), CAST(:industry_code AS varchar[]), CAST(:stage AS varchar[]),
-        CAST(:score AS text[]), CAST(:label AS varchar[]), CAST(:previous_label AS varchar[]),
-        CAST(:confidence AS text[]), CAST(:methodology_version AS varchar[]), CAST(:vetoes AS text[]),
-        CAST(:details AS text[]), CAST(:account_ref AS varchar[]), CAST(:reason AS varchar[]),
-        CAST(:objection_id AS varchar[]), CAST(:issued_at AS timestamptz[])
-    ) AS r(rating_id, credit_code, seq, as_of_period, industry_code, stage, score, label, previous_label,
-           confidence, methodology_version, vetoes, details, account_ref, reason, objection_id, issued_at)
     """
 )
 #: the account rows of exact (credit_code, period) pairs
@@ -430,35 +407,37 @@ class SqlRatingRepository:
         return {r.credit_code: _rating(r) for r in (await self.session.execute(stmt)).all()}
 
     async def add_ratings(self, rows: Sequence[StoredRating]) -> None:
-        """Supersede the enterprises' current ratings and insert ``rows`` as current: two fixed
-        statements with array parameters (prepared once per connection; an executemany sent one
-        bind/execute message per rating), ``details`` serialised with orjson (JSONB stores the
-        same document whichever serialiser wrote it)."""
-        if not rows:
-            return
         codes = sorted({r.credit_code for r in rows})
-        await self.session.execute(_SUPERSEDE, {"codes": codes})
         await self.session.execute(
-            _INSERT_RATINGS,
-            {
-                "rating_id": [r.rating_id for r in rows],
-                "credit_code": [r.credit_code for r in rows],
-                "seq": [r.seq for r in rows],
-                "as_of_period": [r.as_of_period for r in rows],
-                "industry_code": [r.industry_code for r in rows],
-                "stage": [r.stage for r in rows],
-                "score": [str(r.score) for r in rows],
-                "label": [r.label for r in rows],
-                "previous_label": [r.previous_label for r in rows],
-                "confidence": [str(r.confidence) for r in rows],
-                "methodology_version": [r.methodology_version for r in rows],
-                "vetoes": [orjson.dumps(list(r.vetoes)).decode() for r in rows],
-                "details": [orjson.dumps(r.details).decode() for r in rows],
-                "account_ref": [r.account_ref for r in rows],
-                "reason": [r.reason for r in rows],
-                "objection_id": [r.objection_id for r in rows],
-                "issued_at": [r.issued_at for r in rows],
-            },
+            update(ratings)
+            .where(and_(ratings.c.credit_code.in_(codes), ratings.c.is_current))
+            .values(is_current=False)
+        )
+        await self.session.execute(
+            ratings.insert(),
+            [
+                {
+                    "rating_id": r.rating_id,
+                    "credit_code": r.credit_code,
+                    "seq": r.seq,
+                    "as_of_period": r.as_of_period,
+                    "industry_code": r.industry_code,
+                    "stage": r.stage,
+                    "score": r.score,
+                    "label": r.label,
+                    "previous_label": r.previous_label,
+                    "confidence": r.confidence,
+                    "methodology_version": r.methodology_version,
+                    "vetoes": list(r.vetoes),
+                    "details": r.details,
+                    "account_ref": r.account_ref,
+                    "reason": r.reason,
+                    "objection_id": r.objection_id,
+                    "issued_at": r.issued_at,
+                    "is_current": True,
+                }
+                for r in rows
+            ],
         )
 
     async def history(self, credit_code: str, limit: int) -> list[StoredRating]:

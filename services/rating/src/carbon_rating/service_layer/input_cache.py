@@ -24,7 +24,8 @@ Why a cached input can never be stale:
 - What a transaction read enters the cache only after that transaction commits
   (``InputReads.publish``), so a rolled-back batch leaves nothing behind.
 
-The cache is per process and bounded (least recently rated enterprises are dropped first).
+The cache is per process and bounded (``RATING_INPUT_CACHE_ENTERPRISES``, ≈ 16 kB per enterprise
+with 24 months and 20 facts; least recently rated enterprises are dropped first; 0 keeps nothing).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ FactStamp = tuple[int, int]
 
 
 class InputCache:
-    def __init__(self, max_enterprises: int = 20_000) -> None:
+    def __init__(self, max_enterprises: int = 5000) -> None:
         self.max_enterprises = max_enterprises
         self._months: OrderedDict[str, dict[str, AccountRow]] = OrderedDict()
         self._facts: OrderedDict[str, tuple[FactStamp, list[ConductFact]]] = OrderedDict()

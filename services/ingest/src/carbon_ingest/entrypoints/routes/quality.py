@@ -37,10 +37,14 @@ def _out(f: Flag) -> FlagOut:
 
 @router.get(
     "/flags",
-    summary="Cross-validation flags (both values, both sources)",
-    description="A flag says: this department's value differs from the authoritative source's "
-    "by more than the catalogue tolerance (e.g. self-declared vs grid-metered electricity, 5 %). "
-    "The authoritative value is the one that counts; a later correction that agrees clears the flag.",
+    summary="Data-quality flags: cross-validation (both values, both sources) and plausibility",
+    description="`check = cross_source`: this department's value differs from the authoritative "
+    "source's by more than the catalogue tolerance (e.g. self-declared vs grid-metered electricity, "
+    "5 %); the authoritative value is the one that counts. `check = plausibility`: this "
+    "department's month total is `max_ratio` times above or below the median of its own previous "
+    "months (`reference_value` = the median, `relative_difference` = the ratio, `tolerance` = "
+    "max_ratio; docs/indicators.md). Flags never reject; a later correction that agrees, or comes "
+    "back into range, clears the flag.",
     response_model=list[FlagOut],
     dependencies=[Depends(require("audit:read"))],
 )
@@ -57,7 +61,8 @@ async def flags(
     "/enterprises/{credit_code}",
     summary="Data-quality summary of one enterprise",
     description="Current facts, periods and indicators covered, how many come from authoritative "
-    "sources or self-declarations, how many were corrected, and open cross-validation flags.",
+    "sources or self-declarations, how many were corrected, open cross-validation flags (`flags`) "
+    "and open plausibility flags (`plausibility_flags`).",
     response_model=QualitySummaryOut,
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(require_own_or("audit:read"))],
