@@ -15,6 +15,7 @@ from carbon_ingest.adapters.catalogue_files import load_catalogue
 from carbon_ingest.adapters.consumers import SubmissionAuth, subscriptions
 from carbon_ingest.adapters.unit_of_work import SqlUnitOfWork
 from carbon_ingest.domain.catalogue import Catalogue
+from carbon_ingest.service_layer.group_commit import SubmissionWriter
 from carbon_ingest.service_layer.submissions import Clock
 from carbon_ingest.settings import Settings
 
@@ -27,14 +28,18 @@ class Container:
     clock: Clock = field(default_factory=Clock)
     uow: Callable[[], SqlUnitOfWork] = field(init=False)
 
+    submissions: SubmissionWriter = field(init=False)
+
     def __post_init__(self) -> None:
         runtime = self.runtime
         self.uow = lambda: SqlUnitOfWork(runtime.sessions, runtime.name, on_commit=runtime.relay.notify)
+        self.submissions = SubmissionWriter(self.uow, self.catalogue, self.clock)
 
     async def start(self) -> None:
         await self.runtime.start()
 
     async def stop(self) -> None:
+        await self.submissions.stop()
         await self.runtime.stop()
 
 

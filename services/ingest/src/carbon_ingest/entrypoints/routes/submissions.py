@@ -16,7 +16,6 @@ from carbon_ingest.service_layer import queries
 from carbon_ingest.service_layer.commands import RecordSubmission
 from carbon_ingest.service_layer.errors import NotFoundError
 from carbon_ingest.service_layer.ports import SubmissionReport
-from carbon_ingest.service_layer.submissions import record_submission
 
 router = APIRouter(prefix="/v1/submissions", tags=["submissions"])
 Submitter = Annotated[Principal, Depends(require("submissions:write"))]
@@ -89,9 +88,8 @@ async def submit(body: SubmissionIn, container: ContainerDep, principal: Submitt
         RawRecord(r.record_id, r.credit_code, r.indicator, r.period, r.value, r.unit, r.attributes)
         for r in body.records
     ]
-    report = await record_submission(
-        RecordSubmission(body.department, raws, "http"), container.uow(), container.catalogue, container.clock
-    )
+    # group commit: concurrent submissions share one transaction (service_layer/group_commit.py)
+    report = await container.submissions.submit(RecordSubmission(body.department, raws, "http"))
     return _out(report)
 
 
