@@ -77,9 +77,15 @@ async def paced_load(
     sem = asyncio.Semaphore(64)
     sent_units: list[Unit] = []
     facts = 0
+    #: per POST: seconds from its tick to the answer (queueing in this client included) and the
+    #: request's own round trip (server time as this client sees it)
+    answered: list[float] = []
+    round_trip: list[float] = []
 
     async def post(dept: str, batch: list[tuple[Unit, dict[str, Any]]]) -> None:
+        queued = time.monotonic()
         async with sem:
+            t0 = time.monotonic()
             try:
                 r = await client.post(
                     f"{ingest}/v1/submissions", json={"department": dept, "records": [x[1] for x in batch]}
@@ -87,6 +93,8 @@ async def paced_load(
             except httpx.HTTPError as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
                 return
+            round_trip.append(time.monotonic() - t0)
+            answered.append(time.monotonic() - queued)
             if r.status_code >= 400:
                 errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
                 return
@@ -132,6 +140,11 @@ async def paced_load(
         "seconds": elapsed,
         "offered_rate": facts / elapsed if elapsed else 0.0,
         "errors": errors,
+        "posts": len(answered),
+        "post_answered_p50_s": rounded(percentile(answered, 50)),
+        "post_answered_p99_s": rounded(percentile(answered, 99)),
+        "post_round_trip_p50_s": rounded(percentile(round_trip, 50)),
+        "post_round_trip_p99_s": rounded(percentile(round_trip, 99)),
     }
 
 
@@ -176,6 +189,12 @@ def summarise(load: dict[str, Any], observer: TopicObserver, mark: dict[str, int
         "facts_sent": load["facts_sent"],
         "facts_accepted": load["facts_accepted"],
         "http_errors": len(load["errors"]),
+        #: where the time goes: a POST's wait for an answer (from its tick) vs. the request itself
+        "ingest_posts": load["posts"],
+        "ingest_post_answered_p50_s": load["post_answered_p50_s"],
+        "ingest_post_answered_p99_s": load["post_answered_p99_s"],
+        "ingest_post_round_trip_p50_s": load["post_round_trip_p50_s"],
+        "ingest_post_round_trip_p99_s": load["post_round_trip_p99_s"],
         "fact_to_rating_p50_s": rounded(percentile(rat, 50)),
         "fact_to_rating_p99_s": rounded(percentile(rat, 99)),
         "fact_to_rating_max_s": rounded(max(rat) if rat else None),

@@ -143,7 +143,12 @@ def _run_md(label: str, run: dict[str, Any]) -> list[str]:
             f"fact → rating p50 {_fmt(lat.get('fact_to_rating_p50_s'), 's')} / p99 "
             f"{_fmt(lat.get('fact_to_rating_p99_s'), 's')} / max {_fmt(lat.get('fact_to_rating_max_s'), 's')}; "
             f"enterprise-months without a new rating (outcome unchanged, so rating re-issues nothing): "
-            f"{_fmt(lat.get('not_reissued_enterprise_months', lat.get('unrated_enterprise_months')))}.",
+            f"{_fmt(lat.get('not_reissued_enterprise_months', lat.get('unrated_enterprise_months')))}. "
+            f"Ingest POSTs ({_fmt(lat.get('ingest_posts'))}, one per department per 100 ms tick): answered "
+            f"p50 {_fmt(lat.get('ingest_post_answered_p50_s'), 's')} / p99 "
+            f"{_fmt(lat.get('ingest_post_answered_p99_s'), 's')} after their tick; the request itself p50 "
+            f"{_fmt(lat.get('ingest_post_round_trip_p50_s'), 's')} / p99 "
+            f"{_fmt(lat.get('ingest_post_round_trip_p99_s'), 's')}.",
         ]
     q = run.get("quotes") or {}
     if q:
