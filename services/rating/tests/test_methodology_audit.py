@@ -136,7 +136,12 @@ async def test_bad_activations_are_refused_and_not_recorded(client, version, sta
 
 
 @pytest.mark.parametrize(
-    "sql", ["UPDATE methodology_changes SET actor = 'someone else'", "DELETE FROM methodology_changes"]
+    "sql",
+    [
+        "UPDATE methodology_changes SET actor = 'someone else'",
+        "DELETE FROM methodology_changes",
+        "TRUNCATE methodology_changes",
+    ],
 )
 async def test_the_trail_is_append_only_in_the_database(harness, db_url, sql) -> None:
     engine = create_async_engine(db_url)

@@ -65,3 +65,34 @@ def upgrade_head_sync(migrations_dir: Path, url: str) -> None:
 
 async def upgrade_head(migrations_dir: Path, url: str) -> None:
     await asyncio.to_thread(upgrade_head_sync, migrations_dir, url)
+
+
+def append_only_ddl(table: str) -> list[str]:
+    """DDL that makes an audit table append-only in the database itself (for ``op.execute``).
+
+    A row trigger refuses UPDATE and DELETE and a statement trigger refuses TRUNCATE, each with
+    SQLSTATE ``insufficient_privilege`` and a message naming the table and the operation. DROP
+    needs the table owner, which the service's role should not be in production.
+    """
+    fn = f"{table}_append_only"
+    return [
+        f"""
+        CREATE FUNCTION {fn}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION '{table} is append-only: % refused', TG_OP
+                USING ERRCODE = 'insufficient_privilege';
+        END $$
+        """,
+        f"CREATE TRIGGER {fn} BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {fn}()",
+        f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {fn}()",
+    ]
+
+
+def drop_append_only_ddl(table: str) -> list[str]:
+    """The downgrade of :func:`append_only_ddl`."""
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+        f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
+        f"DROP FUNCTION IF EXISTS {table}_append_only()",
+    ]

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from carbon_common.migrations import append_only_ddl, drop_append_only_ddl
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -50,27 +52,8 @@ def upgrade() -> None:
     # Append-only: the trail is not editable through the application's role. Row triggers refuse
     # UPDATE and DELETE, a statement trigger refuses TRUNCATE (DROP needs the table owner; the
     # service role should not own it in production).
-    op.execute(
-        """
-        CREATE FUNCTION factor_set_changes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'factor_set_changes is append-only: % refused', TG_OP
-                USING ERRCODE = 'insufficient_privilege';
-        END $$
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER factor_set_changes_append_only BEFORE UPDATE OR DELETE ON factor_set_changes
-            FOR EACH ROW EXECUTE FUNCTION factor_set_changes_append_only()
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER factor_set_changes_no_truncate BEFORE TRUNCATE ON factor_set_changes
-            FOR EACH STATEMENT EXECUTE FUNCTION factor_set_changes_append_only()
-        """
-    )
+    for ddl in append_only_ddl("factor_set_changes"):
+        op.execute(ddl)
     # Sets stored before the trail existed: one entry each (and one for the active set), dated by
     # the table's own timestamps, with an actor that says who is not known.
     bind = op.get_bind()
@@ -91,7 +74,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS factor_set_changes_no_truncate ON factor_set_changes")
-    op.execute("DROP TRIGGER IF EXISTS factor_set_changes_append_only ON factor_set_changes")
-    op.execute("DROP FUNCTION IF EXISTS factor_set_changes_append_only()")
+    for ddl in drop_append_only_ddl("factor_set_changes"):
+        op.execute(ddl)
     op.drop_table("factor_set_changes")

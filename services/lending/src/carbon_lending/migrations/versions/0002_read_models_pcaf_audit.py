@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from carbon_common.migrations import append_only_ddl, drop_append_only_ddl
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -76,25 +78,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_policy_audit_bank_id", "policy_audit", ["bank_id", "id"])
     # append-only: the database itself refuses to rewrite or delete the history
-    op.execute(
-        """
-        CREATE FUNCTION policy_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'policy_audit is append-only (% refused)', TG_OP;
-        END $$
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER policy_audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON policy_audit
-            FOR EACH STATEMENT EXECUTE FUNCTION policy_audit_append_only()
-        """
-    )
+    for ddl in append_only_ddl("policy_audit"):
+        op.execute(ddl)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER policy_audit_append_only ON policy_audit")
-    op.execute("DROP FUNCTION policy_audit_append_only()")
+    for ddl in drop_append_only_ddl("policy_audit"):
+        op.execute(ddl)
     op.drop_index("ix_policy_audit_bank_id", table_name="policy_audit")
     op.drop_table("policy_audit")
     op.drop_table("enterprise_finance")

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from carbon_common.migrations import append_only_ddl, drop_append_only_ddl
+
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -30,26 +32,12 @@ def upgrade() -> None:
         sa.Column('reason', sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_methodology_changes')),
     )
-    # Append-only: the audit trail is not editable through the application's role. (TRUNCATE and
-    # DROP need the table owner; the service role should not own it in production.)
-    op.execute(
-        """
-        CREATE FUNCTION methodology_changes_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'methodology_changes is append-only: % refused', TG_OP
-                USING ERRCODE = 'insufficient_privilege';
-        END $$
-        """
-    )
-    op.execute(
-        """
-        CREATE TRIGGER methodology_changes_append_only BEFORE UPDATE OR DELETE ON methodology_changes
-            FOR EACH ROW EXECUTE FUNCTION methodology_changes_append_only()
-        """
-    )
+    # Append-only: UPDATE, DELETE and TRUNCATE are refused by the database itself.
+    for ddl in append_only_ddl("methodology_changes"):
+        op.execute(ddl)
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS methodology_changes_append_only ON methodology_changes")
-    op.execute("DROP FUNCTION IF EXISTS methodology_changes_append_only()")
+    for ddl in drop_append_only_ddl("methodology_changes"):
+        op.execute(ddl)
     op.drop_table('methodology_changes')
