@@ -28,7 +28,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from carbon_common.problems import PROBLEM_JSON, Problem, ProblemError
+from carbon_common.problems import PROBLEM_JSON, ProblemError, add_problem_schema
 from carbon_common.settings import AuthSettings, Environment
 
 DEV_KEYS = Path(__file__).parent / "devkeys"
@@ -292,11 +292,7 @@ def document_security(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        if "Problem" not in components:
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(problem.pop("$defs", {}))
-            components["Problem"] = problem
+        add_problem_schema(schema)
         for route in api_routes(app):
             rule = route_rule(route)
             if rule is None or not route.include_in_schema:

@@ -192,11 +192,7 @@ def document_problems(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = original()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        if "Problem" not in components:
-            problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            components.update(problem.pop("$defs", {}))
-            components["Problem"] = problem
+        add_problem_schema(schema)
         for item in schema.get("paths", {}).values():
             for op in item.values():
                 if not isinstance(op, dict):
@@ -221,3 +217,13 @@ def _safe(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value if not isinstance(value, str) else value[:200]
     return None
+
+
+def add_problem_schema(schema: dict[str, Any]) -> None:
+    """Put the ``Problem`` schema (and the models it refers to) into an OpenAPI document's
+    components, once."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "Problem" not in components:
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(problem.pop("$defs", {}))
+        components["Problem"] = problem
