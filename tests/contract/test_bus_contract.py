@@ -228,3 +228,40 @@ async def test_committed_records_are_not_redelivered_to_the_group(harness: BusHa
         await wait_for(lambda: len(second) >= 1)
         await asyncio.sleep(1.0)  # a redelivery would arrive with or right after the new record
     assert [d.item.data.record_id for d in second] == ["r100"]
+
+
+def sizer(sizes: list[int]) -> Callable[[Sequence[Decoded[Any]]], Any]:
+    async def handler(batch: Sequence[Decoded[Any]]) -> None:
+        sizes.append(len(batch))
+
+    return handler
+
+
+async def test_a_trickle_lingers_into_one_batch(harness: BusHarness) -> None:
+    """Records arriving one by one within the linger time are handled as one batch (one
+    transaction, one set of downstream results), not one handler call each."""
+    sizes: list[int] = []
+    bus = harness.new_bus()
+    bus.subscribe(
+        Subscription("gl", [harness.topic], envelope_decoder(), sizer(sizes), max_batch=1000, linger_ms=3000)
+    )
+    await bus.start()
+    for i in range(10):
+        await bus.publish([harness.record(fact(i))])
+        await asyncio.sleep(0.03)
+    await wait_for(lambda: sum(sizes) >= 10)
+    assert sum(sizes) == 10
+    assert len(sizes) <= 2, sizes  # the first poll may race the first record; never one call per record
+
+
+async def test_a_full_batch_does_not_linger(harness: BusHarness) -> None:
+    """A batch that reached ``max_batch`` is handled at once, whatever the linger time."""
+    sizes: list[int] = []
+    bus = harness.new_bus()
+    bus.subscribe(
+        Subscription("gf", [harness.topic], envelope_decoder(), sizer(sizes), max_batch=5, linger_ms=600_000)
+    )
+    await bus.start()
+    await bus.publish([harness.record(fact(i)) for i in range(10)])
+    await wait_for(lambda: sum(sizes) >= 10, timeout=60)
+    assert sizes == [5, 5]

@@ -46,9 +46,10 @@ def build_settings(name: str, db_url: str) -> Any:
 class EmbeddedBureau:
     """Builds, starts and stops the four services around one in-process bus."""
 
-    def __init__(self, database_urls: dict[str, str], partitions: int = 4) -> None:
+    def __init__(self, database_urls: dict[str, str], partitions: int = 4, linger_ms: int = 100) -> None:
         self.database_urls = database_urls
-        self.bus = InMemoryBus(partitions=partitions)
+        # the same consumer linger as the Kafka default (KafkaSettings.consumer_linger_ms)
+        self.bus = InMemoryBus(partitions=partitions, linger_ms=linger_ms)
         self.services: list[MountedService] = []
 
     async def migrate(self) -> None:

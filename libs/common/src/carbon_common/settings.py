@@ -42,6 +42,11 @@ class KafkaSettings(BaseModel):
     #: consumer batch size for ``getmany`` and how long to wait for it to fill
     max_batch: int = 500
     poll_timeout_ms: int = 200
+    #: how long a consumer lets a part-filled batch fill before handling it (``*_KAFKA__CONSUMER_LINGER_MS``).
+    #: A consumer that keeps up would otherwise run one transaction per trickle of records, each
+    #: publishing intermediate results downstream (an account restated per fact, a rating per
+    #: account); measured in docs/benchmarks.md. Adds at most this much latency per hop; 0 = off.
+    consumer_linger_ms: int = 100
     topic_partitions: int = 6
     #: a namespace for topics and consumer groups on a shared cluster (e.g. "staging." or a test
     #: run's id): applied at the Kafka boundary only, services keep using the plain names

@@ -50,17 +50,30 @@ def run_cmd(
     docs: Annotated[Path, typer.Option(help="Where benchmarks.md/.json are written")] = ROOT / "docs",
     write: Annotated[bool, typer.Option("--write/--no-write", help="Update the docs")] = True,
     keep_databases: Annotated[bool, typer.Option(help="Keep the bench databases for inspection")] = False,
+    phases: Annotated[
+        str,
+        typer.Option(
+            help="Phases after the replay, comma-separated (latency,quotes,methodology,passthrough); "
+            "a partial run never rewrites the docs"
+        ),
+    ] = "latency,quotes,methodology,passthrough",
 ) -> None:
     """Replay the pilot through Kafka + PostgreSQL + four service processes; measure and verify."""
     from .report import summary_table, write_report
     from .runner import BenchOptions, run_bench
 
     full = (enterprises, months) == (PILOT_TOTAL, PILOT_MONTHS)
+    known = ("latency", "quotes", "methodology", "passthrough")
+    chosen = tuple(p.strip() for p in phases.split(",") if p.strip())
+    unknown = [p for p in chosen if p not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown phase(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    write = write and set(chosen) == set(known)
     opts = BenchOptions(
         enterprises=enterprises, months=months, seed=seed, label=label or ("full" if full else "quick"),
         port_base=port_base, concurrency=concurrency, latency_rate=latency_rate,
         latency_seconds=latency_seconds, quote_concurrency=quote_concurrency, quote_seconds=quote_seconds,
-        timeout=timeout, keep_databases=keep_databases,
+        timeout=timeout, keep_databases=keep_databases, phases=chosen,
     )  # fmt: skip
     try:
         run = asyncio.run(run_bench(opts, console))

@@ -79,11 +79,42 @@ class Services:
                 await drop_database(url)
 
 
-class ResourceMonitor:
-    """Peak RSS (sampled every ``interval`` s) and CPU seconds per phase, per service."""
+def listener_pid(port: int) -> int | None:
+    """The process listening on 127.0.0.1:``port`` (the broker, the PostgreSQL postmaster), if visible."""
+    try:
+        conns = psutil.net_connections(kind="tcp")
+    except psutil.Error:
+        return None
+    for c in conns:
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
+            return int(c.pid)
+    return None
 
-    def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
+
+def _tree_cpu(p: psutil.Process) -> float:
+    """CPU seconds of a process and all its descendants, living and reaped (PostgreSQL's backends)."""
+    t = p.cpu_times()
+    total = float(t.user + t.system + t.children_user + t.children_system)
+    for child in p.children(recursive=True):
+        try:
+            ct = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += ct.user + ct.system
+    return total
+
+
+class ResourceMonitor:
+    """Peak RSS (sampled every ``interval`` s) and CPU seconds per phase, per service; CPU seconds
+    of the infrastructure too (``infra``: the broker, PostgreSQL with its backends, the bench
+    client itself), which shares the same 2 cores. Infrastructure RSS is not sampled: the RSS
+    target is per service."""
+
+    def __init__(
+        self, pids: dict[str, int], interval: float = 0.25, infra: dict[str, int] | None = None
+    ) -> None:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.infra = {name: psutil.Process(pid) for name, pid in (infra or {}).items()}
         self.interval = interval
         self.peak_rss: dict[str, int] = dict.fromkeys(pids, 0)
         self.phase_peak: dict[str, int] = dict.fromkeys(pids, 0)
@@ -119,6 +150,11 @@ class ResourceMonitor:
                 out[name] = t.user + t.system
             except psutil.Error:
                 out[name] = 0.0
+        for name, p in self.infra.items():
+            try:
+                out[name] = _tree_cpu(p)
+            except psutil.Error:
+                out[name] = 0.0
         return out
 
     def phase(self) -> PhaseMark:
@@ -132,7 +168,7 @@ class PhaseMark:
     monitor: ResourceMonitor
     cpu0: dict[str, float]
 
-    def end(self, seconds: float) -> dict[str, dict[str, float]]:
+    def end(self, seconds: float) -> dict[str, dict[str, float | None]]:
         """Per service: CPU seconds in the phase, average cores used, peak RSS MB in the phase."""
         self.monitor._sample()
         cpu1 = self.monitor.cpu()
@@ -140,7 +176,9 @@ class PhaseMark:
             name: {
                 "cpu_s": round(cpu1[name] - self.cpu0[name], 2),
                 "cores": round((cpu1[name] - self.cpu0[name]) / seconds, 2) if seconds > 0 else 0.0,
-                "peak_rss_mb": round(self.monitor.phase_peak[name] / 2**20, 1),
+                "peak_rss_mb": round(self.monitor.phase_peak[name] / 2**20, 1)
+                if name in self.monitor.procs
+                else None,
             }
-            for name in self.monitor.procs
+            for name in (*self.monitor.procs, *self.monitor.infra)
         }

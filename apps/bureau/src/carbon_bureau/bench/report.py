@@ -193,6 +193,23 @@ def _run_md(label: str, run: dict[str, Any]) -> list[str]:
                 for ph in phases
             ]
             out.append(f"| {svc} | " + " | ".join(cells) + f" | {res['peak_rss_mb'][svc]} MB |")
+        infra = (
+            [n for n in (res.get(phases[0]) or {}) if n not in res.get("peak_rss_mb", {})] if phases else []
+        )
+        for name in infra:
+            cells = [
+                f"{res[ph][name]['cpu_s']} s / {res[ph][name]['cores']}" if name in res[ph] else "—"
+                for ph in phases
+            ]
+            out.append(f"| {name} | " + " | ".join(cells) + " | — |")
+        if infra:
+            out += [
+                "",
+                "Infrastructure rows (CPU seconds / average cores): the broker, the PostgreSQL server with "
+                "all its backends (shared with anything else using it while measuring), and the bench "
+                "client (generating, sending and observing). Together with the services they show where "
+                "the two cores went.",
+            ]
     out += ["", "**Correctness**", "", "| check | result | detail |", "|---|:-:|---|"]
     for c in run.get("checks", []):
         out.append(f"| {c['name']} | {_mark(c['ok'])} | {c['detail'].replace('|', '/')} |")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -21,7 +23,7 @@ from .methodology import book_loans, methodology_change
 from .observer import TopicObserver
 from .passthrough import passthrough
 from .probes import Probe
-from .processes import ResourceMonitor, Services, choose_ports
+from .processes import ResourceMonitor, Services, choose_ports, listener_pid
 from .quotes import quote_load
 from .stats import rate, rounded
 from .verify import verify
@@ -41,6 +43,8 @@ class BenchOptions:
     quote_seconds: float = 10.0
     timeout: float = 1800.0
     keep_databases: bool = False
+    #: the phases after the replay to run (a subset while iterating; the report marks the rest)
+    phases: tuple[str, ...] = ("latency", "quotes", "methodology", "passthrough")
 
 
 def _progress(console: Console) -> Progress:
@@ -118,7 +122,7 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
         probe = Probe(services.urls, codes)
         await probe.open()
         run["machine"] = machine_info(await probe.server_version())
-        monitor = ResourceMonitor(services.pids())
+        monitor = ResourceMonitor(services.pids(), infra=_infra_pids(kafka, pg))
         monitor.start()
         await observer.start()
         api = services.api()
@@ -177,75 +181,88 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
             run["checks"] = [asdict(c) for c in checks]
 
             # -- paced load: fact-to-rating latency ---------------------------------------------------
-            per_unit = max(1.0, dataset.record_count / (opts.enterprises * opts.months))
-            units_needed = opts.latency_rate * opts.latency_seconds / per_unit
-            units = lat.build_units(dataset, int(units_needed) // opts.enterprises + 2)
-            mark = observer.mark()
-            phase = monitor.phase()
-            t_lat = time.monotonic()
-            load = await lat.paced_load(client, api["ingest"], units, opts.latency_rate, opts.latency_seconds)
-            caught_up = await _wait_settled(probe, observer, load["units"], mark, timeout=300)
-            resources["latency"] = phase.end(time.monotonic() - t_lat)
-            latency = lat.summarise(load, observer, mark)
-            latency["target_rate_facts_per_s"] = opts.latency_rate
-            run["latency"] = latency
-            console.print(
-                f"[green]✓[/] paced load: fact → rating p50 {latency['fact_to_rating_p50_s']} s, "
-                f"p99 {latency['fact_to_rating_p99_s']} s"
-            )
+            latency: dict[str, Any] = {}
+            caught_up = True
+            if "latency" in opts.phases:
+                per_unit = max(1.0, dataset.record_count / (opts.enterprises * opts.months))
+                units_needed = opts.latency_rate * opts.latency_seconds / per_unit
+                units = lat.build_units(dataset, int(units_needed) // opts.enterprises + 2)
+                mark = observer.mark()
+                phase = monitor.phase()
+                t_lat = time.monotonic()
+                load = await lat.paced_load(
+                    client, api["ingest"], units, opts.latency_rate, opts.latency_seconds
+                )
+                caught_up = await _wait_settled(probe, observer, load["units"], mark, timeout=300)
+                resources["latency"] = phase.end(time.monotonic() - t_lat)
+                latency = lat.summarise(load, observer, mark)
+                latency["target_rate_facts_per_s"] = opts.latency_rate
+                run["latency"] = latency
+                console.print(
+                    f"[green]✓[/] paced load: fact → rating p50 {latency['fact_to_rating_p50_s']} s, "
+                    f"p99 {latency['fact_to_rating_p99_s']} s"
+                )
         # -- quote API ------------------------------------------------------------------------------
-        phase = monitor.phase()
-        with console.status(
-            f"quote API at concurrency {opts.quote_concurrency} for {opts.quote_seconds:.0f} s"
-        ):
-            run["quotes"] = await quote_load(
-                api["lending"], codes, opts.quote_concurrency, opts.quote_seconds
-            )
-        resources["quotes"] = phase.end(run["quotes"]["seconds"] or 1)
+        if "quotes" in opts.phases:
+            phase = monitor.phase()
+            with console.status(
+                f"quote API at concurrency {opts.quote_concurrency} for {opts.quote_seconds:.0f} s"
+            ):
+                run["quotes"] = await quote_load(
+                    api["lending"], codes, opts.quote_concurrency, opts.quote_seconds
+                )
+            resources["quotes"] = phase.end(run["quotes"]["seconds"] or 1)
         # -- full re-rating after a methodology change, and the repricing of linked loans -----------
-        with console.status("booking one carbon-linked loan per enterprise (bank-a)"):
-            run["loans"] = await book_loans(api["lending"], codes)
-        phase = monitor.phase()
-        t_m = time.monotonic()
-        with console.status("methodology v2 in force with a full re-rating; waiting for lending"):
-            run["methodology"] = await methodology_change(api["rating"], probe, observer, "v2")
-        resources["methodology"] = phase.end(time.monotonic() - t_m)
-        m = run["methodology"]
-        run["checks"].append(
-            {"name": "methodology change: every rating re-evaluated, lending in step", "ok": bool(m["ok"]),
-             "detail": f"{m.get('enterprises_considered')} considered, {m.get('ratings_issued')} new ratings, "
-                       f"{m.get('loans_repriced')} loans repriced, {m.get('loan_alerts')} alerts"
-                       if m["ok"] else m.get("detail", "lending not in step within the timeout")}
-        )  # fmt: skip
+        if "methodology" in opts.phases:
+            with console.status("booking one carbon-linked loan per enterprise (bank-a)"):
+                run["loans"] = await book_loans(api["lending"], codes)
+            phase = monitor.phase()
+            t_m = time.monotonic()
+            with console.status("methodology v2 in force with a full re-rating; waiting for lending"):
+                run["methodology"] = await methodology_change(api["rating"], probe, observer, "v2")
+            resources["methodology"] = phase.end(time.monotonic() - t_m)
+            m = run["methodology"]
+            run["checks"].append(
+                {"name": "methodology change: every rating re-evaluated, lending in step", "ok": bool(m["ok"]),
+                 "detail": f"{m.get('enterprises_considered')} considered, {m.get('ratings_issued')} new ratings, "
+                           f"{m.get('loans_repriced')} loans repriced, {m.get('loan_alerts')} alerts"
+                           if m["ok"] else m.get("detail", "lending not in step within the timeout")}
+            )  # fmt: skip
         resources["peak_rss_mb"] = {k: round(v / 2**20, 1) for k, v in monitor.peak_rss.items()}
         run["resources"] = resources
         # -- raw pass-through on the same broker ----------------------------------------------------
-        size = round(
-            sum(
-                len(orjson.dumps({**r, "department": b["department"]}))
-                for b in dataset.submissions
-                for r in b["records"]
+        if "passthrough" in opts.phases:
+            size = round(
+                sum(
+                    len(orjson.dumps({**r, "department": b["department"]}))
+                    for b in dataset.submissions
+                    for r in b["records"]
+                )
+                / dataset.record_count
             )
-            / dataset.record_count
-        )
-        with console.status(f"raw aiokafka pass-through: {dataset.record_count:,} × {size} B"):
-            run["passthrough"] = await passthrough(kafka, dataset.record_count, size)
-        raw = run["passthrough"]["messages_per_s"]
-        run["ratio"] = rounded(run["replay"]["records_per_s"] / raw, 3) if raw else None
-        run["notes"].append(
-            "ratio = end-to-end records/s (every record sent, incl. duplicates and rejects) ÷ raw msg/s"
-        )
-        run["checks"].append(
-            {"name": "paced load: rating and lending caught up", "ok": caught_up,
-             "detail": "every paced enterprise-month accounted, rating's account read model = accounting's, "
-                       "no unpublished outbox rows, lending in step" if caught_up else "not within 300 s"}
-        )  # fmt: skip
-        if latency["http_errors"] or run["quotes"]["ok"] != run["quotes"]["requests"]:
+            with console.status(f"raw aiokafka pass-through: {dataset.record_count:,} × {size} B"):
+                run["passthrough"] = await passthrough(kafka, dataset.record_count, size)
+            raw = run["passthrough"]["messages_per_s"]
+            run["ratio"] = rounded(run["replay"]["records_per_s"] / raw, 3) if raw else None
+            run["notes"].append(
+                "ratio = end-to-end records/s (every record sent, incl. duplicates and rejects) ÷ raw msg/s"
+            )
+        if "latency" in opts.phases:
+            run["checks"].append(
+                {"name": "paced load: rating and lending caught up", "ok": caught_up,
+                 "detail": "every paced enterprise-month accounted, rating's account read model = accounting's, "
+                           "no unpublished outbox rows, lending in step" if caught_up else "not within 300 s"}
+            )  # fmt: skip
+        quotes = run.get("quotes") or {}
+        if latency.get("http_errors") or quotes.get("ok") != quotes.get("requests"):
             run["checks"].append(
                 {"name": "no HTTP errors under load", "ok": False,
-                 "detail": f"paced load errors {latency['http_errors']}, quote statuses {run['quotes']['statuses']}"}
+                 "detail": f"paced load errors {latency.get('http_errors')}, quote statuses {quotes.get('statuses')}"}
             )  # fmt: skip
-        if opts.latency_rate > (run["replay"]["facts_per_s"] or 0):
+        skipped = [ph for ph in ("latency", "quotes", "methodology", "passthrough") if ph not in opts.phases]
+        if skipped:
+            run["notes"].append(f"phases not run (--phases): {', '.join(skipped)}")
+        if "latency" in opts.phases and opts.latency_rate > (run["replay"]["facts_per_s"] or 0):
             run["notes"].append(
                 f"the paced load ({opts.latency_rate:,.0f} facts/s) is above the replay's measured end-to-end "
                 f"throughput ({run['replay']['facts_per_s']:,.0f} facts/s): its latencies are queueing delay"
@@ -260,6 +277,20 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
             await probe.close()
         with console.status("stopping the services"):
             await services.stop(opts.keep_databases)
+
+
+def _infra_pids(kafka: str, pg: str) -> dict[str, int]:
+    """The broker's and PostgreSQL's pids (by their listening ports) and the bench's own."""
+    out = {"bench client": os.getpid()}
+    for name, endpoint in (
+        ("kafka broker", kafka.split(",", maxsplit=1)[0]),
+        ("postgresql", urlsplit(pg).netloc),
+    ):
+        port = endpoint.rsplit(":", 1)[-1]
+        pid = listener_pid(int(port)) if port.isdigit() else None
+        if pid is not None:
+            out[name] = pid
+    return out
 
 
 async def _wait_settled(

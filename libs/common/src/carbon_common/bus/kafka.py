@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.structs import ConsumerRecord
 
 from carbon_common.bus.port import Record, Subscription
 from carbon_common.bus.processing import process_batch
@@ -187,6 +188,7 @@ class KafkaBus:
                 continue
             if not batches:
                 continue
+            batches = await self._linger(consumer, sub, batches)
             async with lock:
                 # One handler call (one transaction) per topic for everything this poll returned,
                 # across partitions: per-partition order is kept inside the batch, and offsets are
@@ -210,6 +212,35 @@ class KafkaBus:
                     await consumer.commit({tp: batches[tp][-1].offset + 1 for tp in tps})
                     for tp in tps:
                         self._report_lag(sub, consumer, tp, batches[tp][-1].offset + 1)
+
+    async def _linger(
+        self,
+        consumer: AIOKafkaConsumer,
+        sub: Subscription[Any],
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """Let a part-filled batch fill for up to the linger time (``consumer_linger_ms``).
+
+        A consumer that keeps up gets whatever arrived since its last poll: a few records per
+        transaction, each transaction publishing its own intermediate results (an account per
+        fact, a rating per account). Waiting briefly for more turns a steady trickle into batches
+        of hundreds, at the price of at most the linger time of added latency. A full batch or a
+        stopping bus does not wait."""
+        linger_ms = self.settings.consumer_linger_ms if sub.linger_ms is None else sub.linger_ms
+        n = sum(len(v) for v in batches.values())
+        if linger_ms <= 0 or n >= sub.max_batch:
+            return batches
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + linger_ms / 1000
+        while n < sub.max_batch and not self._stopping:
+            left_ms = int((deadline - loop.time()) * 1000)
+            if left_ms <= 0:
+                break
+            more = await consumer.getmany(timeout_ms=left_ms, max_records=sub.max_batch - n)
+            for tp, msgs in more.items():
+                batches.setdefault(tp, []).extend(msgs)
+                n += len(msgs)
+        return batches
 
     @staticmethod
     def _report_lag(sub: Subscription[Any], consumer: AIOKafkaConsumer, tp: TopicPartition, pos: int) -> None:

@@ -27,8 +27,11 @@ def partition_for(key: bytes | None, partitions: int) -> int:
 
 
 class InMemoryBus:
-    def __init__(self, partitions: int = 4) -> None:
+    def __init__(self, partitions: int = 4, linger_ms: int = 0) -> None:
         self.partitions = partitions
+        #: like ``KafkaSettings.consumer_linger_ms``: after waking up idle, a consumer waits this
+        #: long for a batch to fill (0: handle what is there at once, the unit tests' default)
+        self.linger_ms = linger_ms
         self.log: dict[str, list[list[Record]]] = defaultdict(lambda: [[] for _ in range(self.partitions)])
         self.committed: dict[tuple[str, str, int], int] = defaultdict(int)
         self._subs: list[Subscription[Any]] = []
@@ -138,4 +141,37 @@ class InMemoryBus:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
                 except TimeoutError:
-                    pass
+                    continue
+                await self._linger(sub, member, members, wake)
+
+    async def _linger(self, sub: Subscription[Any], member: int, members: int, wake: asyncio.Event) -> None:
+        """Like the Kafka adapter: let a part-filled batch fill for up to the linger time."""
+        linger = self.linger_ms if sub.linger_ms is None else sub.linger_ms
+        if linger <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + linger / 1000
+        while not self._stopping and self._pending(sub, member, members) < sub.max_batch:
+            left = deadline - loop.time()
+            if left <= 0:
+                return
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=left)
+            except TimeoutError:
+                return
+
+    def _pending(self, sub: Subscription[Any], member: int, members: int) -> int:
+        """Records this member could take now (max over the topics: one handler call per topic)."""
+        most = 0
+        for topic in sub.topics:
+            parts = self.log.get(topic, [])
+            most = max(
+                most,
+                sum(
+                    len(parts[p]) - self.committed[(sub.group, topic, p)]
+                    for p in range(len(parts))
+                    if p % members == member
+                ),
+            )
+        return most

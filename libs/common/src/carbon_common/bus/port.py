@@ -60,6 +60,9 @@ class Subscription(Generic[T]):
     max_batch: int = 500
     #: non-transient handler failures of one isolated record before it is dead-lettered
     max_attempts: int = 3
+    #: how long a part-filled batch may wait to fill (ms); None: the bus's default
+    #: (``KafkaSettings.consumer_linger_ms``, or the in-process bus's ``linger_ms``)
+    linger_ms: int | None = None
     name: str = field(default="")
 
     def __post_init__(self) -> None:
