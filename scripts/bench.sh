@@ -41,7 +41,12 @@ eval "$("$BUREAU" stack env)"   # PG_URL_BASE (and the shared KAFKA_BOOTSTRAP)
 if [ "$BROKER" = shared ]; then
   if ! running kafka; then "$BUREAU" stack up --no-postgres; started_kafka=1; fi
 else
-  if ! running kafka "${PRIVATE[@]}"; then "${PRIVATE[@]}" "$BUREAU" stack up --no-postgres; started_private=1; fi
+  # a fresh broker every run: a kept data folder would hand this run the last run's topics and
+  # committed consumer offsets (an interrupted run's unconsumed events would then be replayed into
+  # this run's fresh databases)
+  if running kafka "${PRIVATE[@]}"; then "${PRIVATE[@]}" "$BUREAU" stack down --no-postgres; fi
+  rm -rf "$PWD/var/bench-stack/var/stack/kafka"
+  "${PRIVATE[@]}" "$BUREAU" stack up --no-postgres; started_private=1
   KAFKA_BOOTSTRAP=$("${PRIVATE[@]}" "$BUREAU" stack env | sed -n 's/^export KAFKA_BOOTSTRAP=//p')
   export KAFKA_BOOTSTRAP CARBON_ROOT="$PWD/var/bench-stack"   # CARBON_ROOT: the report reads the broker's version
 fi
