@@ -138,3 +138,18 @@ def test_nearest_rank_percentile() -> None:
     assert percentile(values, 50) == 50.0
     assert percentile(values, 99) == 99.0
     assert percentile([], 99) is None
+
+
+def test_infrastructure_cpu_is_reported_but_not_held_to_the_service_rss_target(tmp_path: Path) -> None:
+    run = _run("quick", 50.0)
+    use = {"cpu_s": 10.0, "cores": 0.2}
+    run["resources"] = {
+        "replay": {"ingest": {**use, "peak_rss_mb": 120.0}, "postgresql": {**use, "peak_rss_mb": None}},
+        "peak_rss_mb": {"ingest": 120.0},
+    }
+    rows = {r["metric"]: r for r in evaluate(run)}
+    assert rows["peak RSS per service (max)"]["value"] == 120.0
+    md, _ = write_report(run, tmp_path)
+    text = md.read_text(encoding="utf-8")
+    assert "| postgresql | 10.0 s / 0.2 | — |" in text
+    assert "| ingest | 10.0 s / 0.2 / 120.0 MB | 120.0 MB |" in text

@@ -335,6 +335,11 @@ def summary_table(run: dict[str, Any]) -> Table:
             "",
             "",
         )
+    for name, use in ((run.get("resources") or {}).get("replay") or {}).items():
+        table.add_row(f"replay CPU: {name}", f"{use['cpu_s']} s ({use['cores']} cores)", "", "")
+    r_events = (r.get("accounts_events"), r.get("ratings_events"))
+    if any(v is not None for v in r_events):
+        table.add_row("AccountUpdated / RatingIssued", f"{_fmt(r_events[0])} / {_fmt(r_events[1])}", "", "")
     for c in run.get("checks", []):
         table.add_row(f"check: {c['name']}", c["detail"][:80], "", _mark(c["ok"]))
     return table
