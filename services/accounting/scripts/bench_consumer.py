@@ -1,10 +1,19 @@
-"""Accounting consumer throughput on a real PostgreSQL with the in-process bus (not a test).
+"""Accounting consumer throughput and CPU per fact on a real PostgreSQL with the in-process bus (not a test).
 
-    PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:55999 \\
-        .venv/bin/python services/accounting/scripts/bench_consumer.py [facts] [enterprises]
+    PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:55432 \\
+        .venv/bin/python services/accounting/scripts/bench_consumer.py [facts] [enterprises] [batch]
 
-Publishes pilot-shaped facts (keyed by credit code, ~8 indicators per enterprise-month), then
-times from the first delivery until the consumer has drained them and the outbox is flushed.
+Publishes pilot-shaped facts (keyed by credit code, 8 indicators per enterprise-month from 4
+departments), then times from the first delivery until the consumer has drained them and the
+outbox is flushed. ``ORDER=dept`` (the default, the pilot's order): month by month, one
+department's submission after the other, so an enterprise-month's facts arrive in up to four
+places in the stream; ``ORDER=month``: each enterprise-month's facts together (the best case).
+``batch`` is the subscription's ``max_batch`` (default: the service's setting).
+
+Prints wall-clock facts/s and, the steadier figures on a shared machine, this process's CPU and
+the CPU of the PostgreSQL backends serving it (Linux ``/proc``) per fact, and the number of
+``AccountUpdated`` published per enterprise-month. ``PROFILE=1`` wraps the consume phase in
+pyinstrument and prints the call tree.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from stdnum.cn import uscc
+
 import carbon_accounting
 from carbon_accounting.bootstrap import bootstrap
 from carbon_accounting.settings import Settings
@@ -29,21 +40,31 @@ from carbon_common.migrations import upgrade_head
 from carbon_common.settings import PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
 
+#: (department kind, indicator, unit): a power plant's month; the last family is not accounted
 INDICATORS = [
-    ("energy.raw_coal", "t"),
-    ("energy.natural_gas", "1e4 Nm3"),
-    ("energy.diesel", "t"),
-    ("electricity.purchased", "MWh"),
-    ("heat.purchased", "GJ"),
-    ("production.power_supplied", "MWh"),
-    ("finance.revenue", "10k CNY"),
-    ("compliance.env_penalty", "count"),
+    ("stats", "energy.raw_coal", "t"),
+    ("stats", "energy.natural_gas", "1e4 Nm3"),
+    ("stats", "energy.diesel", "t"),
+    ("stats", "heat.purchased", "GJ"),
+    ("stats", "production.power_supplied", "MWh"),
+    ("grid", "electricity.purchased", "MWh"),
+    ("tax", "finance.revenue", "10k CNY"),
+    ("eeb", "compliance.env_penalty", "count"),
 ]
+DEPARTMENTS = ("stats", "grid", "tax", "eeb")
+
+
+def codes(n: int) -> list[str]:
+    out = []
+    for i in range(n):
+        base = f"91140400{i:09d}"
+        out.append(base + uscc.calc_check_digit(base))
+    return out
 
 
 def facts(n: int, enterprises: int) -> tuple[list[EnterpriseRegistered], list[FactRecorded]]:
-    codes = [f"91140400{i:09d}X" for i in range(enterprises)]
-    ents = [
+    ents = codes(enterprises)
+    directory = [
         EnterpriseRegistered(
             credit_code=c,
             name="e",
@@ -52,58 +73,105 @@ def facts(n: int, enterprises: int) -> tuple[list[EnterpriseRegistered], list[Fa
             size_class="large",
             transition_stage="mid",
         )
-        for c in codes
+        for c in ents
     ]
+    by_dept = os.environ.get("ORDER", "dept") != "month"
     out: list[FactRecorded] = []
     now = datetime.now(UTC)
-    i = 0
-    periods = [f"{y}-{m:02d}" for y in (2021, 2022, 2023, 2024) for m in range(1, 13)]
-    while len(out) < n:
-        code = codes[i % enterprises]
-        period = periods[(i // enterprises) % len(periods)]
-        for ind, unit in INDICATORS:
-            rid = f"{code}-{period}-{ind}"
-            out.append(
-                FactRecorded(
-                    fact_id=uuid.uuid4().hex,
-                    fact_key=f"stats-140400/{rid}",
-                    credit_code=code,
-                    department="stats-140400",
-                    record_id=rid,
-                    indicator=ind,
-                    period=period,
-                    value=Decimal("123.45"),
-                    unit=unit,
-                    evidence_hash=uuid.uuid4().hex,
-                    recorded_at=now,
-                )
+    periods = [f"{y}-{m:02d}" for y in range(2021, 2040) for m in range(1, 13)]
+
+    def fact(code: str, period: str, kind: str, indicator: str, unit: str) -> FactRecorded:
+        rid = f"{code}-{period}-{indicator}"
+        dept = f"{kind}-140400"
+        return FactRecorded(
+            fact_id=uuid.uuid4().hex,
+            fact_key=f"{dept}/{rid}",
+            credit_code=code,
+            department=dept,
+            record_id=rid,
+            indicator=indicator,
+            period=period,
+            value=Decimal("123.45"),
+            unit=unit,
+            evidence_hash=uuid.uuid4().hex,
+            recorded_at=now,
+        )
+
+    for period in periods:
+        if by_dept:  # one submission per department and month, as departments report
+            for kind in DEPARTMENTS:
+                for code in ents:
+                    out.extend(fact(code, period, k, ind, u) for k, ind, u in INDICATORS if k == kind)
+        else:
+            for code in ents:
+                out.extend(fact(code, period, k, ind, u) for k, ind, u in INDICATORS)
+        if len(out) >= n:
+            break
+    return directory, out[:n]
+
+
+async def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend of the bench database (``/proc``)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        pids = [
+            r["pid"]
+            for r in await conn.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-        i += 1
-    return ents, out[:n]
+        ]
+    finally:
+        await conn.close()
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
-async def main(n: int, enterprises: int) -> None:
+async def main(n: int, enterprises: int, batch: int) -> None:
     url = await fresh_database("acct_bench")
     await upgrade_head(Path(carbon_accounting.__file__).parent / "migrations", url)
     ents, fs = facts(n, enterprises)
+    months = len({(f.credit_code, f.period) for f in fs})
     bus = InMemoryBus(partitions=6)
-    container = bootstrap(Settings(postgres=PostgresSettings(url=url)), bus=bus)  # type: ignore[arg-type]
+    settings = Settings(postgres=PostgresSettings(url=url), max_batch=batch)  # type: ignore[arg-type]
+    container = bootstrap(settings, bus=bus)
     await container.start()
     if os.environ.get("BENCH_GC_TUNING", "1") != "0":
         tune_gc()  # what the services do after start-up (docs/performance-notes.md)
     await bus.publish([to_record(Envelope(data=e, source="/ingest")) for e in ents])
-    await bus.publish([to_record(Envelope(data=f, source="/ingest")) for f in fs])
-    t0 = time.perf_counter()
     await bus.start()
+    await bus.drain(timeout=3600)  # the directory first, not timed
+    await bus.publish([to_record(Envelope(data=f, source="/ingest")) for f in fs])
+    profiler = None
+    if os.environ.get("PROFILE"):
+        from pyinstrument import Profiler
+
+        profiler = Profiler(async_mode="enabled")
+        profiler.start()
+    pg0 = await backend_cpu(url)
+    t0, c0 = time.perf_counter(), time.process_time()
     await bus.drain(timeout=3600)
-    t1 = time.perf_counter()
     while await container.runtime.relay.relay_once():
         pass
-    t2 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
+    pg1 = await backend_cpu(url)
+    if profiler is not None:
+        profiler.stop()
+        profiler.print(show_all=False)
+    pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
     emitted = len(bus.records(Topics.ACCOUNTS))
     print(
-        f"{n} facts, {enterprises} enterprises: consumed in {t1 - t0:.1f}s = {n / (t1 - t0):,.0f} facts/s;"
-        f" {emitted} AccountUpdated; consumed+relayed {t2 - t0:.1f}s = {n / (t2 - t0):,.0f} facts/s"
+        f"ORDER={os.environ.get('ORDER', 'dept')} batch {batch}: {n} facts, {enterprises} enterprises,"
+        f" {months} enterprise-months: consumed+relayed in {t1 - t0:.1f}s = {n / (t1 - t0):,.0f} facts/s;"
+        f" CPU {(c1 - c0) / n * 1e6:.1f} µs/fact (PostgreSQL backends {pg_cpu / n * 1e6:.1f} µs/fact);"
+        f" {emitted} AccountUpdated = {emitted / months:.2f} per enterprise-month"
     )
     await bus.stop()
     await container.stop()
@@ -111,8 +179,5 @@ async def main(n: int, enterprises: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(
-            int(sys.argv[1]) if len(sys.argv) > 1 else 50_000, int(sys.argv[2]) if len(sys.argv) > 2 else 200
-        )
-    )
+    args = [int(a) for a in sys.argv[1:]]
+    asyncio.run(main(*(args + [50_000, 200, Settings().max_batch][len(args) :])))

@@ -29,11 +29,11 @@ from typing import Any
 from stdnum.cn import uscc
 
 import carbon_accounting
-from carbon_accounting.adapters.consumer import batch_handler
+from carbon_accounting.adapters.consumer import batch_handler, decode_record
 from carbon_accounting.bootstrap import bootstrap
 from carbon_accounting.settings import Settings
 from carbon_common.bus.memory import InMemoryBus
-from carbon_common.bus.port import Decoded, Record, envelope_decoder, to_record
+from carbon_common.bus.port import Decoded, Record, to_record
 from carbon_common.db import tune_gc
 from carbon_common.events import EnterpriseRegistered, Envelope, FactRecorded, Topics
 from carbon_common.migrations import upgrade_head
@@ -169,7 +169,7 @@ async def main(n: int, enterprises: int, batch: int) -> None:
     await container.start()
     tune_gc()
     handle = batch_handler(container.uow, container.factor_sets)
-    decode = envelope_decoder()
+    decode = decode_record
 
     async def replay(records: list[Record]) -> None:
         for i in range(0, len(records), batch):

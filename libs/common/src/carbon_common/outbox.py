@@ -123,6 +123,7 @@ class OutboxRelay:
         batch_size: int = 2000,
         poll_interval: float = 0.5,
         retention: timedelta = timedelta(days=3),
+        coalesce_s: float = 0.0,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
@@ -131,6 +132,9 @@ class OutboxRelay:
         self._poll = poll_interval
         self._retention = retention
         self._wake = asyncio.Event()
+        #: ``notify`` wakes the relay at most once per this many seconds (0: at every commit)
+        self.coalesce_s = coalesce_s
+        self._wake_pending = False
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         #: how often the backlog gauges (outbox_pending_records, ..._age_seconds) are sampled
@@ -139,6 +143,21 @@ class OutboxRelay:
         self._next_purge = 0.0
 
     def notify(self) -> None:
+        """A commit staged rows: wake the relay, at once or within ``coalesce_s``.
+
+        Each relay round is a transaction of a few statements; woken after every commit of a
+        busy consumer or of many small HTTP writes, the relay cost more CPU than the writes
+        themselves (docs/performance-notes.md, accounting). Coalesced, the rows of every commit
+        within ``coalesce_s`` go out in one round, at most ``coalesce_s`` later."""
+        if self.coalesce_s <= 0:
+            self._wake.set()
+            return
+        if not self._wake_pending:
+            self._wake_pending = True
+            asyncio.get_running_loop().call_later(self.coalesce_s, self._fire)
+
+    def _fire(self) -> None:
+        self._wake_pending = False
         self._wake.set()
 
     async def start(self) -> None:

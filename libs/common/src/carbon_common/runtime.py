@@ -48,7 +48,9 @@ class ServiceRuntime:
         )
         self.owns_bus = bus is None
         self.bus: EventBus = bus if bus is not None else self._make_bus()
-        self.relay = OutboxRelay(self.sessions, self.bus, self.name)
+        self.relay = OutboxRelay(
+            self.sessions, self.bus, self.name, coalesce_s=settings.relay_coalesce_ms / 1000
+        )
         self._started = False
 
     def _make_bus(self) -> EventBus:

@@ -104,6 +104,10 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     #: run the outbox relay and the consumers inside the web process
     run_workers: bool = True
+    #: the outbox relay is woken at most once per this many ms after commits (``<SVC>_RELAY_COALESCE_MS``;
+    #: 0: after every commit), so the events of several commits are published in one relay round;
+    #: events wait at most this much longer (docs/performance-notes.md)
+    relay_coalesce_ms: int = Field(default=50, ge=0, le=5000)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> ServiceSettings:

@@ -8,13 +8,14 @@ the facts of all touched enterprise-months are read with ONE query (a join again
 from __future__ import annotations
 
 import dataclasses
-import json
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, text, update
+import orjson
+from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +28,28 @@ from carbon_accounting.adapters.orm import (
     facts,
 )
 from carbon_accounting.domain.factors import FactorSet
-from carbon_accounting.domain.model import AccountFigures, CrossCheck, Enterprise, Fact
+from carbon_accounting.domain.model import NO_ATTRIBUTES, AccountFigures, CrossCheck, Enterprise, Fact
 from carbon_accounting.domain.rollup import MonthlyAccount
 from carbon_accounting.service_layer.ports import FactorSetChange, Pair, StoredAccount
+
+
+class _Raw(NamedTuple):
+    """A fixed statement for asyncpg directly: ``:name`` parameters turned into ``$n``."""
+
+    sql: str
+    names: tuple[str, ...]
+
+
+def _raw(statement: TextClause) -> _Raw:
+    names: list[str] = []
+
+    def number(m: re.Match[str]) -> str:
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+
+    return _Raw(re.sub(r"(?<![:\w]):(\w+)", number, str(statement)), tuple(names))
+
 
 #: advisory-lock key serialising a factor-set restatement against consumer batches ("ACCT")
 ACCOUNTS_LOCK_KEY = 0x41434354
@@ -67,14 +87,17 @@ _FACT_FIELDS = (
 )  # fmt: skip
 if Fact._fields != _FACT_FIELDS:  # pragma: no cover - guards the positional mapping
     raise ImportError("Fact's fields changed: update _FACT_FIELDS in the accounting repository")
+#: the attributes come back as JSON text (decoded with orjson, and not at all when empty: most
+#: facts have none) instead of through the driver's jsonb codec (the standard ``json`` module)
+_FACT_SELECT = ", ".join(f"f.{c}" for c in _FACT_FIELDS[:-1]) + ", f.attributes::text"
 _FACTS_FOR_PAIRS = text(
-    f"SELECT {', '.join('f.' + c for c in _FACT_FIELDS)} FROM facts f"
+    f"SELECT {_FACT_SELECT} FROM facts f"
     " JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[]))"
     " AS p(credit_code, period) ON f.credit_code = p.credit_code AND f.period = p.period"
 )
 #: the same, with each fact's directory entry (one round trip instead of two on the hot path)
 _FACTS_AND_ENTERPRISES = text(
-    f"SELECT {', '.join('f.' + c for c in _FACT_FIELDS)},"
+    f"SELECT {_FACT_SELECT},"
     " e.industry_code, e.region_code, e.ets_participant, e.revision FROM facts f"
     " JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[]))"
     " AS p(credit_code, period) ON f.credit_code = p.credit_code AND f.period = p.period"
@@ -86,22 +109,58 @@ _UPSERT_COLUMNS = (
     "period", "value", "unit", "evidence_hash", "authoritative", "attributes",
 )  # fmt: skip
 _COLS = ", ".join(_UPSERT_COLUMNS)
-# values travel as text arrays (numeric and jsonb cast server-side, so Decimal stays exact)
-_UPSERT_FACTS = text(
-    "WITH input AS (SELECT fact_key, fact_id, revision, credit_code, department, record_id, indicator,"
-    " period, value::numeric AS value, unit, evidence_hash, authoritative, attributes::jsonb AS attributes"
-    " FROM unnest(CAST(:fact_key AS varchar[]), CAST(:fact_id AS varchar[]), CAST(:revision AS int[]),"
-    " CAST(:credit_code AS varchar[]), CAST(:department AS varchar[]), CAST(:record_id AS varchar[]),"
-    " CAST(:indicator AS varchar[]), CAST(:period AS varchar[]), CAST(:value AS text[]),"
-    " CAST(:unit AS varchar[]), CAST(:evidence_hash AS varchar[]), CAST(:authoritative AS boolean[]),"
-    f" CAST(:attributes AS text[])) AS t({_COLS})),"
-    f" history AS (INSERT INTO fact_history ({_COLS}) SELECT {_COLS} FROM input ON CONFLICT DO NOTHING)"
-    f" INSERT INTO facts ({_COLS}) SELECT {_COLS} FROM input"
+# The batch travels as ONE jsonb parameter (an array of rows; numerics as decimal strings, cast
+# server-side, so Decimal stays exact): asyncpg's array codec checks every element of every
+# array parameter against three ABCs, which cost ~5 µs per fact (docs/performance-notes.md).
+# The same statement records the batch's event ids in the inbox and, with ``lock_accounts``,
+# takes the shared accounts lock (the UNION ALL row makes sure it runs even when no fact
+# changed): three round trips in one. Taking the lock here rather than before the upsert is
+# safe: what it guards is the factor-set read and the recomputation, both in later statements.
+_CLAIMED = (
+    "claimed AS (INSERT INTO inbox (consumer, event_id) SELECT c.consumer, i.event_id"
+    " FROM jsonb_each(CAST(:claims AS jsonb)) AS c(consumer, ids),"
+    " jsonb_array_elements_text(c.ids) AS i(event_id) ON CONFLICT DO NOTHING)"
+)
+_UPSERT_FACTS_CTE = (
+    f"WITH {_CLAIMED},"
+    " input AS (SELECT e->>0 AS fact_key, e->>1 AS fact_id, (e->>2)::int AS revision,"
+    " e->>3 AS credit_code, e->>4 AS department, e->>5 AS record_id, e->>6 AS indicator,"
+    " e->>7 AS period, (e->>8)::numeric AS value, e->>9 AS unit, e->>10 AS evidence_hash,"
+    " (e->>11)::boolean AS authoritative, e->12 AS attributes"
+    " FROM jsonb_array_elements(CAST(:facts AS jsonb)) AS e),"
+    f" history AS (INSERT INTO fact_history ({_COLS}) SELECT {_COLS} FROM input ON CONFLICT DO NOTHING),"
+    f" upserted AS (INSERT INTO facts ({_COLS}) SELECT {_COLS} FROM input"
     " ON CONFLICT (fact_key) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _UPSERT_COLUMNS if c != "fact_key")
     + ", received_at = now() WHERE facts.revision < excluded.revision"
-    " RETURNING credit_code, period"
+    " RETURNING credit_code, period)"
 )
+_UPSERT_FACTS = text(_UPSERT_FACTS_CTE + " SELECT credit_code, period FROM upserted")
+_UPSERT_FACTS_LOCKED = text(
+    _UPSERT_FACTS_CTE.replace(
+        "WITH ", "WITH lock AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared(:lock_key)), ", 1
+    )
+    + " SELECT credit_code, period FROM upserted UNION ALL SELECT NULL, NULL FROM lock"
+)
+_CLAIM = text(f"WITH {_CLAIMED} SELECT 1")
+
+
+def _json_default(value: Any) -> Any:
+    """orjson's fallback: a Fact (a NamedTuple) as its fields, Decimal as its exact string,
+    read-only mappings (``NO_ATTRIBUTES``) as dicts."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, tuple):
+        return tuple(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 _ACCOUNT_TYPES = {
     "credit_code": "varchar",
     "period": "varchar",
@@ -118,19 +177,18 @@ _ACCOUNT_TYPES = {
     "verification_tolerance": "numeric",
 }
 _ACCOUNT_COLUMNS = tuple(_ACCOUNT_TYPES)
-#: numeric values travel as text (``str(Decimal)`` is exact and far cheaper to encode than the
-#: binary numeric codec) and are cast server-side
+#: the changed accounts travel as ONE jsonb array of rows (numerics as exact decimal strings, cast
+#: server-side; see ``_UPSERT_FACTS_CTE`` for why not arrays)
 _UPSERT_ACCOUNTS = text(
     f"INSERT INTO accounts ({', '.join(_ACCOUNT_COLUMNS)}) SELECT "
-    + ", ".join(f"{c}::numeric" if t == "numeric" else c for c, t in _ACCOUNT_TYPES.items())
-    + " FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {'text' if t == 'numeric' else t}[])" for c, t in _ACCOUNT_TYPES.items())
-    + f") AS t({', '.join(_ACCOUNT_COLUMNS)})"
+    + ", ".join(
+        f"e->>{i}" if t == "varchar" else f"(e->>{i})::{t}" for i, t in enumerate(_ACCOUNT_TYPES.values())
+    )
+    + " FROM jsonb_array_elements(CAST(:rows AS jsonb)) AS e"
     + " ON CONFLICT (credit_code, period) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _ACCOUNT_COLUMNS if c not in ("credit_code", "period"))
     + ", updated_at = now()"
 )
-_NUMERIC_ACCOUNT_COLUMNS = frozenset(c for c, t in _ACCOUNT_TYPES.items() if t == "numeric")
 #: ``AccountFigures`` fields in order (then the cross-check and the version): rows map positionally
 _ACCOUNT_READ = ("credit_code", "period", "industry_code", "method", *_FIGURE_COLUMNS)
 _ACCOUNTS_FOR_PAIRS = text(
@@ -140,6 +198,20 @@ _ACCOUNTS_FOR_PAIRS = text(
     " AS p(credit_code, period) ON a.credit_code = p.credit_code AND a.period = p.period"
 )
 _N_FIGURES = len(_ACCOUNT_READ)
+#: the hot path's statements go to asyncpg directly (prepared once per connection): no SQLAlchemy
+#: statement handling or row processing per call (``SqlRepository._driver``)
+_RAW_UPSERT_FACTS = _raw(_UPSERT_FACTS)
+_RAW_UPSERT_FACTS_LOCKED = _raw(_UPSERT_FACTS_LOCKED)
+_RAW_FACTS_AND_ENTERPRISES = _raw(_FACTS_AND_ENTERPRISES)
+_RAW_ACCOUNTS_FOR_PAIRS = _raw(_ACCOUNTS_FOR_PAIRS)
+_RAW_UPSERT_ACCOUNTS = _raw(_UPSERT_ACCOUNTS)
+_RAW_ACTIVE_FACTOR_SET = _raw(text("SELECT id, version FROM factor_sets WHERE active"))
+
+
+def _row_fact(row: Any) -> Fact:
+    """A ``_FACT_SELECT`` row → Fact (positionally; the attributes are JSON text)."""
+    attrs = row[_N_FACT - 1]
+    return Fact._make((*row[: _N_FACT - 1], NO_ATTRIBUTES if attrs == "{}" else orjson.loads(attrs)))
 
 
 def _fact(row: Any) -> Fact:
@@ -180,6 +252,48 @@ def _split(pairs: Iterable[Pair]) -> dict[str, list[str]]:
 class SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        #: inbox entries (consumer → event ids) written with the next facts upsert or ``flush_inbox``
+        self._claims: dict[str, list[str]] = {}
+
+    # --- inbox -----------------------------------------------------------------------------------
+    def stage_inbox(self, consumer: str, event_ids: Iterable[str]) -> None:
+        """Record ``event_ids`` as applied by ``consumer``, in this transaction: the next
+        ``upsert_facts`` writes them in its own statement (else ``flush_inbox`` does).
+
+        Nothing is filtered on them: every effect of a fact or directory event is idempotent
+        (history ``ON CONFLICT DO NOTHING``, current facts and enterprises keep the highest
+        revision, and only months whose current facts changed are recomputed), so a redelivered
+        event changes nothing whether or not its id was already in the inbox.
+        """
+        self._claims.setdefault(consumer, []).extend(event_ids)
+
+    def _take_claims(self) -> str:
+        claims, self._claims = self._claims, {}
+        return _json(claims)
+
+    async def flush_inbox(self) -> None:
+        """Write the staged inbox entries that no facts upsert took along."""
+        if self._claims:
+            await self.session.execute(_CLAIM, {"claims": self._take_claims()})
+
+    async def _driver(self) -> Any:
+        """The asyncpg connection under the session, inside the unit of work's transaction."""
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
+        # sent to asyncpg before that would run outside the transaction (and an advisory xact
+        # lock would be released at once). The same approach as ingest's repository.
+        adapter: Any = raw.dbapi_connection
+        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
+            if not self.session.info.get("begun"):
+                await self.session.execute(text("SELECT 1"))
+                self.session.info["begun"] = True
+        elif not adapter._started:
+            await adapter._start_transaction()
+        return raw.driver_connection
+
+    async def _fetch(self, query: _Raw, params: dict[str, Any]) -> list[Any]:
+        return list(await (await self._driver()).fetch(query.sql, *[params[n] for n in query.names]))
 
     async def lock_accounts(self, *, exclusive: bool) -> None:
         fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
@@ -237,20 +351,22 @@ class SqlRepository:
         }
 
     # --- facts -----------------------------------------------------------------------------------
-    async def upsert_facts(self, items: Sequence[Fact]) -> set[Pair]:
-        """History and current table in ONE statement: arrays in, ``unnest`` server-side.
+    async def upsert_facts(self, items: Sequence[Fact], *, lock_accounts: bool = False) -> set[Pair]:
+        """History and current table in ONE statement: arrays in, ``unnest`` server-side (with
+        the staged inbox entries and, with ``lock_accounts``, the shared accounts lock).
 
         Returns the (credit_code, period) pairs whose current facts changed: a redelivered or
         stale revision changes nothing, so its month is not recomputed.
         """
         if not items:
+            if lock_accounts:
+                await self.lock_accounts(exclusive=False)
             return set()
-        # one list per column, straight from the attributes (no per-fact dict)
-        params: dict[str, list[Any]] = {c: [getattr(f, c) for f in items] for c in _UPSERT_COLUMNS}
-        params["value"] = [str(v) for v in params["value"]]
-        params["attributes"] = [json.dumps(dict(a)) if a else "{}" for a in params["attributes"]]
-        result = await self.session.execute(_UPSERT_FACTS, params)
-        return {(code, period) for code, period in result.tuples()}
+        params: dict[str, Any] = {"facts": _json(items), "claims": self._take_claims()}
+        if lock_accounts:
+            params["lock_key"] = ACCOUNTS_LOCK_KEY
+        rows = await self._fetch(_RAW_UPSERT_FACTS_LOCKED if lock_accounts else _RAW_UPSERT_FACTS, params)
+        return {(code, period) for code, period in rows if code is not None}
 
     async def facts_and_enterprises(
         self, pairs: Iterable[Pair]
@@ -258,9 +374,8 @@ class SqlRepository:
         facts_by_pair: dict[Pair, list[Fact]] = defaultdict(list)
         ents: dict[str, Enterprise] = {}
         n = _N_FACT
-        result = await self.session.execute(_FACTS_AND_ENTERPRISES, _split(pairs))
-        for row in result.tuples():
-            f = Fact(*row[:n])
+        for row in await self._fetch(_RAW_FACTS_AND_ENTERPRISES, _split(pairs)):
+            f = _row_fact(row)
             facts_by_pair[(f.credit_code, f.period)].append(f)
             if row[n + 3] is not None and f.credit_code not in ents:
                 ents[f.credit_code] = Enterprise(f.credit_code, *row[n:])
@@ -270,7 +385,7 @@ class SqlRepository:
         out: dict[Pair, list[Fact]] = defaultdict(list)
         result = await self.session.execute(_FACTS_FOR_PAIRS, _split(pairs))
         for row in result.tuples():
-            f = Fact(*row)
+            f = _row_fact(row)
             out[(f.credit_code, f.period)].append(f)
         return out
 
@@ -294,7 +409,7 @@ class SqlRepository:
     async def accounts(self, pairs: Iterable[Pair]) -> dict[Pair, StoredAccount]:
         out: dict[Pair, StoredAccount] = {}
         n = _N_FIGURES
-        for row in (await self.session.execute(_ACCOUNTS_FOR_PAIRS, _split(pairs))).tuples():
+        for row in await self._fetch(_RAW_ACCOUNTS_FOR_PAIRS, _split(pairs)):
             verified, by, source, tolerance, version = row[n:]
             check = (
                 None
@@ -305,30 +420,28 @@ class SqlRepository:
         return out
 
     async def upsert_accounts(self, items: Sequence[StoredAccount]) -> None:
-        """All changed accounts in ONE fixed statement (arrays in, ``unnest`` server-side)."""
+        """All changed accounts in ONE fixed statement (a jsonb array of rows in)."""
         if not items:
             return
-        params: dict[str, list[Any]] = {c: [] for c in _ACCOUNT_COLUMNS}
+        rows = []
         for a in items:
             fig = a.figures
             check = fig.cross_check
-            values = (
-                fig.credit_code,
-                fig.period,
-                fig.industry_code,
-                fig.method,
-                a.calculation_version,
-                *[getattr(fig, c) for c in _FIGURE_COLUMNS],
-                None if check is None else check.verified_tco2,
-                None if check is None else check.verified_by,
-                None if check is None else check.computed_from,
-                None if check is None else check.tolerance,
-            )
-            for column, value in zip(_ACCOUNT_COLUMNS, values, strict=True):
-                params[column].append(
-                    str(value) if value is not None and column in _NUMERIC_ACCOUNT_COLUMNS else value
+            rows.append(
+                (
+                    fig.credit_code,
+                    fig.period,
+                    fig.industry_code,
+                    fig.method,
+                    a.calculation_version,
+                    *[getattr(fig, c) for c in _FIGURE_COLUMNS],
+                    None if check is None else check.verified_tco2,
+                    None if check is None else check.verified_by,
+                    None if check is None else check.computed_from,
+                    None if check is None else check.tolerance,
                 )
-        await self.session.execute(_UPSERT_ACCOUNTS, params)
+            )
+        await self._fetch(_RAW_UPSERT_ACCOUNTS, {"rows": _json(rows)})
 
     async def account(self, credit_code: str, period: str) -> StoredAccount | None:
         return (await self.accounts([(credit_code, period)])).get((credit_code, period))
@@ -363,12 +476,9 @@ class SqlRepository:
 
     # --- factor sets -----------------------------------------------------------------------------
     async def active_factor_set_ref(self) -> tuple[str, str] | None:
-        row = (
-            await self.session.execute(
-                select(factor_sets.c.id, factor_sets.c.version).where(factor_sets.c.active)
-            )
-        ).first()
-        return None if row is None else (row.id, row.version)
+        # read once per consumer batch: straight to asyncpg (``_driver``)
+        rows = await self._fetch(_RAW_ACTIVE_FACTOR_SET, {})
+        return None if not rows else (rows[0][0], rows[0][1])
 
     async def factor_set(self, set_id: str, version: str) -> FactorSet | None:
         content = (

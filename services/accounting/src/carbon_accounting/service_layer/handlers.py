@@ -1,6 +1,6 @@
 """Use cases of the accounting service. The table at the bottom is the one place they are listed.
 
-Handlers change state and stage the events they owe (``uow.emit``); the caller commits once.
+Handlers change state and stage the events they owe (``uow.emit_account``); the caller commits once.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def latest_revisions(facts: Iterable[Fact]) -> list[Fact]:
 
 
 def account_event(figures: AccountFigures, calculation_version: int) -> AccountUpdated:
+    """The contract event of one account (the reference mapping: ``uow.emit_account`` writes the
+    same bytes without building the model, tested against this)."""
     return AccountUpdated(
         credit_code=figures.credit_code,
         period=figures.period,
@@ -92,7 +94,7 @@ async def recompute(
             continue
         version = 1 if prev is None else prev.calculation_version + 1
         to_store.append(StoredAccount(figures, version))
-        uow.emit(account_event(figures, version))
+        uow.emit_account(figures, version)
         restated += 1
     await uow.repo.upsert_accounts(to_store)
     return Outcome(len(wanted), restated)
@@ -102,11 +104,15 @@ async def apply_batch(
     uow: AccountingUnitOfWork, cmd: ApplyBatch, factor_sets: FactorSets, tolerance: Decimal = TOLERANCE
 ) -> Outcome:
     """Directory changes and facts of one batch; each touched enterprise-month computed once."""
-    await uow.repo.lock_accounts(exclusive=False)
-    changed = await uow.repo.upsert_enterprises(cmd.enterprises) if cmd.enterprises else set()
-    facts = latest_revisions(cmd.facts)
-    # only months whose current facts changed (a redelivered or stale revision changes nothing)
-    pairs: set[Pair] = await uow.repo.upsert_facts(facts) if facts else set()
+    if not cmd.facts and not cmd.enterprises:
+        return Outcome(0, 0)
+    changed: set[str] = set()
+    if cmd.enterprises:
+        await uow.repo.lock_accounts(exclusive=False)
+        changed = await uow.repo.upsert_enterprises(cmd.enterprises)
+    # only months whose current facts changed (a redelivered or stale revision changes nothing);
+    # the upsert takes the shared accounts lock itself, before the factor set is read below
+    pairs = await uow.repo.upsert_facts(latest_revisions(cmd.facts), lock_accounts=not cmd.enterprises)
     if changed:
         # an enterprise that arrives (or changes industry) after its facts: restate its months
         pairs.update(await uow.repo.fact_pairs(changed))

@@ -51,10 +51,12 @@ class AccountingRepository(Protocol):
         """Keep the highest revision; return credit codes whose accounting-relevant profile changed."""
         ...
 
-    async def upsert_facts(self, facts: Sequence[Fact]) -> set[Pair]:
+    async def upsert_facts(self, facts: Sequence[Fact], *, lock_accounts: bool = False) -> set[Pair]:
         """Keep history; the current table holds the highest revision per fact_key.
 
-        Returns the (credit_code, period) pairs whose current facts changed.
+        Returns the (credit_code, period) pairs whose current facts changed. With
+        ``lock_accounts`` it also takes the shared accounts lock (``lock_accounts(exclusive=False)``)
+        in the same round trip, before it returns.
         """
         ...
 
@@ -109,5 +111,9 @@ class AccountingUnitOfWork(Protocol):
     repo: AccountingRepository
 
     def emit(self, event: Any) -> Any: ...
+
+    def emit_account(self, figures: AccountFigures, calculation_version: int) -> None:
+        """Stage the ``AccountUpdated`` of one enterprise-month (``handlers.account_event``)."""
+        ...
 
     async def commit(self) -> None: ...
