@@ -51,6 +51,10 @@ class Progress:
         )
 
 
+#: the probe's connections, told apart from the services' (the per-service PostgreSQL CPU)
+PROBE_APP = "carbon-bench-probe"
+
+
 class Probe:
     """One small pool per service database; ``codes`` is the dataset's enterprises."""
 
@@ -61,7 +65,21 @@ class Probe:
 
     async def open(self) -> None:
         for name, url in self.urls.items():
-            self.pools[name] = await asyncpg.create_pool(dsn(url), min_size=1, max_size=2)
+            self.pools[name] = await asyncpg.create_pool(
+                dsn(url), min_size=1, max_size=2, server_settings={"application_name": PROBE_APP}
+            )
+
+    async def backend_pids(self) -> dict[str, list[int]]:
+        """Per service: the PostgreSQL backends serving its database (the probe's own excluded)."""
+        out: dict[str, list[int]] = {}
+        for name, pool in self.pools.items():
+            rows = await pool.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND application_name IS DISTINCT FROM $1",
+                PROBE_APP,
+            )
+            out[name] = [int(r[0]) for r in rows]
+        return out
 
     async def close(self) -> None:
         for pool in self.pools.values():

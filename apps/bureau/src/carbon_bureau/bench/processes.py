@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -104,21 +105,39 @@ def _tree_cpu(p: psutil.Process) -> float:
     return total
 
 
+BackendPids = Callable[[], Awaitable[dict[str, list[int]]]]
+
+
 class ResourceMonitor:
-    """Peak RSS (sampled every ``interval`` s) and CPU seconds per phase, per service; CPU seconds
-    of the infrastructure too (``infra``: the broker, PostgreSQL with its backends, the bench
-    client itself), which shares the same 2 cores. Infrastructure RSS is not sampled: the RSS
+    """Peak RSS (sampled every ``interval`` s) and CPU seconds per phase, per service, and the CPU
+    seconds of what shares the same 2 cores (``infra``, a whole process tree each: the broker,
+    the PostgreSQL server with all its backends; plus the bench client's own process). With
+    ``backends`` (the backend pids serving each service's database), PostgreSQL's CPU is also
+    attributed to the service whose queries it ran. Infrastructure RSS is not sampled: the RSS
     target is per service."""
 
     def __init__(
-        self, pids: dict[str, int], interval: float = 0.25, infra: dict[str, int] | None = None
+        self,
+        pids: dict[str, int],
+        interval: float = 0.25,
+        infra: dict[str, int] | None = None,
+        backends: BackendPids | None = None,
     ) -> None:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
         self.infra = {name: psutil.Process(pid) for name, pid in (infra or {}).items()}
+        self.client = psutil.Process()
         self.interval = interval
         self.peak_rss: dict[str, int] = dict.fromkeys(pids, 0)
         self.phase_peak: dict[str, int] = dict.fromkeys(pids, 0)
+        self._backends = backends
+        #: backend pid -> (service, its last CPU seconds seen): a backend that exits keeps what it used
+        self._backend_cpu: dict[int, tuple[str, float]] = {}
         self._task: asyncio.Task[None] | None = None
+
+    def names(self) -> list[str]:
+        """Rows of a phase: the services, then the infrastructure."""
+        db = [f"postgresql: {svc} db" for svc in self.procs] if self._backends is not None else []
+        return [*self.procs, *self.infra, *db, "bench client"]
 
     def _sample(self) -> None:
         for name, p in self.procs.items():
@@ -128,10 +147,32 @@ class ResourceMonitor:
                 continue
             self.peak_rss[name] = max(self.peak_rss[name], rss)
             self.phase_peak[name] = max(self.phase_peak[name], rss)
+        for pid, (svc, _) in list(self._backend_cpu.items()):
+            try:
+                t = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            self._backend_cpu[pid] = (svc, t.user + t.system)
+
+    async def refresh_backends(self) -> None:
+        if self._backends is None:
+            return
+        try:
+            found = await self._backends()
+        except Exception:  # a probe hiccup must not end the measurement
+            return
+        for svc, pids in found.items():
+            for pid in pids:
+                self._backend_cpu.setdefault(pid, (svc, 0.0))
+        self._sample()
 
     async def _loop(self) -> None:
+        n = 0
         while True:
+            if n % 8 == 0:
+                await self.refresh_backends()
             self._sample()
+            n += 1
             await asyncio.sleep(self.interval)
 
     def start(self) -> None:
@@ -155,9 +196,18 @@ class ResourceMonitor:
                 out[name] = _tree_cpu(p)
             except psutil.Error:
                 out[name] = 0.0
+        if self._backends is not None:
+            for svc in self.procs:
+                out[f"postgresql: {svc} db"] = 0.0
+            for svc, used in self._backend_cpu.values():
+                key = f"postgresql: {svc} db"
+                out[key] = out.get(key, 0.0) + used
+        t = self.client.cpu_times()
+        out["bench client"] = t.user + t.system  # its own process only: the services are its children
         return out
 
-    def phase(self) -> PhaseMark:
+    async def phase(self) -> PhaseMark:
+        await self.refresh_backends()
         self._sample()
         self.phase_peak = dict.fromkeys(self.procs, 0)
         return PhaseMark(self, self.cpu())
@@ -168,17 +218,17 @@ class PhaseMark:
     monitor: ResourceMonitor
     cpu0: dict[str, float]
 
-    def end(self, seconds: float) -> dict[str, dict[str, float | None]]:
+    async def end(self, seconds: float) -> dict[str, dict[str, float | None]]:
         """Per service: CPU seconds in the phase, average cores used, peak RSS MB in the phase."""
-        self.monitor._sample()
+        await self.monitor.refresh_backends()
         cpu1 = self.monitor.cpu()
         return {
             name: {
-                "cpu_s": round(cpu1[name] - self.cpu0[name], 2),
-                "cores": round((cpu1[name] - self.cpu0[name]) / seconds, 2) if seconds > 0 else 0.0,
+                "cpu_s": round(cpu1[name] - self.cpu0.get(name, 0.0), 2),
+                "cores": round((cpu1[name] - self.cpu0.get(name, 0.0)) / seconds, 2) if seconds > 0 else 0.0,
                 "peak_rss_mb": round(self.monitor.phase_peak[name] / 2**20, 1)
                 if name in self.monitor.procs
                 else None,
             }
-            for name in (*self.monitor.procs, *self.monitor.infra)
+            for name in self.monitor.names()
         }

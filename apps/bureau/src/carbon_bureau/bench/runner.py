@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -55,29 +54,49 @@ def _progress(console: Console) -> Progress:
 
 
 async def _wait_complete(
-    probe: Probe, dataset: PilotDataset, console: Console, timeout: float, replay: asyncio.Task[Any]
+    probe: Probe,
+    dataset: PilotDataset,
+    console: Console,
+    timeout: float,
+    replay: asyncio.Task[Any],
+    sent: list[int],
 ) -> float:
-    """Poll until the pipeline is complete; returns the monotonic time it was first seen so."""
+    """Poll until the pipeline is complete; returns the monotonic time it was first seen so.
+
+    The probe's counts scan the services' tables, which costs the server CPU that the pipeline
+    needs: while the replay is still sending they run every ``_POLL_SENDING`` s (the records-sent
+    bar moves every second from the replay's own count); once everything is sent, every
+    ``_POLL_DRAINING`` s, which is the resolution of the end-to-end time."""
     want = dataset.expectations["counts"]["expected_accepted"]
     n = len(dataset.enterprises)
     end = time.monotonic() + timeout
     with _progress(console) as progress:
+        t_sent = progress.add_task("replay: records sent", total=dataset.record_count)
         t_ing = progress.add_task("ingest: facts accepted", total=want)
         t_acc = progress.add_task("accounting: facts applied", total=None)
         t_rat = progress.add_task("rating: enterprises rated", total=n)
         t_len = progress.add_task("lending: ratings in read model", total=n)
+        next_probe = 0.0
+        p: Any = None
         while time.monotonic() < end:
-            p = await probe.progress()
-            progress.update(t_ing, completed=p.ingest_accepted)
-            progress.update(t_acc, completed=p.accounted_revisions, total=p.ingest_accounted)
-            progress.update(t_rat, completed=p.rated)
-            progress.update(t_len, completed=p.lending_in_step)
-            if replay.done() and p.complete(want, n):
-                return time.monotonic()
+            progress.update(t_sent, completed=sent[0])
             if replay.done() and replay.exception() is not None:
                 raise RuntimeError(f"replay failed: {replay.exception()!r}")
-            await asyncio.sleep(0.5)
+            if replay.done() or time.monotonic() >= next_probe:
+                next_probe = time.monotonic() + _POLL_SENDING
+                p = await probe.progress()
+                progress.update(t_ing, completed=p.ingest_accepted)
+                progress.update(t_acc, completed=p.accounted_revisions, total=p.ingest_accounted)
+                progress.update(t_rat, completed=p.rated)
+                progress.update(t_len, completed=p.lending_in_step)
+                if replay.done() and p.complete(want, n):
+                    return time.monotonic()
+            await asyncio.sleep(_POLL_DRAINING if replay.done() else 1.0)
     raise TimeoutError(f"the pipeline did not complete within {timeout:.0f} s (last progress: {p})")
+
+
+_POLL_SENDING = 5.0
+_POLL_DRAINING = 0.5
 
 
 def _span(seen: list[Any], t0_wall: float) -> tuple[float | None, float | None]:
@@ -122,7 +141,7 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
         probe = Probe(services.urls, codes)
         await probe.open()
         run["machine"] = machine_info(await probe.server_version())
-        monitor = ResourceMonitor(services.pids(), infra=_infra_pids(kafka, pg))
+        monitor = ResourceMonitor(services.pids(), infra=_infra_pids(kafka, pg), backends=probe.backend_pids)
         monitor.start()
         await observer.start()
         api = services.api()
@@ -138,15 +157,22 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 raise RuntimeError(f"registration failed: {reg.errors[:3]}")
             await _wait_directory(probe, len(codes))
             mark = observer.mark()
-            phase = monitor.phase()
+            phase = await monitor.phase()
             t0_wall, t0 = time.time(), time.monotonic()
+            sent = [0]
             replay = asyncio.create_task(
-                replay_http(dataset, client, concurrency=opts.concurrency, enterprises=False)
+                replay_http(
+                    dataset,
+                    client,
+                    concurrency=opts.concurrency,
+                    enterprises=False,
+                    on_records=lambda n: sent.__setitem__(0, sent[0] + n),
+                )
             )
-            done_at = await _wait_complete(probe, dataset, console, opts.timeout, replay)
+            done_at = await _wait_complete(probe, dataset, console, opts.timeout, replay, sent)
             result = replay.result()
             e2e = done_at - t0
-            resources["replay"] = phase.end(e2e)
+            resources["replay"] = await phase.end(e2e)
             if result.errors:
                 run["notes"].append(f"replay errors: {result.errors[:3]}")
             acc_span = await probe.accounting_span()
@@ -188,13 +214,13 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 units_needed = opts.latency_rate * opts.latency_seconds / per_unit
                 units = lat.build_units(dataset, int(units_needed) // opts.enterprises + 2)
                 mark = observer.mark()
-                phase = monitor.phase()
+                phase = await monitor.phase()
                 t_lat = time.monotonic()
                 load = await lat.paced_load(
                     client, api["ingest"], units, opts.latency_rate, opts.latency_seconds
                 )
                 caught_up = await _wait_settled(probe, observer, load["units"], mark, timeout=300)
-                resources["latency"] = phase.end(time.monotonic() - t_lat)
+                resources["latency"] = await phase.end(time.monotonic() - t_lat)
                 latency = lat.summarise(load, observer, mark)
                 latency["target_rate_facts_per_s"] = opts.latency_rate
                 run["latency"] = latency
@@ -204,23 +230,23 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 )
         # -- quote API ------------------------------------------------------------------------------
         if "quotes" in opts.phases:
-            phase = monitor.phase()
+            phase = await monitor.phase()
             with console.status(
                 f"quote API at concurrency {opts.quote_concurrency} for {opts.quote_seconds:.0f} s"
             ):
                 run["quotes"] = await quote_load(
                     api["lending"], codes, opts.quote_concurrency, opts.quote_seconds
                 )
-            resources["quotes"] = phase.end(run["quotes"]["seconds"] or 1)
+            resources["quotes"] = await phase.end(run["quotes"]["seconds"] or 1)
         # -- full re-rating after a methodology change, and the repricing of linked loans -----------
         if "methodology" in opts.phases:
             with console.status("booking one carbon-linked loan per enterprise (bank-a)"):
                 run["loans"] = await book_loans(api["lending"], codes)
-            phase = monitor.phase()
+            phase = await monitor.phase()
             t_m = time.monotonic()
             with console.status("methodology v2 in force with a full re-rating; waiting for lending"):
                 run["methodology"] = await methodology_change(api["rating"], probe, observer, "v2")
-            resources["methodology"] = phase.end(time.monotonic() - t_m)
+            resources["methodology"] = await phase.end(time.monotonic() - t_m)
             m = run["methodology"]
             run["checks"].append(
                 {"name": "methodology change: every rating re-evaluated, lending in step", "ok": bool(m["ok"]),
@@ -280,8 +306,8 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
 
 
 def _infra_pids(kafka: str, pg: str) -> dict[str, int]:
-    """The broker's and PostgreSQL's pids (by their listening ports) and the bench's own."""
-    out = {"bench client": os.getpid()}
+    """The broker's and PostgreSQL's pids, by their listening ports."""
+    out: dict[str, int] = {}
     for name, endpoint in (
         ("kafka broker", kafka.split(",", maxsplit=1)[0]),
         ("postgresql", urlsplit(pg).netloc),
