@@ -43,8 +43,8 @@ async def template_db() -> AsyncIterator[str]:
     await drop_database(url)
 
 
-@pytest.fixture
-async def db_url(template_db: str) -> AsyncIterator[str]:
+async def clone_template(template_db: str) -> str:
+    """A new database cloned from the migrated template; its URL."""
     base = pg_url_base()
     name = f"ingest_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(_dsn(base) + "/postgres")
@@ -52,7 +52,20 @@ async def db_url(template_db: str) -> AsyncIterator[str]:
         await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
     finally:
         await conn.close()
-    url = f"{base}/{name}"
+    return f"{base}/{name}"
+
+
+@pytest.fixture
+async def db_url(template_db: str) -> AsyncIterator[str]:
+    url = await clone_template(template_db)
+    yield url
+    await drop_database(url)
+
+
+@pytest.fixture
+async def other_db_url(template_db: str) -> AsyncIterator[str]:
+    """A second database of the same test (to compare two paths on identical input)."""
+    url = await clone_template(template_db)
     yield url
     await drop_database(url)
 

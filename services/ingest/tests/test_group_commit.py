@@ -107,3 +107,41 @@ async def test_a_failing_group_is_retried_one_submission_at_a_time(
     )
     assert groups[0] >= 1 and [r.accepted for r in reports] == [1, 1]
     assert {r.department for r in reports} == {"stats-140400", "stats-140300"}
+
+
+async def test_two_groups_in_flight_never_share_a_department(service: Any, code: Any, register: Any) -> None:
+    """While a group is written, the next one is taken from the departments it does not hold; a
+    held department's later submission waits and then sees the earlier one (a correction)."""
+    container, _ = service
+    c1, c2 = code(31), code(32)
+    await register(c1, c2)
+    writer: SubmissionWriter = container.submissions
+    assert writer.writers == 2
+    write = writer._write
+    groups: list[list[str]] = []
+    second_started = asyncio.Event()
+
+    async def spy(group: Any) -> Any:
+        groups.append([p.cmd.department for p in group])
+        if len(groups) == 1:  # hold the first transaction until another one runs beside it
+            await asyncio.wait_for(second_started.wait(), timeout=10)
+        else:
+            second_started.set()
+        return await write(group)
+
+    writer._write = spy  # type: ignore[method-assign]
+    first = asyncio.gather(
+        writer.submit(RecordSubmission("stats-140400", [raw(c1, "a", "10")], "http")),
+        writer.submit(RecordSubmission("stats-140300", [raw(c2, "b", "20")], "http")),
+    )
+    await asyncio.sleep(0.05)  # the first group is being written
+    later = asyncio.gather(
+        writer.submit(RecordSubmission("stats-140400", [raw(c1, "a", "11")], "http")),  # held: waits
+        writer.submit(RecordSubmission("stats-140200", [raw(c2, "c", "30")], "http")),
+    )
+    (r1, r2), (r3, r4) = await first, await later
+    assert groups[0] == ["stats-140400", "stats-140300"]
+    assert groups[1] == ["stats-140200"]  # written beside the first group
+    assert groups[2] == ["stats-140400"]  # after the first group released its department
+    assert (r1.accepted, r2.accepted, r4.accepted) == (1, 1, 1)
+    assert (r3.accepted, r3.corrections) == (1, 1)  # saw the first submission's fact

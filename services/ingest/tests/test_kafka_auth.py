@@ -27,6 +27,7 @@ from carbon_common.auth import (
     mint_dev_token,
     record_token_header,
 )
+from carbon_common.bus.kafka import ensure_topics
 from carbon_common.bus.port import Record
 from carbon_common.events import FactRecorded, Topics
 from carbon_common.settings import AuthSettings, Environment, KafkaSettings, PostgresSettings
@@ -186,6 +187,9 @@ async def kafka_service(db_url: str) -> AsyncIterator[tuple[Any, str]]:
         kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap(), namespace=ns, poll_timeout_ms=100, topic_partitions=1),
         kafka_submission_token="required",
     )  # fmt: skip
+    # the topic ingest publishes to (the stack creates it; auto-creation is off): its facts and
+    # the dead letters of one batch leave in one relay round, which needs every topic present
+    await ensure_topics(settings.kafka, [ns + Topics.FACTS], partitions=1)
     container = bootstrap(settings, clock=Clock(now=lambda: NOW))
     await container.start()
     yield container, ns

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from carbon_common.bus.port import EventBus, Subscription, envelope_decoder
+from carbon_common.bus.port import EventBus, Subscription
 from carbon_common.events import Topics
 from carbon_common.runtime import ServiceRuntime
 from carbon_rating.adapters.uow import SqlUnitOfWork
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.methodology import load
 from carbon_rating.service_layer import methodology_admin as madmin
-from carbon_rating.service_layer.consumers import make_batch_handler
+from carbon_rating.service_layer.consumers import make_batch_handler, rating_decoder
 from carbon_rating.service_layer.handlers import rerate_all
 from carbon_rating.service_layer.input_cache import InputCache
 from carbon_rating.service_layer.ports import MethodologyChange
@@ -138,7 +138,7 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
         Subscription(
             group="rating",
             topics=list(CONSUMED_TOPICS),
-            decoder=envelope_decoder(),
+            decoder=rating_decoder(),
             handler=make_batch_handler(uow, lambda: container.methodology, container.inputs),
             max_batch=settings.max_batch,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +28,12 @@ from carbon_common.auth import RECORD_TOKEN_HEADER, RecordTokenError, RecordToke
 from carbon_common.bus.port import Decoded, Record, Subscription
 from carbon_common.bus.processing import dlq_record
 from carbon_common.events import ContractError, Topics
-from carbon_common.telemetry import consume_span
+from carbon_common.telemetry import consume_span, current_traceparent
 from carbon_ingest.domain.catalogue import Catalogue
 from carbon_ingest.domain.records import RawRecord
 from carbon_ingest.service_layer.commands import RecordSubmission
 from carbon_ingest.service_layer.ports import UnitOfWork
-from carbon_ingest.service_layer.submissions import Accepted, Clock, append_to_chain, apply_submission
+from carbon_ingest.service_layer.submissions import Accepted, Clock, append_to_chain, apply_submissions
 
 GROUP = "ingest"
 CONSUMER = f"ingest:{Topics.DEPT_SUBMISSIONS}"
@@ -146,23 +147,38 @@ def batch_handler(
                     uow.stage_record(dlq_record(_utf8_headers(d.record), refused, GROUP))
                     continue
                 groups[d.item.department].extend((d, i) for i in range(len(d.item.records)))
-            # departments in one order (their advisory locks: no deadlock between two replicas)
+            # one batched phase 1 for every department (apply_submissions takes their advisory
+            # locks in sorted order: no deadlock between two replicas or with the HTTP writer);
+            # each department's records are processed under a consumer span whose parent is the
+            # producer's trace, and its FactRecorded events carry that span's traceparent
+            depts = sorted(groups, key=str.strip)
+            cmds = [
+                RecordSubmission(dept, [d.item.records[i] for d, i in groups[dept]], channel="kafka")
+                for dept in depts
+            ]
+            with ExitStack() as spans:
+                traceparents: list[str | None] = []
+                for dept in depts:
+                    origins = groups[dept]
+                    producer = dict(origins[0][0].record.headers).get("traceparent")
+                    spans.enter_context(
+                        consume_span(
+                            f"{Topics.DEPT_SUBMISSIONS} process",
+                            producer.decode() if producer else None,
+                            department=dept,
+                            records=len(origins),
+                        )
+                    )
+                    traceparents.append(current_traceparent())
+                applied = await apply_submissions(cmds, uow, catalogue, clock, traceparents)
             accepted: list[Accepted] = []
-            for dept, origins in sorted(groups.items(), key=lambda g: g[0].strip()):
-                traceparent = dict(origins[0][0].record.headers).get("traceparent")
-                with consume_span(
-                    f"{Topics.DEPT_SUBMISSIONS} process",
-                    traceparent.decode() if traceparent else None,
-                    department=dept,
-                    records=len(origins),
-                ):
-                    cmd = RecordSubmission(dept, [d.item.records[i] for d, i in origins], channel="kafka")
-                    report, new = await apply_submission(cmd, uow, catalogue, clock)
-                    accepted.append(new)
-                    for rej in report.rejected:
-                        origin, inner = origins[rej.position]
-                        reason = f"record {rej.record_id!r}: {rej.field}: {rej.reason}"
-                        uow.stage_record(_dead_letter(origin, inner, reason))
+            for dept, (report, new) in zip(depts, applied, strict=True):
+                accepted.append(new)
+                origins = groups[dept]
+                for rej in report.rejected:
+                    origin, inner = origins[rej.position]
+                    reason = f"record {rej.record_id!r}: {rej.field}: {rej.reason}"
+                    uow.stage_record(_dead_letter(origin, inner, reason))
             await append_to_chain(uow, catalogue, accepted)
             await uow.commit()
 

@@ -6,7 +6,7 @@ Hot-path rules: one query per lookup per batch (``= ANY(array)``), executemany f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -45,40 +45,54 @@ def _any(values: Iterable[str]) -> Any:
 #: hot-path statements sent to asyncpg directly (prepared once per connection)
 _REGISTERED = "SELECT credit_code FROM enterprises WHERE credit_code = ANY($1::varchar[])"
 _LOCK_CHAIN = "SELECT pg_advisory_xact_lock($1)"
-_LOCK_DEPARTMENT = "SELECT pg_advisory_xact_lock(2, hashtext($1))"
+#: a group's department locks in one statement, taken in the order of the array (the caller
+#: sorts: the one lock order of every transaction, so none waits in a cycle)
+_LOCK_DEPARTMENTS = """
+SELECT pg_advisory_xact_lock(2, hashtext(d))
+FROM (SELECT d FROM unnest($1::text[]) WITH ORDINALITY AS t(d, n) ORDER BY n) AS s
+"""
 _LAST_EVIDENCE = "SELECT seq, entry_hash FROM evidence ORDER BY seq DESC LIMIT 1"
-#: the heads of a batch's record ids, with the content hashes of every revision gathered only for
-#: keys that were ever corrected (revision > 1; PostgreSQL evaluates the CASE branch lazily),
-#: through the (department, record_id, revision) unique index of ``facts``
+#: the heads of a group's record ids, per department: ``$2`` holds every department's record ids
+#: one after the other, ``$3``/``$4`` each department's slice of it (1-based, inclusive), so each
+#: department is one index scan of the (department, record_id) primary key of ``fact_heads``
+#: whatever the group's size (a join over unnest'ed pairs turns into a sequential scan of the
+#: whole table for a 10,000-record Kafka batch). The content hashes of every revision are
+#: gathered only for keys that were ever corrected (revision > 1; PostgreSQL evaluates the CASE
+#: branch lazily), through the (department, record_id, revision) unique index of ``facts``.
 _HEADS = """
-SELECT h.record_id, h.revision, h.content_hash, h.indicator,
+SELECT h.department, h.record_id, h.revision, h.content_hash, h.indicator,
        CASE WHEN h.revision > 1 THEN (SELECT array_agg(f.content_hash) FROM facts f
                                       WHERE f.department = h.department AND f.record_id = h.record_id)
        END AS hashes
-FROM fact_heads h WHERE h.department = $1 AND h.record_id = ANY($2::varchar[])
+FROM unnest($1::varchar[], $3::int[], $4::int[]) AS d(department, lo, hi)
+CROSS JOIN LATERAL (
+    SELECT * FROM fact_heads WHERE department = d.department AND record_id = ANY(($2::varchar[])[d.lo:d.hi])
+) AS h
 """
-_ADD_SUBMISSION = """
+#: a group's submission rows and all their rejections: one statement
+_ADD_SUBMISSIONS = """
 WITH s AS (
     INSERT INTO submissions (submission_id, department, channel, catalogue_version, received, accepted,
                              duplicates, corrections, rejected, received_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    SELECT submission_id, department, channel, $1, received, accepted, duplicates, corrections, rejected,
+           received_at
+    FROM unnest($2::varchar[], $3::varchar[], $4::varchar[], $5::int[], $6::int[], $7::int[], $8::int[],
+                $9::int[], $10::timestamptz[])
+         AS t(submission_id, department, channel, received, accepted, duplicates, corrections, rejected,
+              received_at)
 )
 INSERT INTO submission_rejections (submission_id, position, record_id, field, reason)
-SELECT $1, * FROM unnest($11::int[], $12::varchar[], $13::varchar[], $14::text[])
+SELECT * FROM unnest($11::varchar[], $12::int[], $13::varchar[], $14::varchar[], $15::text[])
 """
-_SOURCE_VALUES = """
+#: the values cross-validation compares, and — in the same statement, so one round trip under
+#: the chain lock — the deletion of the cross-source flags it is about to recompute
+_SOURCE_VALUES_FOR_RECHECK = """
+WITH cleared AS (
+    DELETE FROM quality_flags WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[])
+      AND indicator = ANY($3::varchar[]) AND "check" = $4
+)
 SELECT credit_code, period, indicator, department, authoritative, value FROM fact_heads
 WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[]) AND indicator = ANY($3::varchar[])
-"""
-_DELETE_CROSS_FLAGS = """
-DELETE FROM quality_flags WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[])
-  AND indicator = ANY($3::varchar[]) AND "check" = $4
-"""
-_DELETE_PLAUSIBILITY_FLAGS = """
-DELETE FROM quality_flags q
-USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS t(credit_code, indicator, department, period)
-WHERE q."check" = $5 AND q.credit_code = t.credit_code AND q.indicator = t.indicator
-  AND q.department = t.department AND q.period = t.period
 """
 _INSERT_FLAGS = """
 INSERT INTO quality_flags (credit_code, period, indicator, "check", department, value, reference_departments,
@@ -108,12 +122,13 @@ WITH new_facts AS (
                        submission_id, recorded_at)
     SELECT fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
            original_value, original_unit, attributes::jsonb, authoritative, content_hash, evidence_hash,
-           $16, recorded_at
+           submission_id, recorded_at
     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
                 $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
-                $15::text[], $17::timestamptz[])
+                $15::text[], $16::text[], $17::timestamptz[])
          AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
-              original_value, original_unit, attributes, authoritative, content_hash, evidence_hash, recorded_at)
+              original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
+              submission_id, recorded_at)
 ), new_entries AS (
     INSERT INTO evidence (seq, fact_id, prev_hash, entry_hash)
     SELECT * FROM unnest($18::bigint[], $1::text[], $19::text[], $15::text[])
@@ -131,9 +146,16 @@ def _jsonb(attributes: Any) -> str:
 
 #: plausibility: per target month, the department's month totals over [first_period, period]
 #: (heads summed per month, through ix_fact_heads_enterprise), then the month's own total and the
-#: exact median (numeric: the mean of the two middle values for an even count) of the months before
-_MONTH_SUMMARIES = """
-WITH t AS (
+#: exact median (numeric: the mean of the two middle values for an even count) of the months before;
+#: the same statement deletes the targets' plausibility flags (about to be recomputed): one round
+#: trip. (A data-modifying CTE runs to completion whether or not it is referenced.)
+_MONTH_SUMMARIES_FOR_RECHECK = """
+WITH cleared AS (
+    DELETE FROM quality_flags q
+    USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS c(credit_code, indicator, department, period)
+    WHERE q."check" = $6 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
+      AND q.department = c.department AND q.period = c.period
+), t AS (
     SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
          AS t(credit_code, indicator, department, period, first_period)
 ), months AS (
@@ -228,20 +250,34 @@ class SqlRepository:
     async def lock_evidence_chain(self) -> None:
         await (await self._driver()).execute(_LOCK_CHAIN, EVIDENCE_LOCK_KEY)
 
-    async def lock_department(self, department: str) -> None:
-        """Serialise one department's record-id dedupe (heads read → heads upsert → commit); other
-        departments proceed in parallel. Two-key space 2, apart from enterprises (1) and the chain."""
-        await (await self._driver()).execute(_LOCK_DEPARTMENT, department)
+    async def lock_departments(self, departments: Sequence[str]) -> None:
+        """Serialise each department's record-id dedupe (heads read → heads upsert → commit); other
+        departments proceed in parallel. Two-key space 2, apart from enterprises (1) and the chain.
+        All of a group's locks in one statement, in the order given (callers sort)."""
+        if departments:
+            await (await self._driver()).execute(_LOCK_DEPARTMENTS, list(departments))
 
-    async def heads(self, department: str, record_ids: Iterable[str]) -> dict[str, Head]:
-        ids = list(set(record_ids))
+    async def heads(self, record_ids: Mapping[str, Iterable[str]]) -> dict[str, dict[str, Head]]:
+        """The stored heads of each department's record ids (one query for the whole group)."""
+        depts: list[str] = []
+        ids: list[str] = []
+        lo: list[int] = []
+        hi: list[int] = []
+        for dept, rids in record_ids.items():
+            unique = set(rids)
+            if unique:
+                depts.append(dept)
+                lo.append(len(ids) + 1)
+                ids += unique
+                hi.append(len(ids))
+        out: dict[str, dict[str, Head]] = {dept: {} for dept in record_ids}
         if not ids:
-            return {}
-        rows = await (await self._driver()).fetch(_HEADS, department, ids)
-        return {
-            r[0]: Head(r[0], r[1], r[2], r[3], _EMPTY if r[4] is None else frozenset(r[4]) - {r[2]})
-            for r in rows
-        }
+            return out
+        for r in await (await self._driver()).fetch(_HEADS, depts, ids, lo, hi):
+            out[r[0]][r[1]] = Head(
+                r[1], r[2], r[3], r[4], _EMPTY if r[5] is None else frozenset(r[5]) - {r[3]}
+            )
+        return out
 
     async def last_evidence(self) -> tuple[int, str]:
         row = await (await self._driver()).fetchrow(_LAST_EVIDENCE)
@@ -253,12 +289,13 @@ class SqlRepository:
         hashes: Sequence[str],
         first_seq: int,
         prev_hash: str,
-        submission_id: str,
+        submission_ids: Sequence[str],
         events: Sequence[OutboxRow] = (),
     ) -> None:
-        """Insert the facts, their chain entries and their events' outbox rows with ONE statement
-        (data-modifying CTEs over column arrays): it runs under the chain lock, where every round
-        trip counts; COPY would cost three (and a type introspection each)."""
+        """Insert the facts (``submission_ids``: each fact's submission), their chain entries and
+        their events' outbox rows with ONE statement for a whole transaction (data-modifying CTEs
+        over column arrays): it runs under the chain lock, where every round trip counts; COPY
+        would cost three (and a type introspection each)."""
         if not new:
             return
         previous = [prev_hash, *hashes[:-1]]
@@ -279,7 +316,7 @@ class SqlRepository:
             [f.authoritative for f in new],
             [f.content_hash for f in new],
             list(hashes),
-            submission_id,
+            list(submission_ids),
             [f.recorded_at for f in new],
             list(range(first_seq, first_seq + len(new))),
             previous,
@@ -372,25 +409,39 @@ class SqlRepository:
         return out
 
     # --- submissions --------------------------------------------------------------------------
-    async def add_submission(self, report: SubmissionReport, catalogue_version: int) -> None:
-        """The submission row and its rejections: one statement (runs once per submission)."""
-        rejected = report.rejected
+    async def add_submissions(self, reports: Sequence[SubmissionReport], catalogue_version: int) -> None:
+        """The submission rows and their rejections: one statement for a whole group."""
+        if not reports:
+            return
+        rej_ids: list[str] = []
+        positions: list[int] = []
+        rej_records: list[str] = []
+        fields: list[str] = []
+        reasons: list[str] = []
+        for r in reports:
+            for i, x in enumerate(r.rejected):
+                rej_ids.append(r.submission_id)
+                positions.append(i)
+                rej_records.append(x.record_id)
+                fields.append(x.field)
+                reasons.append(x.reason)
         await (await self._driver()).execute(
-            _ADD_SUBMISSION,
-            report.submission_id,
-            report.department,
-            report.channel,
+            _ADD_SUBMISSIONS,
             catalogue_version,
-            report.received,
-            report.accepted,
-            report.duplicates,
-            report.corrections,
-            len(rejected),
-            report.received_at,
-            list(range(len(rejected))),
-            [r.record_id for r in rejected],
-            [r.field for r in rejected],
-            [r.reason for r in rejected],
+            [r.submission_id for r in reports],
+            [r.department for r in reports],
+            [r.channel for r in reports],
+            [r.received for r in reports],
+            [r.accepted for r in reports],
+            [r.duplicates for r in reports],
+            [r.corrections for r in reports],
+            [len(r.rejected) for r in reports],
+            [r.received_at for r in reports],
+            rej_ids,
+            positions,
+            rej_records,
+            fields,
+            reasons,
         )
 
     async def get_submission(self, submission_id: str) -> SubmissionReport | None:
@@ -419,24 +470,17 @@ class SqlRepository:
         )
 
     # --- quality ------------------------------------------------------------------------------
-    async def source_values(
+    async def source_values_for_recheck(
         self, credit_codes: set[str], periods: set[str], indicators: set[str]
     ) -> list[SourceValue]:
+        """The current values of the given enterprises × periods × indicators, their cross-source
+        flags deleted (the caller adds the recomputed ones): one statement."""
         rows = await (await self._driver()).fetch(
-            _SOURCE_VALUES, list(credit_codes), list(periods), list(indicators)
+            _SOURCE_VALUES_FOR_RECHECK, list(credit_codes), list(periods), list(indicators), CROSS_SOURCE
         )
         return [SourceValue(*r) for r in rows]
 
-    async def replace_flags(
-        self, credit_codes: set[str], periods: set[str], indicators: set[str], new: Sequence[Flag]
-    ) -> None:
-        """Replace the cross-source flags of the given enterprises × periods × indicators."""
-        await (await self._driver()).execute(
-            _DELETE_CROSS_FLAGS, list(credit_codes), list(periods), list(indicators), CROSS_SOURCE
-        )
-        await self._insert_flags(new)
-
-    async def _insert_flags(self, new: Sequence[Flag]) -> None:
+    async def add_flags(self, new: Sequence[Flag]) -> None:
         if new:
             await self._raw_execute(
                 _INSERT_FLAGS,
@@ -452,35 +496,22 @@ class SqlRepository:
                 [f.tolerance for f in new],
             )
 
-    async def month_summaries(self, targets: Sequence[Target]) -> list[MonthSummary]:
+    async def month_summaries_for_recheck(self, targets: Sequence[Target]) -> list[MonthSummary]:
         """Per checked month: its total and the count and median of the earlier months' totals
-        in its window, aggregated by PostgreSQL (one query, one row per target; rows read with
-        asyncpg directly: a row per record of the batch)."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-            _MONTH_SUMMARIES,
+        in its window, aggregated by PostgreSQL (one row per target), the months' plausibility
+        flags deleted (the caller adds the recomputed ones): one statement."""
+        if not targets:
+            return []
+        rows = await (await self._driver()).fetch(
+            _MONTH_SUMMARIES_FOR_RECHECK,
             [t.credit_code for t in targets],
             [t.indicator for t in targets],
             [t.department for t in targets],
             [t.period for t in targets],
             [t.first_period for t in targets],
+            PLAUSIBILITY,
         )
         return [MonthSummary(*r) for r in rows]
-
-    async def replace_plausibility_flags(self, targets: Sequence[Target], new: Sequence[Flag]) -> None:
-        """Replace the plausibility flags of exactly these (credit_code, indicator, department,
-        period) months (one DELETE over unnest'ed key arrays)."""
-        if targets:
-            await self._raw_execute(
-                _DELETE_PLAUSIBILITY_FLAGS,
-                [t.credit_code for t in targets],
-                [t.indicator for t in targets],
-                [t.department for t in targets],
-                [t.period for t in targets],
-                PLAUSIBILITY,
-            )
-        await self._insert_flags(new)
 
     async def flags(self, credit_code: str | None, period: str | None, limit: int) -> list[Flag]:
         q = quality_flags.c

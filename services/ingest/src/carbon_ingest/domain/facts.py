@@ -80,8 +80,21 @@ def plan_facts(
     now: datetime,
 ) -> Plan:
     """Decide, per checked record, new fact / duplicate / correction / forbidden correction."""
+    return plan_onto(department, records, dict(heads), new_id=new_id, now=now)
+
+
+def plan_onto(
+    department: Department,
+    records: Sequence[CheckedRecord],
+    latest: dict[str, Head],
+    *,
+    new_id: Callable[[], str],
+    now: datetime,
+) -> Plan:
+    """``plan_facts`` that reads the heads from ``latest`` and leaves this submission's new heads
+    in it: several submissions of one department planned one after the other (a group commit, a
+    Kafka batch) each see the earlier ones' facts, exactly as if each had been committed first."""
     plan = Plan()
-    latest = dict(heads)
     for rec in records:
         head = latest.get(rec.record_id)
         content = rec.content_hash

@@ -13,6 +13,7 @@ from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.routes import catalogue, enterprises, evidence, quality, submissions
+from carbon_ingest.entrypoints.token_cache import cache_verified_tokens
 from carbon_ingest.settings import Settings
 
 DESCRIPTION = """
@@ -37,5 +38,6 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for module in (enterprises, submissions, catalogue, quality, evidence):
         app.include_router(module.router)
     install_auth(app, settings.auth, settings.environment)
+    cache_verified_tokens(app.state)  # a department sends the same token with every submission
     finish_app(app, container_readiness(app))
     return app

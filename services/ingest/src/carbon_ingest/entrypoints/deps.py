@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from carbon_ingest.bootstrap import Container
 
 
-def _container(request: Request) -> Container:
+async def _container(request: Request) -> Container:
+    # async: FastAPI runs a plain ``def`` dependency in a worker thread, a thread hop per request
     container: Container = request.app.state.container
     return container
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 RECORDS = Counter(
     "ingest_records_total",
@@ -17,4 +17,14 @@ PLAUSIBILITY_FLAGS = Counter(
     "ingest_plausibility_flags_raised_total",
     "Plausibility flags raised (a month far from the enterprise's own median)",
     ["indicator"],
+)
+GROUP_SUBMISSIONS = Histogram(
+    "ingest_group_commit_submissions",
+    "HTTP submissions written per group-commit transaction",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+GROUP_SECONDS = Histogram(
+    "ingest_group_commit_seconds",
+    "Time to write one group-commit transaction (phase 1 of the group, chain append, COMMIT)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

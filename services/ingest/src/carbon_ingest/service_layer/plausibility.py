@@ -24,9 +24,9 @@ async def check_plausibility(uow: UnitOfWork, catalogue: Catalogue, new: Sequenc
         return
     flags = [
         flag
-        for s in await uow.repo.month_summaries(targets)
+        for s in await uow.repo.month_summaries_for_recheck(targets)  # their old flags deleted
         if (flag := plausibility.evaluate(s, rules[s.indicator])) is not None
     ]
-    await uow.repo.replace_plausibility_flags(targets, flags)
+    await uow.repo.add_flags(flags)
     for f in flags:
         PLAUSIBILITY_FLAGS.labels(f.indicator).inc()

@@ -3,21 +3,23 @@
 Two phases inside the one transaction, so that concurrent submissions overlap and only the
 evidence-chain append is serialised:
 
-1. ``apply_submission`` (per department; concurrent with other departments): validate every
-   record (directory looked up with one query) → take the *department's* advisory lock (the
-   record-id dedupe of one department is serialised; other departments run in parallel) → load
-   the stored heads of the batch's record ids with the content hashes of their earlier
-   revisions (one query) → classify new / duplicate (content any revision had) / correction →
-   upsert the heads → re-run the plausibility checks (one department's own history, so the
-   department lock suffices) → store the submission and its rejections → encode the facts'
+1. ``apply_submissions`` (a group of submissions — an HTTP group commit, a Kafka batch — with a
+   fixed number of statements; concurrent with other groups of other departments): validate
+   every record (directory looked up with one query) → take the group's *department* advisory
+   locks in one statement, sorted (the record-id dedupe of one department is serialised; other
+   departments run in parallel) → load the stored heads of the group's record ids with the
+   content hashes of their earlier revisions (one query) → classify new / duplicate (content any
+   revision had) / correction, submission by submission in arrival order, in memory → upsert the
+   heads → re-run the plausibility checks (one department's own history, so the department lock
+   suffices) → store the submissions and their rejections (one statement) → encode the facts'
    canonical bytes and ``FactRecorded`` events (everything that does not need the chain).
 2. ``append_to_chain`` (once per transaction, the last step before COMMIT): take the global
    chain lock → re-run cross-validation once for the enterprise-periods touched (it compares
    departments, so it needs every other department's committed heads) → read the last entry →
-   hash the entries → one INSERT of facts, evidence and outbox rows (the events carry the
-   entry hashes) → the caller commits, which releases the lock. The lock is taken last, so a
-   transaction never waits for a department lock while holding the chain (no deadlock with a
-   Kafka batch that spans departments).
+   hash the entries → one INSERT of facts, evidence and outbox rows for the whole transaction
+   (the events carry the entry hashes) → the caller commits, which releases the lock. The lock
+   is taken last, so a transaction never waits for a department lock while holding the chain (no
+   deadlock with a Kafka batch that spans departments).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from carbon_common.events import Envelope, FactRecorded, encode
 from carbon_common.telemetry import current_traceparent
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import Catalogue
-from carbon_ingest.domain.facts import Fact, plan_facts
+from carbon_ingest.domain.facts import Fact, plan_onto
 from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
@@ -75,49 +77,109 @@ class Accepted:
 async def apply_submission(
     cmd: RecordSubmission, uow: UnitOfWork, catalogue: Catalogue, clock: Clock = Clock()
 ) -> tuple[SubmissionReport, Accepted]:
-    """Phase 1 inside an open unit of work: everything but the chain append. The caller passes
-    the ``Accepted`` facts of every submission of the transaction to ``append_to_chain`` once,
-    then commits."""
-    now = clock.now()
-    submission_id = clock.new_id()
-    try:
-        dept = identifiers.department(cmd.department)
-    except identifiers.InvalidIdentifierError as exc:
-        rejected = [
-            Rejection(_rid(r.record_id), "department", str(exc), i) for i, r in enumerate(cmd.records)
-        ]
-        report = _report(cmd, submission_id, now, 0, 0, 0, rejected)
-        await uow.repo.add_submission(report, catalogue.version)
-        _count(cmd, report)
-        return report, Accepted(submission_id)
+    """Phase 1 of one submission (``apply_submissions`` of a group of one); its events carry the
+    current trace."""
+    return (await apply_submissions([cmd], uow, catalogue, clock))[0]
+
+
+async def apply_submissions(
+    cmds: Sequence[RecordSubmission],
+    uow: UnitOfWork,
+    catalogue: Catalogue,
+    clock: Clock = Clock(),
+    traceparents: Sequence[str | None] | None = None,
+) -> list[tuple[SubmissionReport, Accepted]]:
+    """Phase 1 of a group of submissions inside an open unit of work: everything but the chain
+    append, with a fixed number of statements whatever the group's size. The caller passes the
+    ``Accepted`` facts of every submission to ``append_to_chain`` once, then commits.
+
+    The result is, per submission (in the order given), what applying them one after the other
+    would give: a later submission of a department sees the heads and new facts of the earlier
+    ones (duplicates, corrections, forbidden corrections decided in arrival order, in memory).
+    The statements: one directory query for every record, all the departments' locks in one
+    statement (sorted by department id: the one lock order of every writer, so no deadlock with
+    a Kafka batch or another replica), one heads query, one heads upsert, one plausibility pass
+    over all the new facts (flags of a month then see every fact of the group, as one Kafka
+    batch does), one INSERT of the submissions with their rejections. ``traceparents`` (one per
+    submission) is the trace each submission's ``FactRecorded`` events carry (default: the
+    current one)."""
+    if traceparents is None:
+        traceparents = [current_traceparent()] * len(cmds)
+    # identities first: one "now" and one id per submission
+    stamps = [(clock.now(), clock.new_id()) for _ in cmds]
+    depts: list[identifiers.Department | None] = []
+    dept_errors: list[str] = []
+    for cmd in cmds:
+        try:
+            depts.append(identifiers.department(cmd.department))
+            dept_errors.append("")
+        except identifiers.InvalidIdentifierError as exc:
+            depts.append(None)
+            dept_errors.append(str(exc))
 
     directory = await uow.repo.registered(
-        identifiers.compact_credit_code(r.credit_code) for r in cmd.records if isinstance(r.credit_code, str)
+        identifiers.compact_credit_code(r.credit_code)
+        for cmd, dept in zip(cmds, depts, strict=True)
+        if dept is not None
+        for r in cmd.records
+        if isinstance(r.credit_code, str)
     )
-    checked: list[CheckedRecord] = []
-    rejected = []
     today = clock.today()
-    for i, raw in enumerate(cmd.records):
-        result = check_record(raw, dept, catalogue, directory, today, i)
-        (checked if isinstance(result, CheckedRecord) else rejected).append(result)  # type: ignore[arg-type]
+    checked: list[list[CheckedRecord]] = []
+    rejected: list[list[Rejection]] = []
+    record_ids: dict[str, list[str]] = {}
+    for cmd, dept, error in zip(cmds, depts, dept_errors, strict=True):
+        ok: list[CheckedRecord] = []
+        bad: list[Rejection] = []
+        if dept is None:
+            bad = [Rejection(_rid(r.record_id), "department", error, i) for i, r in enumerate(cmd.records)]
+        else:
+            for i, raw in enumerate(cmd.records):
+                result = check_record(raw, dept, catalogue, directory, today, i)
+                if isinstance(result, CheckedRecord):
+                    ok.append(result)
+                else:
+                    bad.append(result)
+            if ok:
+                record_ids.setdefault(dept.id, []).extend(c.record_id for c in ok)
+        checked.append(ok)
+        rejected.append(bad)
 
-    await uow.repo.lock_department(dept.id)
-    heads = await uow.repo.heads(dept.id, (c.record_id for c in checked))
-    plan = plan_facts(dept, checked, heads, new_id=clock.new_id, now=now)
-    rejected = sorted(rejected + plan.rejections, key=lambda r: r.position)
-    accepted = Accepted(submission_id, plan.facts)
+    await uow.repo.lock_departments(sorted(record_ids))
+    heads = await uow.repo.heads(record_ids)
 
-    if plan.facts:
-        await uow.repo.upsert_heads(plan.facts)
-        await check_plausibility(uow, catalogue, plan.facts)
-        accepted.canonical = [_canonical(f) for f in plan.facts]
-        traceparent = current_traceparent()
-        accepted.events = [_encoded(_event(f, _UNCHAINED), uow.source, traceparent) for f in plan.facts]
+    out: list[tuple[SubmissionReport, Accepted]] = []
+    new_facts: list[Fact] = []
+    for k, cmd in enumerate(cmds):
+        now, submission_id = stamps[k]
+        dept = depts[k]
+        accepted = Accepted(submission_id)
+        if dept is None or not checked[k]:
+            report = _report(cmd, submission_id, now, 0, 0, 0, rejected[k])
+        else:
+            plan = plan_onto(dept, checked[k], heads[dept.id], new_id=clock.new_id, now=now)
+            accepted.facts = plan.facts
+            if plan.facts:
+                new_facts += plan.facts
+                accepted.canonical = [_canonical(f) for f in plan.facts]
+                traceparent = traceparents[k]
+                accepted.events = [
+                    _encoded(_event(f, _UNCHAINED), uow.source, traceparent) for f in plan.facts
+                ]
+            rejections = rejected[k] + plan.rejections if plan.rejections else rejected[k]
+            rejections.sort(key=lambda r: r.position)
+            report = _report(
+                cmd, submission_id, now, len(plan.facts), plan.duplicates, plan.corrections, rejections
+            )
+        out.append((report, accepted))
 
-    report = _report(cmd, submission_id, now, len(plan.facts), plan.duplicates, plan.corrections, rejected)
-    await uow.repo.add_submission(report, catalogue.version)
-    _count(cmd, report)
-    return report, accepted
+    if new_facts:
+        await uow.repo.upsert_heads(new_facts)
+        await check_plausibility(uow, catalogue, new_facts)
+    await uow.repo.add_submissions([r for r, _ in out], catalogue.version)
+    for cmd, (report, _) in zip(cmds, out, strict=True):
+        _count(cmd, report)
+    return out
 
 
 async def append_to_chain(uow: UnitOfWork, catalogue: Catalogue, batches: Sequence[Accepted]) -> None:
@@ -134,17 +196,22 @@ async def append_to_chain(uow: UnitOfWork, catalogue: Catalogue, batches: Sequen
     await uow.repo.lock_evidence_chain()
     await _cross_validate(uow, catalogue, [f for b in batches for f in b.facts])
     last_seq, last_hash = await uow.repo.last_evidence()
-    seq, previous = last_seq + 1, last_hash
+    # the whole transaction's facts in one statement (a group of 64 submissions: 1 round trip
+    # under the chain lock, not 64), in submission order
+    facts: list[Fact] = []
+    canonical: list[bytes] = []
+    events: list[OutboxRow] = []
+    submission_ids: list[str] = []
     for b in batches:
-        if not b.facts:
-            continue
-        hashes = evidence.chain(previous, b.canonical)
-        events = [_with_hash(e, h) for e, h in zip(b.events, hashes, strict=True)]
-        await uow.repo.add_facts(b.facts, hashes, seq, previous, b.submission_id, events)
-        uow.written_to_outbox(len(events))
-        seq += len(b.facts)
-        previous = hashes[-1]
-    EVIDENCE_CHAIN_LENGTH.set(seq - 1)
+        facts += b.facts
+        canonical += b.canonical
+        events += b.events
+        submission_ids += [b.submission_id] * len(b.facts)
+    hashes = evidence.chain(last_hash, canonical)
+    events = [_with_hash(e, h) for e, h in zip(events, hashes, strict=True)]
+    await uow.repo.add_facts(facts, hashes, last_seq + 1, last_hash, submission_ids, events)
+    uow.written_to_outbox(len(events))
+    EVIDENCE_CHAIN_LENGTH.set(last_seq + len(facts))
 
 
 async def record_submission(
@@ -167,14 +234,14 @@ async def _cross_validate(uow: UnitOfWork, catalogue: Catalogue, new: Sequence[F
     codes = {f.credit_code for f in touched}
     periods = {f.period for f in touched}
     indicators = {f.indicator for f in touched}
-    values = await uow.repo.source_values(codes, periods, indicators)
+    values = await uow.repo.source_values_for_recheck(codes, periods, indicators)  # old flags deleted
     tolerance = {
         code: tol
         for code in indicators
         if (tol := catalogue.indicators[code].cross_check_tolerance) is not None
     }
     flags = cross_check(values, tolerance)
-    await uow.repo.replace_flags(codes, periods, indicators, flags)
+    await uow.repo.add_flags(flags)
     for f in flags:
         FLAGS.labels(f.indicator).inc()
 

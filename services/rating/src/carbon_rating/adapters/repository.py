@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, and_, case, column, func, literal, select, text, update, values
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carbon_common.inbox import claim
+from carbon_rating.adapters import statements as sql
 from carbon_rating.adapters.orm import (
     accounts,
     conduct_facts,
@@ -45,40 +46,6 @@ _CHANGE_COLUMNS = (
     "to_version",
     "to_digest",
     "reason",
-)
-
-
-#: per enterprise, (period, calculation_version) of the ``span`` periods ending at its latest period
-_ACCOUNT_VERSIONS = text(
-    """
-    SELECT credit_code, array_agg(period) AS periods, array_agg(calculation_version) AS versions
-    FROM (
-        SELECT credit_code, period, calculation_version,
-               max(period) OVER (PARTITION BY credit_code) AS latest
-        FROM accounts
-        WHERE credit_code = ANY(CAST(:codes AS varchar[]))
-    ) AS a
-    WHERE period >= to_char(to_date(latest, 'YYYY-MM') - make_interval(months => :back), 'YYYY-MM')
-    GROUP BY credit_code
-    """
-)
-_FACT_STAMPS = text(
-    """
-    SELECT credit_code, count(*), sum(revision)
-    FROM conduct_facts
-    WHERE credit_code = ANY(CAST(:codes AS varchar[]))
-    GROUP BY credit_code
-    """
-)
-#: the account rows of exact (credit_code, period) pairs
-_ACCOUNT_ROWS = text(
-    """
-    SELECT a.credit_code, a.period, a.industry_code, a.total_tco2, a.output_quantity, a.output_unit,
-           a.revenue_10k_cny, a.data_quality_score, a.factor_set, a.calculation_version
-    FROM accounts AS a
-    JOIN unnest(CAST(:codes AS varchar[]), CAST(:periods AS varchar[])) AS k(code, period)
-      ON a.credit_code = k.code AND a.period = k.period
-    """
 )
 
 
@@ -116,6 +83,29 @@ def _rating(r: Any) -> StoredRating:
     )
 
 
+def _outcome(r: Any) -> StoredRating:
+    """A row of ``sql.CURRENT_OUTCOMES``: a stored rating without its ``details``."""
+    return StoredRating(
+        rating_id=r[0],
+        credit_code=r[1],
+        seq=r[2],
+        as_of_period=r[3],
+        industry_code=r[4],
+        stage=r[5],
+        score=r[6],
+        label=r[7],
+        previous_label=r[8],
+        confidence=r[9],
+        methodology_version=r[10],
+        vetoes=tuple(sql.from_json(r[11])),
+        details={},
+        account_ref=r[12],
+        reason=r[13],
+        issued_at=r[14],
+        objection_id=r[15],
+    )
+
+
 def _objection(r: Any) -> Objection:
     return Objection(
         objection_id=r.objection_id,
@@ -141,6 +131,22 @@ class SqlRatingRepository:
     async def claim(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
         new: set[str] = await claim(self.session, consumer, event_ids)
         return new
+
+    async def _driver(self) -> Any:
+        """The asyncpg connection under the session, inside the unit of work's transaction: the
+        consumer's hot-path statements go straight to it."""
+        conn = await self.session.connection()
+        raw = await conn.get_raw_connection()
+        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
+        # sent to asyncpg before that would run outside the unit of work's transaction
+        adapter: Any = raw.dbapi_connection
+        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
+            if not self.session.info.get("begun"):
+                await self.session.execute(text("SELECT 1"))
+                self.session.info["begun"] = True
+        elif not adapter._started:
+            await adapter._start_transaction()
+        return raw.driver_connection
 
     # --- read models ---------------------------------------------------------------------------
     async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> None:
@@ -173,81 +179,53 @@ class SqlRatingRepository:
         )
 
     async def upsert_accounts(self, rows: Sequence[AccountRow]) -> None:
+        """The newest calculation version per (enterprise, period) wins; older ones change nothing."""
         latest: dict[tuple[str, str], AccountRow] = {}
         for r in rows:
             k = (r.credit_code, r.month.period)
             if k not in latest or r.month.calculation_version >= latest[k].month.calculation_version:
                 latest[k] = r
-        values = [
-            {
-                "credit_code": r.credit_code,
-                "period": r.month.period,
-                "industry_code": r.industry_code,
-                "total_tco2": r.month.total_tco2,
-                "output_quantity": r.month.output_quantity,
-                "output_unit": r.month.output_unit,
-                "revenue_10k_cny": r.month.revenue_10k_cny,
-                "data_quality_score": r.month.data_quality_score,
-                "factor_set": r.factor_set,
-                "calculation_version": r.month.calculation_version,
-            }
-            for _, r in sorted(latest.items())
-        ]
-        stmt = insert(accounts)
-        cols = {c: stmt.excluded[c] for c in values[0] if c not in ("credit_code", "period")}
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["credit_code", "period"],
-                set_=cols,
-                where=accounts.c.calculation_version < stmt.excluded.calculation_version,
-            ),
-            values,
+        if not latest:
+            return
+        ordered = [latest[k] for k in sorted(latest)]
+        months = [r.month for r in ordered]
+        await (await self._driver()).execute(
+            sql.UPSERT_ACCOUNTS,
+            [r.credit_code for r in ordered],
+            [m.period for m in months],
+            [r.industry_code for r in ordered],
+            [m.total_tco2 for m in months],
+            [m.output_quantity for m in months],
+            [m.output_unit for m in months],
+            [m.revenue_10k_cny for m in months],
+            [m.data_quality_score for m in months],
+            [r.factor_set for r in ordered],
+            [m.calculation_version for m in months],
         )
 
     async def upsert_facts(self, rows: Sequence[FactRow]) -> None:
+        """The highest revision per fact key wins."""
         latest: dict[str, FactRow] = {}
         for r in rows:
             if r.fact_key not in latest or r.revision >= latest[r.fact_key].revision:
                 latest[r.fact_key] = r
-        values = [
-            {
-                "fact_key": r.fact_key,
-                "revision": r.revision,
-                "credit_code": r.credit_code,
-                "indicator": r.fact.indicator,
-                "period": r.fact.period,
-                "value": r.fact.value,
-                "attributes": r.fact.attributes,
-            }
-            for _, r in sorted(latest.items())
-        ]
-        stmt = insert(conduct_facts)
-        cols = {c: stmt.excluded[c] for c in values[0] if c != "fact_key"}
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["fact_key"],
-                set_=cols,
-                where=conduct_facts.c.revision < stmt.excluded.revision,
-            ),
-            values,
+        if not latest:
+            return
+        ordered = [latest[k] for k in sorted(latest)]
+        await (await self._driver()).execute(
+            sql.UPSERT_FACTS,
+            [r.fact_key for r in ordered],
+            [r.revision for r in ordered],
+            [r.credit_code for r in ordered],
+            [r.fact.indicator for r in ordered],
+            [r.fact.period for r in ordered],
+            [r.fact.value for r in ordered],
+            [sql.to_json(r.fact.attributes) for r in ordered],
         )
 
     async def enterprises(self, codes: Sequence[str]) -> dict[str, EnterpriseProfile]:
-        rows = (
-            await self.session.execute(select(enterprises).where(enterprises.c.credit_code.in_(codes)))
-        ).all()
-        return {
-            r.credit_code: EnterpriseProfile(
-                r.credit_code,
-                r.name,
-                r.industry_code,
-                r.region_code,
-                r.size_class,
-                r.transition_stage,
-                r.ets_participant,
-            )
-            for r in rows
-        }
+        rows = await (await self._driver()).fetch(sql.ENTERPRISES, list(codes))
+        return {r[0]: EnterpriseProfile(*r) for r in rows}
 
     async def all_rateable_codes(self) -> list[str]:
         stmt = (
@@ -278,20 +256,25 @@ class SqlRatingRepository:
 
     async def account_versions(self, codes: Sequence[str], span: int) -> dict[str, dict[str, int]]:
         """Per enterprise with accounts: ``{period: calculation_version}`` of the ``span`` periods
-        ending at its latest period (one fixed statement; no account figures are transferred)."""
+        ending at its latest period, oldest first (one fixed statement; no account figures are
+        transferred)."""
         if not codes:
             return {}
-        rows = await self.session.execute(_ACCOUNT_VERSIONS, {"codes": list(codes), "back": span - 1})
-        return {code: dict(zip(periods, versions, strict=True)) for code, periods, versions in rows.all()}
+        rows = await (await self._driver()).fetch(sql.ACCOUNT_VERSIONS, list(codes), span - 1)
+        return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
     async def account_rows(self, keys: Sequence[tuple[str, str]]) -> list[AccountRow]:
         """The stored accounts of exact (credit_code, period) pairs (absent pairs are skipped)."""
         if not keys:
             return []
-        params = {"codes": [c for c, _ in keys], "periods": [p for _, p in keys]}
+        rows = await (await self._driver()).fetch(
+            sql.ACCOUNT_ROWS, [c for c, _ in keys], [p for _, p in keys]
+        )
         return [
-            AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r))
-            for r in (await self.session.execute(_ACCOUNT_ROWS, params)).all()
+            AccountRow(
+                r[0], r[1], r[2], AccountMonth(r[3], Decimal(r[4]), r[5], r[6], r[7], Decimal(r[8]), r[9])
+            )
+            for r in rows
         ]
 
     async def industry_totals(self, industry_code: str, periods: Sequence[str]) -> tuple[PeerTotals, ...]:
@@ -328,40 +311,17 @@ class SqlRatingRepository:
 
         A full re-rating has one group per industry and latest period; one aggregate per group
         cost a round trip and a scan of the accounts each (1.8 s of a 4.7 s re-rating of 1,122
-        enterprises); joined to the groups as a VALUES list it is one scan."""
+        enterprises); joined to the groups it is one scan. A fixed statement with the groups as
+        arrays (a VALUES list was a new statement to compile for every batch)."""
         if not groups:
             return {}
-        a = accounts.c
-        g = values(
-            column("industry", String), column("first", String), column("last", String), name="g"
-        ).data(sorted(set(groups)))
-        industry = func.coalesce(enterprises.c.industry_code, a.industry_code)
-        one_unit = and_(
-            func.count() == func.count(a.output_unit), func.min(a.output_unit) == func.max(a.output_unit)
-        )
-        stmt = (
-            select(
-                g.c.industry,
-                g.c.last,
-                a.credit_code,
-                func.sum(a.total_tco2).label("total"),
-                case((one_unit, func.min(a.output_unit)), else_=None).label("unit"),
-                func.coalesce(func.sum(a.output_quantity), 0).label("output"),
-                func.coalesce(func.sum(a.revenue_10k_cny), 0).label("revenue"),
-            )
-            .select_from(
-                accounts.outerjoin(enterprises, enterprises.c.credit_code == a.credit_code).join(
-                    g, and_(industry == g.c.industry, a.period.between(g.c.first, g.c.last))
-                )
-            )
-            .group_by(g.c.industry, g.c.last, a.credit_code)
-            .order_by(g.c.industry, g.c.last, a.credit_code)
+        g = sorted(set(groups))
+        rows = await (await self._driver()).fetch(
+            sql.PEER_TOTALS, [x[0] for x in g], [x[1] for x in g], [x[2] for x in g]
         )
         out: dict[tuple[str, str], list[PeerTotals]] = {(i, last): [] for i, _, last in groups}
-        for r in (await self.session.execute(stmt)).all():
-            out[(r.industry, r.last)].append(
-                PeerTotals(r.credit_code, Decimal(r.total), r.unit, Decimal(r.output), Decimal(r.revenue))
-            )
+        for r in rows:
+            out[(r[0], r[1])].append(PeerTotals(r[2], Decimal(r[3]), r[4], Decimal(r[5]), Decimal(r[6])))
         return {k: tuple(v) for k, v in out.items()}
 
     async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
@@ -369,13 +329,18 @@ class SqlRatingRepository:
         never deleted and revisions only rise, so any change raises one of the two."""
         if not codes:
             return {}
-        rows = await self.session.execute(_FACT_STAMPS, {"codes": list(codes)})
-        return {code: (int(n), int(total)) for code, n, total in rows.all()}
+        rows = await (await self._driver()).fetch(sql.FACT_STAMPS, list(codes))
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
     async def facts_for(
         self, codes: Sequence[str], periods: Sequence[str] | None
     ) -> dict[str, list[ConductFact]]:
         """The enterprises' facts in ``periods`` (every period when None), by period and fact key."""
+        if periods is None:  # the consumer's input cache: a fixed statement
+            every: dict[str, list[ConductFact]] = defaultdict(list)
+            for r in await (await self._driver()).fetch(sql.ALL_FACTS, list(codes)):
+                every[r[0]].append(ConductFact(r[1], r[2], Decimal(r[3]), sql.from_json(r[4])))
+            return every
         where = [conduct_facts.c.credit_code.in_(codes)]
         if periods is not None:
             where.append(conduct_facts.c.period.in_(periods))
@@ -396,48 +361,41 @@ class SqlRatingRepository:
         self, codes: Sequence[str], lock: bool = False, details: bool = True
     ) -> dict[str, StoredRating]:
         """``details=False`` leaves ``details`` empty: re-rating compares outcomes only and does not
-        need to decode every current rating's JSON document."""
-        if details:
-            stmt = select(ratings)
-        else:
-            stmt = select(*(c for c in ratings.c if c.name != "details"), literal({}, JSONB).label("details"))
-        stmt = stmt.where(ratings.c.credit_code.in_(codes), ratings.c.is_current)
+        need to decode every current rating's JSON document (a fixed statement on asyncpg)."""
+        if not details:
+            query = sql.CURRENT_OUTCOMES + (" FOR UPDATE" if lock else "")
+            return {r[1]: _outcome(r) for r in await (await self._driver()).fetch(query, list(codes))}
+        stmt = select(ratings).where(ratings.c.credit_code.in_(codes), ratings.c.is_current)
         if lock:
             stmt = stmt.with_for_update(of=ratings)
         return {r.credit_code: _rating(r) for r in (await self.session.execute(stmt)).all()}
 
     async def add_ratings(self, rows: Sequence[StoredRating]) -> None:
-        codes = sorted({r.credit_code for r in rows})
-        await self.session.execute(
-            update(ratings)
-            .where(and_(ratings.c.credit_code.in_(codes), ratings.c.is_current))
-            .values(is_current=False)
-        )
-        await self.session.execute(
-            ratings.insert(),
-            [
-                {
-                    "rating_id": r.rating_id,
-                    "credit_code": r.credit_code,
-                    "seq": r.seq,
-                    "as_of_period": r.as_of_period,
-                    "industry_code": r.industry_code,
-                    "stage": r.stage,
-                    "score": r.score,
-                    "label": r.label,
-                    "previous_label": r.previous_label,
-                    "confidence": r.confidence,
-                    "methodology_version": r.methodology_version,
-                    "vetoes": list(r.vetoes),
-                    "details": r.details,
-                    "account_ref": r.account_ref,
-                    "reason": r.reason,
-                    "objection_id": r.objection_id,
-                    "issued_at": r.issued_at,
-                    "is_current": True,
-                }
-                for r in rows
-            ],
+        """Supersede the enterprises' current ratings and insert ``rows`` as current (two fixed
+        statements, the rows as column arrays, ``details`` encoded once with orjson)."""
+        if not rows:
+            return
+        conn = await self._driver()
+        await conn.execute(sql.UNSET_CURRENT, sorted({r.credit_code for r in rows}))
+        await conn.execute(
+            sql.INSERT_RATINGS,
+            [r.rating_id for r in rows],
+            [r.credit_code for r in rows],
+            [r.seq for r in rows],
+            [r.as_of_period for r in rows],
+            [r.industry_code for r in rows],
+            [r.stage for r in rows],
+            [r.score for r in rows],
+            [r.label for r in rows],
+            [r.previous_label for r in rows],
+            [r.confidence for r in rows],
+            [r.methodology_version for r in rows],
+            [sql.to_json(list(r.vetoes)) for r in rows],
+            [sql.to_json(r.details) for r in rows],
+            [r.account_ref for r in rows],
+            [r.reason for r in rows],
+            [r.objection_id for r in rows],
+            [r.issued_at for r in rows],
         )
 
     async def history(self, credit_code: str, limit: int) -> list[StoredRating]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)
 def shift(period: str, months: int) -> str:
     """``shift("2024-03", -12) == "2023-03"``."""
     year, month = int(period[:4]), int(period[5:7])

@@ -6,11 +6,17 @@ and methodology version give the same rating bit for bit.
 
 The work is split so the gap search is cheap: ``_context`` computes everything that does not
 depend on the enterprise's own intensity once (peers, facts-based sub-scores, vetoes); only the
-three intensity-driven sub-scores are recomputed for each candidate intensity.
+three intensity-driven sub-scores are recomputed for each candidate intensity (``_Scorer``, with
+what does not depend on the intensity worked out once per rating).
+
+And so that re-rating is cheap when nothing a reader sees changes: ``assess`` gives the outcome
+(score, label, vetoes, stage) and ``Assessment.result`` completes it with the drivers and the
+gap, which re-rating computes only for the ratings it issues. ``rate`` is both in one.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 
@@ -120,6 +126,97 @@ def _score_only(ctx: _Context, m: Methodology, own: Intensity | None) -> Decimal
     return q(total)
 
 
+class _Scorer:
+    """``_score_only`` at other values of the own intensity (on ``ctx.own``'s basis), for the gap
+    search: the same operations in the same order, with everything that does not depend on the
+    intensity (weights, the peer-group test, the benchmark, the leader's rank) taken once.
+    Must run under the rating's decimal context (``_CTX``), as ``_score_only`` does."""
+
+    __slots__ = (
+        "bench",
+        "best",
+        "fixed",
+        "leader_at",
+        "leader_bench",
+        "missing",
+        "n",
+        "peers",
+        "ppp",
+        "w_cp",
+        "w_imp",
+        "w_lg",
+        "worst",
+        "year_before",
+    )
+
+    def __init__(self, ctx: _Context, m: Methodology, basis: str) -> None:
+        w = ctx.weights
+        self.w_cp, self.w_imp, self.w_lg = w["current_performance"], w["improvement"], w["leader_gap"]
+        self.missing = m.missing_score
+        self.fixed = ctx.fixed_terms
+        self.peers = ctx.peers
+        self.n = n = len(ctx.peers)
+        unit = basis.split(":", 1)[1] if ":" in basis else None
+        in_group = n + 1 >= m.p("min_peer_group")
+        # current performance: the percentile among peers (``n``), else the benchmark, else None
+        bench = None if in_group else m.benchmark(ctx.industry, unit)
+        self.bench = bench.intensity if bench is not None else None
+        self.best, self.worst = m.p("benchmark_ratio_best"), m.p("benchmark_ratio_worst")
+        # improvement
+        yb = ctx.year_before
+        self.year_before = yb if yb is not None and yb > 0 else None
+        self.ppp = m.p("improvement_points_per_pct")
+        # leader gap: the leader's index among the peers plus oneself (``_leader``), else the benchmark
+        self.leader_at: int | None = None
+        self.leader_bench: Decimal | None = None
+        if in_group:
+            k = int(
+                (Decimal(n + 1) * m.p("leader_percentile") / ss.HUNDRED).to_integral_value(
+                    rounding="ROUND_CEILING"
+                )
+            )
+            self.leader_at = max(k, 1) - 1
+        elif bench is not None:
+            self.leader_bench = bench.intensity * m.p("leader_fallback_ratio")
+        if not in_group:
+            self.n = -1  # marks "no peer group"
+
+    def __call__(self, value: Decimal) -> Decimal:
+        hundred, clamp, missing = ss.HUNDRED, ss.clamp, self.missing
+        peers, n = self.peers, self.n
+        # current_performance_value
+        if n >= 0:
+            below, not_above = bisect_left(peers, value), bisect_right(peers, value)
+            cp: Decimal | None = (
+                hundred * (Decimal(n - not_above) + Decimal(not_above - below) / 2) / Decimal(n)
+            )
+        elif self.bench is not None:
+            ratio = value / self.bench
+            cp = clamp(hundred * (self.worst - ratio) / (self.worst - self.best))
+        else:
+            cp = None
+        # improvement_value
+        yb = self.year_before
+        imp = None if yb is None else clamp(Decimal(50) + self.ppp * ((yb - value) / yb * hundred))
+        # leader_gap_value
+        lg: Decimal | None = None
+        if value > 0:
+            i = self.leader_at
+            if i is not None:
+                at = bisect_right(peers, value)
+                leader = peers[i] if i < at else value if i == at else peers[i - 1]
+                lg = clamp(hundred * leader / value)
+            elif self.leader_bench is not None:
+                lg = clamp(hundred * self.leader_bench / value)
+        total = Decimal(0)
+        total += self.w_cp * (cp if cp is not None else missing)
+        total += self.w_imp * (imp if imp is not None else missing)
+        for term in self.fixed:
+            total += term
+        total += self.w_lg * (lg if lg is not None else missing)
+        return q(total)
+
+
 def _score(ctx: _Context, m: Methodology) -> tuple[Decimal, dict[str, SubScoreView], Decimal]:
     views: dict[str, SubScoreView] = {}
     score = coverage = Decimal(0)
@@ -162,10 +259,10 @@ def _gap(ctx: _Context, m: Methodology, score: Decimal, label: str) -> Gap:
     points = q(target.min_score - score)
     if ctx.own is None:
         return Gap(target.label, points, None, note="no intensity: report output or revenue first")
-    own = ctx.own
+    own, scorer, goal = ctx.own.value, _Scorer(ctx, m, ctx.own.basis), target.min_score
 
     def reaches(factor: Decimal) -> bool:
-        return _score_only(ctx, m, Intensity(own.basis, own.value * factor)) >= target.min_score
+        return scorer(own * factor) >= goal
 
     lo, hi = Decimal("0.01"), Decimal(1)  # share of today's intensity kept
     if not reaches(lo):
@@ -177,11 +274,73 @@ def _gap(ctx: _Context, m: Methodology, score: Decimal, label: str) -> Gap:
     return Gap(target.label, points, cut, note="intensity cut over the rating window, everything else equal")
 
 
-def rate(inputs: RatingInputs, m: Methodology, ranking: PeerRanking | None = None) -> RatingResult:
-    """Rate one enterprise as of ``inputs.as_of_period`` under methodology ``m``.
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A rating's outcome — what a reader sees change: score, label, vetoes, stage, methodology —
+    before the parts that only explain it (drivers, the gap to the next label). ``result()``
+    completes it; it is the same as ``rate`` with the same inputs."""
 
-    ``ranking``: the peers' sorted intensities, shared by the members of one peer group (it must
-    rank ``inputs.peers``); built here when not given."""
+    inputs: RatingInputs
+    m: Methodology
+    ctx: _Context
+    score: Decimal
+    views: dict[str, SubScoreView]
+    confidence: Decimal
+    uncapped: str
+    label: str
+
+    @property
+    def stage(self) -> str:
+        return self.ctx.stage.stage
+
+    @property
+    def vetoes(self) -> tuple[str, ...]:
+        return tuple(self.ctx.vetoes)
+
+    def same_outcome(
+        self, score: Decimal, label: str, vetoes: tuple[str, ...], version: str, stage: str
+    ) -> bool:
+        """As ``RatingResult.same_outcome``: identical inputs must not issue a new rating."""
+        return (self.score, self.label, self.vetoes, self.m.version, self.stage) == (
+            score,
+            label,
+            tuple(vetoes),
+            version,
+            stage,
+        )
+
+    def result(self) -> RatingResult:
+        ctx, m, inputs = self.ctx, self.m, self.inputs
+        with localcontext(_CTX):
+            up, down = _drivers(m, self.views)
+            gap = _gap(ctx, m, self.score, self.label)
+            own = ctx.own
+            return RatingResult(
+                credit_code=inputs.enterprise.credit_code,
+                as_of_period=inputs.as_of_period,
+                industry_code=inputs.enterprise.industry_code,
+                stage=ctx.stage.stage,
+                stage_source=ctx.stage.source,
+                declared_stage=ctx.stage.declared,
+                stage_reason=ctx.stage.reason,
+                stage_evidence=ctx.stage.evidence,
+                score=self.score,
+                label=self.label,
+                uncapped_label=self.uncapped,
+                confidence=self.confidence,
+                methodology_version=m.version,
+                sub_scores=self.views,
+                vetoes=tuple(ctx.vetoes),
+                drivers_up=up,
+                drivers_down=down,
+                gap=gap,
+                intensity=None if own is None else own.value.quantize(Decimal("0.000001")),
+                intensity_basis=None if own is None else own.basis,
+            )
+
+
+def assess(inputs: RatingInputs, m: Methodology, ranking: PeerRanking | None = None) -> Assessment:
+    """The outcome of rating ``inputs`` under ``m`` (see ``rate``); ``.result()`` completes it."""
     if ranking is None or ranking.peers is not inputs.peers:
         ranking = PeerRanking(inputs.peers)
     with localcontext(_CTX):
@@ -191,27 +350,12 @@ def rate(inputs: RatingInputs, m: Methodology, ranking: PeerRanking | None = Non
         label = uncapped
         for v in ctx.vetoes:
             label = worse(label, m.vetoes[v].cap)
-        up, down = _drivers(m, views)
-        own = ctx.own
-        return RatingResult(
-            credit_code=inputs.enterprise.credit_code,
-            as_of_period=inputs.as_of_period,
-            industry_code=inputs.enterprise.industry_code,
-            stage=ctx.stage.stage,
-            stage_source=ctx.stage.source,
-            declared_stage=ctx.stage.declared,
-            stage_reason=ctx.stage.reason,
-            stage_evidence=ctx.stage.evidence,
-            score=score,
-            label=label,
-            uncapped_label=uncapped,
-            confidence=confidence,
-            methodology_version=m.version,
-            sub_scores=views,
-            vetoes=tuple(ctx.vetoes),
-            drivers_up=up,
-            drivers_down=down,
-            gap=_gap(ctx, m, score, label),
-            intensity=None if own is None else own.value.quantize(Decimal("0.000001")),
-            intensity_basis=None if own is None else own.basis,
-        )
+    return Assessment(inputs, m, ctx, score, views, confidence, uncapped, label)
+
+
+def rate(inputs: RatingInputs, m: Methodology, ranking: PeerRanking | None = None) -> RatingResult:
+    """Rate one enterprise as of ``inputs.as_of_period`` under methodology ``m``.
+
+    ``ranking``: the peers' sorted intensities, shared by the members of one peer group (it must
+    rank ``inputs.peers``); built here when not given."""
+    return assess(inputs, m, ranking).result()

@@ -45,6 +45,8 @@ async def apply_inputs(
         await repo.upsert_enterprises(cmd.enterprises)
     if cmd.accounts:
         await repo.upsert_accounts(cmd.accounts)
+        if reads is not None:
+            reads.wrote(cmd.accounts)  # rows that need not be read back (input_cache)
     if cmd.facts:
         await repo.upsert_facts(cmd.facts)
     touched = {p.credit_code for p, _ in cmd.enterprises}

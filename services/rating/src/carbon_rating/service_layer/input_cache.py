@@ -37,6 +37,7 @@ from carbon_rating.domain.inputs import ConductFact
 from carbon_rating.service_layer.ports import AccountRow, RatingRepository
 
 FactStamp = tuple[int, int]
+_NONE: dict[str, AccountRow] = {}
 
 
 class InputCache:
@@ -79,42 +80,69 @@ class InputReads:
         self.cache = cache
         self._used: dict[str, dict[str, AccountRow]] = {}
         self._facts: dict[str, tuple[FactStamp, list[ConductFact]]] = {}
+        self._written: dict[str, dict[str, AccountRow]] = {}
+
+    def wrote(self, rows: Sequence[AccountRow]) -> None:
+        """The account rows this transaction upserted: where the stored version equals one of them,
+        it *is* that row (an equal version means the same figures), so ``load`` need not read it
+        back. (Where another writer stored a higher version, the versions differ and it is read.)"""
+        for r in rows:
+            by_period = self._written.setdefault(r.credit_code, {})
+            old = by_period.get(r.month.period)
+            if old is None or r.month.calculation_version > old.month.calculation_version:
+                by_period[r.month.period] = r
 
     async def load(
         self, repo: RatingRepository, codes: list[str], span: int
     ) -> tuple[dict[str, str], dict[str, list[AccountRow]]]:
         """(latest period, account rows of the ``span`` months ending there, oldest first) for each
         of ``codes`` that has accounts — what ``latest_account_periods`` + ``accounts_for`` give."""
-        versions = await repo.account_versions(codes, span)
+        versions = await repo.account_versions(codes, span)  # per code: periods oldest first
         cached = self.cache._months
         missing: list[tuple[str, str]] = []
+        hits = 0
+        used_by_code: dict[str, dict[str, AccountRow | None]] = {}
         for code, periods in versions.items():
-            have = cached.get(code, {})
-            for period, version in periods.items():
-                row = have.get(period)
-                if row is None or row.month.calculation_version != version:
-                    missing.append((code, period))
-        fresh = {(r.credit_code, r.month.period): r for r in await repo.account_rows(sorted(missing))}
-        self.cache.misses += len(fresh)
-        latest: dict[str, str] = {}
-        rows: dict[str, list[AccountRow]] = {}
-        for code, periods in versions.items():
-            if not periods:
-                continue
-            have = cached.get(code, {})
-            used: dict[str, AccountRow] = {}
-            for period in sorted(periods):
+            have = cached.get(code, _NONE)
+            used: dict[str, AccountRow | None] = {
+                period: row
+                if (row := have.get(period)) is not None and row.month.calculation_version == version
+                else None  # read below (the None keeps the period's place in the order)
+                for period, version in periods.items()
+            }
+            mine = self._written.get(code)
+            if mine is not None:
+                for period, row in mine.items():
+                    if (
+                        period in used
+                        and used[period] is None
+                        and periods[period] == row.month.calculation_version
+                    ):
+                        used[period] = row
+            stale = [(code, period) for period, row in used.items() if row is None]
+            hits += len(used) - len(stale)
+            missing += stale
+            used_by_code[code] = used
+        self.cache.hits += hits
+        if missing:
+            fresh = {(r.credit_code, r.month.period): r for r in await repo.account_rows(missing)}
+            self.cache.misses += len(fresh)
+            for code, period in missing:
+                used = used_by_code[code]
                 row = fresh.get((code, period))
                 if row is None:
-                    row = have.get(period)
-                    if row is None or row.month.calculation_version != periods[period]:
-                        continue  # not readable any more (cannot happen: accounts are never deleted)
-                    self.cache.hits += 1
-                used[period] = row
-            if used:
-                latest[code] = max(periods)
-                rows[code] = list(used.values())
-                self._used[code] = used
+                    del used[period]  # not readable any more (cannot happen: accounts are never deleted)
+                else:
+                    used[period] = row
+        latest: dict[str, str] = {}
+        rows: dict[str, list[AccountRow]] = {}
+        for code, maybe in used_by_code.items():
+            if not maybe:
+                continue
+            complete: dict[str, AccountRow] = maybe  # type: ignore[assignment]  # every None replaced above
+            latest[code] = max(versions[code])
+            rows[code] = list(complete.values())
+            self._used[code] = complete
         return latest, rows
 
     async def load_facts(self, repo: RatingRepository, codes: Sequence[str]) -> dict[str, list[ConductFact]]:
@@ -153,3 +181,4 @@ class InputReads:
             self.cache._store_facts(code, stamp, facts)
         self._used = {}
         self._facts = {}
+        self._written = {}

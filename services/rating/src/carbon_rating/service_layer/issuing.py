@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from carbon_common.events import RatingIssued
-from carbon_rating.domain.inputs import ConductFact, PeerTotals, RatingInputs
+from carbon_rating.domain.inputs import ConductFact, EnterpriseProfile, PeerTotals, RatingInputs
 from carbon_rating.domain.intensity import PeerRanking
 from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
-from carbon_rating.domain.rating import rate
+from carbon_rating.domain.rating import assess
 from carbon_rating.domain.result import RatingResult
 from carbon_rating.service_layer.input_cache import InputReads
 from carbon_rating.service_layer.metrics import RATINGS_ISSUED
@@ -161,6 +161,26 @@ async def rerate(
             w = window(period, m.window_months)
             missing.append((industry, w[0], w[-1]))
     cache.update(await repo.peer_totals(missing))
+    issued = _rate_groups(groups, cache, own, facts, profiles, current, m, reason, issued_at)
+    if issued:
+        await repo.add_ratings(issued)
+        for s in issued:
+            uow.emit(to_event(s))
+    return issued
+
+
+def _rate_groups(
+    groups: dict[tuple[str, str], list[str]],
+    cache: PeerCache,
+    own: dict[str, list[AccountRow]],
+    facts: dict[str, list[ConductFact]],
+    profiles: dict[str, EnterpriseProfile],
+    current: dict[str, StoredRating],
+    m: Methodology,
+    reason: str,
+    issued_at: datetime,
+) -> list[StoredRating]:
+    """Rate each group's members against the group's peers; the ratings whose outcome changed."""
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
         peers = cache[(industry, period)]
@@ -174,12 +194,13 @@ async def rerate(
                 facts=tuple(facts.get(c, [])),
                 peers=peers,
             )
-            result = rate(inputs, m, ranking)
+            outcome = assess(inputs, m, ranking)
             cur = current.get(c)
-            if cur is not None and result.same_outcome(
+            if cur is not None and outcome.same_outcome(
                 cur.score, cur.label, cur.vetoes, cur.methodology_version, cur.stage
             ):
                 continue
+            result = outcome.result()  # drivers and the gap: only for a rating that is issued
             ref = next(
                 (
                     f"{c}/{r.month.period}@v{r.month.calculation_version}"
@@ -189,8 +210,4 @@ async def rerate(
                 None,
             )
             issued.append(stored(result, cur, ref, reason, issued_at))
-    if issued:
-        await repo.add_ratings(issued)
-        for s in issued:
-            uow.emit(to_event(s))
     return issued
