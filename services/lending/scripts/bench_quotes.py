@@ -3,7 +3,7 @@
 Usage (from the repo root, with ``eval "$(.venv/bin/bureau stack env)"``):
 
     .venv/bin/python services/lending/scripts/bench_quotes.py [--seconds 15] [--concurrency 16]
-        [--no-auth] [--port 18104] [--profile /tmp/lending.svg] [--idempotency]
+        [--no-auth] [--port 28104] [--profile /tmp/lending.svg] [--idempotency]
 
 Seeds 1,000 enterprises with current ratings straight into lending's read-model tables (what
 the consumer would have written) in a fresh database, starts uvicorn (1 worker, uvloop,
@@ -270,7 +270,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--port", type=int, default=18104)
+    # not 18104: the bench stack's lending listens there
+    parser.add_argument("--port", type=int, default=28104)
     parser.add_argument("--no-auth", action="store_true", help="X-Org header instead of a bearer token")
     parser.add_argument("--idempotency", action="store_true", help="send a fresh Idempotency-Key each time")
     parser.add_argument("--httpx", action="store_true", help="use the httpx client even if wrk exists")

@@ -4,8 +4,12 @@ group-committed writes with exact idempotency, and the verified-token cache."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, update
@@ -13,7 +17,10 @@ from sqlalchemy import func, select, update
 from carbon_common.auth import Principal, mint_dev_token
 from carbon_common.problems import ProblemError
 from carbon_lending.adapters.orm import current_ratings, outbox, quotes
+from carbon_lending.domain.pricing import Collateral, QuoteRequest
+from carbon_lending.domain.ratchet import KpiTarget
 from carbon_lending.entrypoints.token_cache import CachingVerifier
+from carbon_lending.service_layer.quotes import RequestQuote, request_hash
 
 A = {"X-Org": "bank-fast-a"}
 
@@ -139,3 +146,66 @@ def test_verified_tokens_are_remembered_until_they_expire() -> None:
         with pytest.raises(ProblemError):
             cache.verify(token + "forged")
     assert inner.calls == 4
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        RequestQuote(QuoteRequest("b", "c", "green_loan", Decimal("5000000"), 36), idempotency_key="k"),
+        RequestQuote(
+            QuoteRequest(
+                "b",
+                "c",
+                "allowance_pledge_loan",
+                Decimal("1.50"),
+                12,
+                Decimal("3.10"),
+                Collateral(Decimal(1000), Decimal("88.5"), Decimal("0.1")),
+            ),
+            idempotency_key="k",
+            purpose="光伏电站",
+            activity_code="1.2.3",
+            expected_annual_reduction_t=Decimal("12.5"),
+            kpi_targets=(
+                KpiTarget("total_tco2", Decimal(1000)),
+                KpiTarget("intensity_per_output", Decimal("0.5")),
+            ),
+        ),
+    ],
+)
+def test_request_hash_is_the_one_stored_quotes_were_hashed_with(cmd: RequestQuote) -> None:
+    """Stored hashes must keep matching retries: the JSON is still ``asdict``'s."""
+    body = asdict(cmd)
+    body.pop("idempotency_key")
+    if not body["kpi_targets"]:
+        del body["kpi_targets"]
+    before = hashlib.sha256(json.dumps(body, default=str, sort_keys=True).encode()).hexdigest()
+    assert request_hash(cmd) == before
+    assert request_hash(replace(cmd, idempotency_key="other")) == before
+    assert request_hash(replace(cmd, request=replace(cmd.request, term_months=24))) != before
+
+
+async def test_warm_up_that_raced_a_consumer_commit_is_not_installed(app_env, up, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The start-up load of the directory may read before the consumer's commit and finish after
+    its invalidation: what it read must not be cached (it was seen stale, once, in the suite)."""
+    from carbon_lending.adapters.repository import SqlLendingRepository
+
+    container, _, _ = app_env
+    cache = container.read_model
+    await cache.stop()
+    code = await up.rated("light_green")
+    original = SqlLendingRepository.directory
+
+    async def directory_then_commit(self, limit):  # type: ignore[no-untyped-def]
+        read = await original(self, limit)
+        cache.invalidate([code])  # the consumer committed a change to ``code`` meanwhile
+        return read
+
+    monkeypatch.setattr(SqlLendingRepository, "directory", directory_then_commit)
+    cache._since = None  # a fresh start: the next poll is the warm-up
+    await cache.refresh_once()
+    assert code not in cache._entries  # loaded on demand instead, after the commit
+    monkeypatch.setattr(SqlLendingRepository, "directory", original)
+    cache._since = None
+    await cache.refresh_once()
+    assert code in cache._entries  # an undisturbed warm-up is installed

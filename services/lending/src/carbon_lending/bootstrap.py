@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from carbon_common.bus.port import EventBus, Subscription
 from carbon_common.runtime import ServiceRuntime
@@ -108,15 +109,18 @@ def bootstrap(
         clock=clock or utc_now,
         policy_documents=documents,
     )
-    runtime.subscribe(
-        Subscription(
-            group=GROUP,
-            topics=list(TOPICS),
-            decoder=decoder(),
-            handler=make_handler(
-                container.uow, container.policies, container.now, on_applied=container.read_model.invalidate
-            ),
-            max_batch=settings.kafka.max_batch,
-        )
-    )
+    runtime.subscribe(consumer_subscription(container))
     return container
+
+
+def consumer_subscription(container: Container) -> Subscription[Any]:
+    """Lending's one consumer (also what ``bench/bench_consumer.py`` drives directly)."""
+    return Subscription(
+        group=GROUP,
+        topics=list(TOPICS),
+        decoder=decoder(),
+        handler=make_handler(
+            container.uow, container.policies, container.now, on_applied=container.read_model.invalidate
+        ),
+        max_batch=container.settings.max_batch,
+    )

@@ -17,6 +17,12 @@ class Settings(ServiceSettings):
     products_dir: Path | None = None
     #: how often the quote path's in-memory read model polls for changes made by other processes
     read_model_refresh_seconds: float = 1.0
+    #: consumer batch size (records per transaction, the ``getmany`` ceiling; ``LENDING_MAX_BATCH``),
+    #: like accounting's and rating's. A replay or month-end backlog then coalesces each enterprise's
+    #: accounts and ratings once per batch and pays each statement once per batch, not per 500
+    #: records; a steady trickle still gives small batches (getmany returns what is there).
+    #: Measured in docs/performance-notes.md (lending, issue 6).
+    max_batch: int = 5000
     #: most quotes written in one group-committed transaction
     quote_batch_max: int = 200
     #: recorded as "who" in the policy audit when a policy file names no ``changed_by``

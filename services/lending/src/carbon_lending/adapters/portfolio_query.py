@@ -12,10 +12,10 @@ from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carbon_lending.adapters.orm import enterprise_emissions, enterprise_finance, loan_events, loans
+from carbon_lending.adapters.orm import enterprise_finance, loan_events, loans
 from carbon_lending.domain.pcaf import (
     Borrower,
     FinanceFact,
@@ -65,19 +65,39 @@ class _Bucket:
         }
 
 
+#: each borrower's accounts in the trailing 12 months ending at its latest period (the window of
+#: ``domain.pcaf.trailing_emissions``; periods are ``YYYY-MM`` text, so they compare as text)
+_TRAILING_ACCOUNTS = text(
+    "SELECT e.credit_code, e.period, e.total_tco2, e.output_quantity, e.output_unit, e.data_quality_score "
+    "FROM enterprise_emissions e JOIN ("
+    "  SELECT credit_code, to_char(to_date(max(period) || '-01', 'YYYY-MM-DD') - interval '11 months', 'YYYY-MM')"
+    "  AS first FROM enterprise_emissions WHERE credit_code = ANY(CAST(:codes AS varchar[])) GROUP BY credit_code"
+    ") w ON w.credit_code = e.credit_code AND e.period >= w.first"
+)
+
+
+async def trailing_accounts(
+    session: AsyncSession, credit_codes: list[str]
+) -> dict[str, list[MonthlyAccount]]:
+    """Each borrower's monthly accounts in its trailing 12-month window (one query; a borrower
+    with 45 months of history loads 12 rows, not 45)."""
+    out: dict[str, list[MonthlyAccount]] = {c: [] for c in credit_codes}
+    if credit_codes:
+        for r in (await session.execute(_TRAILING_ACCOUNTS, {"codes": credit_codes})).all():
+            out[r[0]].append(MonthlyAccount(r[1], r[2], r[3], r[4], r[5]))
+    return out
+
+
 async def borrower_figures(
     session: AsyncSession, credit_codes: list[str]
 ) -> dict[str, tuple[list[MonthlyAccount], list[FinanceFact]]]:
-    """Each borrower's monthly accounts (latest 24 periods are plenty for a 12-month window)
-    and finance facts."""
-    out: dict[str, tuple[list[MonthlyAccount], list[FinanceFact]]] = {c: ([], []) for c in credit_codes}
+    """Each borrower's monthly accounts (its trailing 12-month window) and finance facts."""
+    accounts = await trailing_accounts(session, credit_codes)
+    out: dict[str, tuple[list[MonthlyAccount], list[FinanceFact]]] = {
+        c: (accounts[c], []) for c in credit_codes
+    }
     if not credit_codes:
         return out
-    e = enterprise_emissions
-    for r in (await session.execute(select(e).where(e.c.credit_code.in_(credit_codes)))).all():
-        out[r.credit_code][0].append(
-            MonthlyAccount(r.period, r.total_tco2, r.output_quantity, r.output_unit, r.data_quality_score)
-        )
     f = enterprise_finance
     for r in (await session.execute(select(f).where(f.c.credit_code.in_(credit_codes)))).all():
         out[r.credit_code][1].append(FinanceFact(r.indicator, r.period, r.value, r.unit))

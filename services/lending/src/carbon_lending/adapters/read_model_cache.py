@@ -83,8 +83,13 @@ class ReadModelCache:
                 changes, _ = await uow.repo.read_model_changes(db_now - self.overlap)
                 self._seen = dict(changes)
                 self.clear()
-                # warm: a freshly started process must not send every first quote to the database
-                self._entries = {e.credit_code: (e, r) for e, r in await uow.repo.directory(self.max_entries)}
+                # warm: a freshly started process must not send every first quote to the database;
+                # not if the consumer invalidated something while the directory was being read
+                # (the read may predate its commit: a stale entry would outlive the invalidation)
+                generation = self._generation
+                warm = {e.credit_code: (e, r) for e, r in await uow.repo.directory(self.max_entries)}
+                if generation == self._generation:
+                    self._entries = warm
                 self._since = db_now
                 return 0
             since = self._since - self.overlap

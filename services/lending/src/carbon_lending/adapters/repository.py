@@ -11,16 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, select, text, tuple_, union_all, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Boolean, String, any_, bindparam, column, func, or_, select, text, union_all, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carbon_common.inbox import claim
+from carbon_lending.adapters import read_model_writes as rm
 from carbon_lending.adapters.orm import (
     cea_prices,
     current_ratings,
-    enterprise_emissions,
-    enterprise_finance,
     enterprises,
     loan_events,
     loan_rate_changes,
@@ -28,9 +27,8 @@ from carbon_lending.adapters.orm import (
     policy_audit,
     quotes,
     rating_objections,
-    ratings,
 )
-from carbon_lending.adapters.portfolio_query import borrower_figures, portfolio_document
+from carbon_lending.adapters.portfolio_query import portfolio_document, trailing_accounts
 from carbon_lending.domain.loan import LoanState, Repricing
 from carbon_lending.domain.model import Enterprise, Rating
 from carbon_lending.domain.pcaf import trailing_emissions
@@ -51,21 +49,6 @@ _ADD_QUOTES = text(
     + ", ".join(f"CAST(:{f} AS {_QUOTE_ARRAY_TYPES.get(f, 'varchar[]')})" for f in _QUOTE_FIELDS)
     + ") ON CONFLICT DO NOTHING RETURNING quote_id"
 )
-
-
-def _rating_values(r: Rating) -> dict[str, Any]:
-    return {
-        "rating_id": r.rating_id,
-        "credit_code": r.credit_code,
-        "score": r.score,
-        "label": r.label,
-        "confidence": r.confidence,
-        "methodology_version": r.methodology_version,
-        "issued_at": r.issued_at,
-        "as_of_period": r.as_of_period,
-        "transition_stage": r.transition_stage,
-        "vetoes": list(r.vetoes),
-    }
 
 
 def _rating(m: Mapping[str, Any]) -> Rating:
@@ -105,68 +88,42 @@ class SqlLendingRepository:
         return new
 
     async def upsert_enterprises(self, items: Sequence[tuple[Enterprise, int]]) -> None:
-        if not items:
-            return
-        rows = [
-            {
-                "credit_code": e.credit_code,
-                "name": e.name,
-                "industry_code": e.industry_code,
-                "region_code": e.region_code,
-                "size_class": e.size_class,
-                "transition_stage": e.transition_stage,
-                "ets_participant": e.ets_participant,
-                "revision": rev,
-            }
-            for e, rev in items
-        ]
-        stmt = insert(enterprises).values(rows)
-        ex = stmt.excluded
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[enterprises.c.credit_code],
-                set_={c: ex[c] for c in rows[0] if c != "credit_code"} | {"updated_at": func.now()},
-                where=enterprises.c.revision <= ex.revision,
+        if items:
+            await rm.upsert_enterprises(
+                self.session,
+                [
+                    (
+                        e.credit_code,
+                        e.name,
+                        e.industry_code,
+                        e.region_code,
+                        e.size_class,
+                        e.transition_stage,
+                        e.ets_participant,
+                        rev,
+                    )
+                    for e, rev in items
+                ],
             )
-        )
 
     async def add_ratings(self, items: Sequence[tuple[Rating, str | None]]) -> list[Rating]:
         """History (all) and current (newest per enterprise, only if newer); returns new currents."""
         if not items:
             return []
-        history = [_rating_values(r) | {"previous_label": prev} for r, prev in items]
-        await self.session.execute(insert(ratings).values(history).on_conflict_do_nothing())
+        await rm.add_rating_history(self.session, [_rating_row(r) for r, _ in items], [p for _, p in items])
         newest: dict[str, Rating] = {}
         for r, _ in items:
             if r.newer_than(newest.get(r.credit_code)):
                 newest[r.credit_code] = r
-        stmt = insert(current_ratings).values([_rating_values(r) for r in newest.values()])
-        ex = stmt.excluded
-        cols = [c.name for c in current_ratings.c if c.name != "credit_code"]
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[current_ratings.c.credit_code],
-            set_={c: ex[c] for c in cols if c != "updated_at"} | {"updated_at": func.now()},
-            where=tuple_(current_ratings.c.issued_at, current_ratings.c.rating_id)
-            < tuple_(ex.issued_at, ex.rating_id),
-        ).returning(current_ratings.c.rating_id)
-        won = set((await self.session.execute(upsert)).scalars().all())
+        won = await rm.set_current_ratings(self.session, [_rating_row(r) for r in newest.values()])
         return [r for r in newest.values() if r.rating_id in won]
 
     async def upsert_objections(self, rows: Sequence[Document]) -> None:
         """One row per objection; a change replaces the held one only if its (sequence,
         changed_at) is higher, so a redelivered or late stale change never reopens one."""
-        if not rows:
-            return
-        stmt = insert(rating_objections).values(list(rows))
-        ex = stmt.excluded
-        t = rating_objections.c
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[t.objection_id],
-                set_={c: ex[c] for c in rows[0] if c != "objection_id"} | {"updated_at": func.now()},
-                where=tuple_(t.sequence, t.changed_at) < tuple_(ex.sequence, ex.changed_at),
-            )
-        )
+        if rows:
+            names = ("objection_id", "credit_code", "rating_id", "state", "open", "sequence", "changed_at")
+            await rm.upsert_objections(self.session, [tuple(r[n] for n in names) for r in rows])
 
     def _directory_query(self) -> Any:
         cr, ro = current_ratings, rating_objections
@@ -329,13 +286,32 @@ class SqlLendingRepository:
             values["outstanding_cny"] = Decimal(0)
         await self.session.execute(update(loans).where(loans.c.loan_id == loan_id).values(values))
 
-    async def open_loans_for(self, credit_codes: Sequence[str], today: date) -> list[LoanState]:
-        q = self._loans_query(today).where(loans.c.credit_code.in_(credit_codes), loans.c.status != "repaid")
+    async def loans_moved_by(self, ratings: Sequence[Rating], today: date) -> list[LoanState]:
+        """The open loans of these enterprises that their new current rating can move or alert
+        on: those whose label is not already the rating's, and all of them when it carries
+        vetoes. (A loan that already has the rating's label has the ratchet for that label and
+        no downgrade to report; only its rating id changes, which ``sync_labels`` writes.)"""
+        u = (
+            func.unnest(
+                bindparam("codes", [r.credit_code for r in ratings], type_=ARRAY(String)),
+                bindparam("labels", [r.label for r in ratings], type_=ARRAY(String)),
+                bindparam("vetoed", [bool(r.vetoes) for r in ratings], type_=ARRAY(Boolean)),
+            )
+            .table_valued(column("code", String), column("label", String), column("vetoed", Boolean))
+            .render_derived(name="u")
+        )
+        q = (
+            self._loans_query(today)
+            .join(u, loans.c.credit_code == u.c.code)
+            .where(
+                loans.c.status != "repaid", or_(loans.c.current_label.is_distinct_from(u.c.label), u.c.vetoed)
+            )
+        )
         return [_state(r) for r in (await self.session.execute(q)).all()]
 
     async def open_kpi_loans_for(self, credit_codes: Sequence[str], today: date) -> list[LoanState]:
         q = self._loans_query(today).where(
-            loans.c.credit_code.in_(credit_codes),
+            loans.c.credit_code == any_(_codes(credit_codes)),
             loans.c.status != "repaid",
             loans.c.kpi_targets.is_not(None),
         )
@@ -348,54 +324,34 @@ class SqlLendingRepository:
         return [_state(r) for r in (await self.session.execute(q)).all()]
 
     async def save_repricings(self, repricings: Sequence[Repricing]) -> None:
-        if not repricings:
-            return
-        stmt = insert(loan_rate_changes).values(
-            [
-                {
-                    "loan_id": r.loan.loan_id,
-                    "effective_from": r.effective_from,
-                    "rate_pct": r.new_rate_pct,
-                    "ratchet_bp": r.ratchet_bp,
-                    "rating_id": r.rating_id or None,
-                }
-                for r in repricings
-            ]
-        )
-        ex = stmt.excluded
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[loan_rate_changes.c.loan_id, loan_rate_changes.c.effective_from],
-                set_={"rate_pct": ex.rate_pct, "ratchet_bp": ex.ratchet_bp, "rating_id": ex.rating_id},
+        if repricings:
+            await rm.save_rate_changes(
+                self.session,
+                [
+                    (r.loan.loan_id, r.effective_from, r.new_rate_pct, r.ratchet_bp, r.rating_id or None)
+                    for r in repricings
+                ],
             )
-        )
-        await self.session.execute(
-            update(loans)
-            .where(loans.c.loan_id == bindparam("b_loan"))
-            .values(ratchet_bp=bindparam("b_ratchet"), updated_at=func.now()),
-            [{"b_loan": r.loan.loan_id, "b_ratchet": r.ratchet_bp} for r in repricings],
-        )
 
     async def sync_labels(self, ratings: Sequence[Rating]) -> None:
         """Every open loan of these enterprises now carries their current label."""
-        if not ratings:
-            return
-        await self.session.execute(
-            update(loans)
-            .where(loans.c.credit_code == bindparam("b_code"), loans.c.status != "repaid")
-            .values(current_label=bindparam("b_label"), rating_id=bindparam("b_rating")),
-            [{"b_code": r.credit_code, "b_label": r.label, "b_rating": r.rating_id} for r in ratings],
-        )
+        if ratings:
+            await rm.sync_labels(self.session, [(r.credit_code, r.label, r.rating_id) for r in ratings])
 
     async def set_margin_calls(self, loan_ids: Sequence[str], open_: bool) -> None:
         if loan_ids:
+            ids = bindparam("ids", list(loan_ids), type_=ARRAY(String))
             await self.session.execute(
-                update(loans).where(loans.c.loan_id.in_(loan_ids)).values(margin_call_open=open_)
+                update(loans).where(loans.c.loan_id == any_(ids)).values(margin_call_open=open_)
             )
 
     async def add_loan_events(self, rows: Sequence[Document]) -> None:
         if rows:
-            await self.session.execute(insert(loan_events).values(list(rows)))
+            names = ("event_id", "bank_id", "loan_id", "credit_code", "kind")
+            await rm.add_loan_events(
+                self.session,
+                [(*(r[n] for n in names), orjson.dumps(r["payload"]).decode()) for r in rows],
+            )
 
     async def list_loan_events(
         self, bank_id: str, loan_id: str | None, kind: str | None, after: int, limit: int
@@ -423,40 +379,19 @@ class SqlLendingRepository:
         return await portfolio_document(self.session, bank_id, current_rate(today), pcaf)
 
     # --- borrowers' accounts and finance (PCAF, KPI ratchets) ----------------------------------
-    async def upsert_accounts(self, rows: Sequence[Document]) -> None:
-        if not rows:
-            return
-        stmt = insert(enterprise_emissions).values(list(rows))
-        ex = stmt.excluded
-        cols = [c for c in rows[0] if c not in ("credit_code", "period")]
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[enterprise_emissions.c.credit_code, enterprise_emissions.c.period],
-                set_={c: ex[c] for c in cols} | {"updated_at": func.now()},
-                where=enterprise_emissions.c.calculation_version <= ex.calculation_version,
-            )
-        )
+    async def upsert_accounts(self, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await rm.upsert_accounts(self.session, rows)
 
-    async def upsert_finance(self, rows: Sequence[Document]) -> None:
-        if not rows:
-            return
-        f = enterprise_finance
-        stmt = insert(f).values(list(rows))
-        ex = stmt.excluded
-        await self.session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[f.c.credit_code, f.c.indicator, f.c.period],
-                set_={c: ex[c] for c in ("value", "unit", "authoritative", "recorded_at", "fact_id")},
-                # the authoritative source wins; then the later record (a correction supersedes)
-                where=tuple_(f.c.authoritative, f.c.recorded_at) <= tuple_(ex.authoritative, ex.recorded_at),
-            )
-        )
+    async def upsert_finance(self, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            await rm.upsert_finance(self.session, rows)
 
     async def kpi_observations(self, credit_codes: Sequence[str]) -> dict[str, dict[str, Decimal | None]]:
-        figures = await borrower_figures(self.session, list(credit_codes))
+        accounts = await trailing_accounts(self.session, list(credit_codes))
         out: dict[str, dict[str, Decimal | None]] = {}
-        for code, (accounts, _) in figures.items():
-            em = trailing_emissions(accounts)
+        for code, months in accounts.items():
+            em = trailing_emissions(months)
             out[code] = {
                 "total_tco2": em.annual_tco2 if em else None,
                 "intensity_per_output": em.intensity_per_output if em else None,
@@ -506,6 +441,28 @@ class SqlLendingRepository:
             }
             for r in (await self.session.execute(q)).all()
         ]
+
+
+def _codes(credit_codes: Sequence[str]) -> Any:
+    """One array parameter (``= ANY(:codes)``): the statement's text, and so its prepared plan,
+    does not change with the number of codes (an expanding ``IN`` is re-rendered and re-prepared
+    for every new count)."""
+    return bindparam("codes", list(credit_codes), type_=ARRAY(String))
+
+
+def _rating_row(r: Rating) -> rm.RatingRow:
+    return (
+        r.rating_id,
+        r.credit_code,
+        r.score,
+        r.label,
+        r.confidence,
+        r.methodology_version,
+        r.issued_at,
+        r.as_of_period,
+        r.transition_stage,
+        orjson.dumps(list(r.vetoes)).decode(),
+    )
 
 
 def _directory_entry(row: Any) -> tuple[Enterprise, Rating | None]:

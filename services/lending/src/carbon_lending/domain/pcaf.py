@@ -32,6 +32,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from carbon_lending.domain.policy import PcafTerms
 from carbon_lending.domain.ratchet import add_months
 
+DEBT, EQUITY, REVENUE = "finance.total_debt", "finance.total_equity", "finance.revenue"
+#: the finance facts PCAF attribution reads (lending keeps no other fact)
+PCAF_INDICATORS = frozenset({DEBT, EQUITY, REVENUE})
+
 TCO2_Q = Decimal("0.001")
 FACTOR_Q = Decimal("0.000001")
 SCORE_Q = Decimal("0.01")
@@ -129,9 +133,7 @@ def debt_plus_equity(facts: Sequence[FinanceFact]) -> Decimal | None:
     latest: dict[str, FinanceFact] = {}
     for f in facts:
         held = latest.get(f.indicator)
-        if f.indicator in ("finance.total_debt", "finance.total_equity") and (
-            held is None or f.period > held.period
-        ):
+        if f.indicator in (DEBT, EQUITY) and (held is None or f.period > held.period):
             latest[f.indicator] = f
     if len(latest) < 2:
         return None
@@ -140,7 +142,7 @@ def debt_plus_equity(facts: Sequence[FinanceFact]) -> Decimal | None:
 
 def annual_revenue(facts: Sequence[FinanceFact]) -> Decimal | None:
     """Trailing-12-month revenue (a monthly flow), annualised, in CNY."""
-    rows = [f for f in facts if f.indicator == "finance.revenue"]
+    rows = [f for f in facts if f.indicator == REVENUE]
     if not rows:
         return None
     window = _window(f.period for f in rows)

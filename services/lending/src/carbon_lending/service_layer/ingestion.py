@@ -26,9 +26,6 @@ from carbon_lending.domain.policy import PolicyBook
 from carbon_lending.service_layer.monitoring import reprice_on_kpis, reprice_on_ratings
 from carbon_lending.service_layer.ports import UnitOfWorkPort
 
-#: the fact family lending keeps (PCAF attribution: debt, equity, revenue)
-FINANCE_PREFIX = "finance."
-
 
 def to_enterprise(e: EnterpriseRegistered) -> tuple[Enterprise, int]:
     return (
@@ -74,12 +71,14 @@ async def apply_directory(uow: UnitOfWorkPort, events: Sequence[EnterpriseRegist
 
 async def apply_ratings(
     uow: UnitOfWorkPort, events: Sequence[RatingIssued], book: PolicyBook, now: datetime
-) -> tuple[int, int]:
-    """Store ratings; reprice the loans of enterprises whose current rating changed."""
+) -> list[str]:
+    """Store ratings; reprice the loans of enterprises whose current rating changed. Returns
+    those enterprises (the ones whose cached read-model entry is now stale)."""
     if not events:
-        return 0, 0
+        return []
     became_current = await uow.repo.add_ratings([to_rating(r) for r in events])
-    return await reprice_on_ratings(uow, became_current, book, now)
+    await reprice_on_ratings(uow, became_current, book, now)
+    return [r.credit_code for r in became_current]
 
 
 async def apply_objections(uow: UnitOfWorkPort, events: Sequence[ObjectionChanged]) -> None:
@@ -110,24 +109,13 @@ async def apply_finance(uow: UnitOfWorkPort, facts: Sequence[FactRecorded]) -> N
     for f in facts:
         key = (f.credit_code, f.indicator, f.period)
         held = latest.get(key)
-        if held is None or (f.authoritative, f.recorded_at, f.revision) >= (
-            held.authoritative,
-            held.recorded_at,
-            held.revision,
-        ):
+        # as the upsert decides between batches: authoritative first, then the later record; on
+        # a tie the later event (so a batch ends where its facts one by one would)
+        if held is None or (f.authoritative, f.recorded_at) >= (held.authoritative, held.recorded_at):
             latest[key] = f
     await uow.repo.upsert_finance(
         [
-            {
-                "credit_code": f.credit_code,
-                "indicator": f.indicator,
-                "period": f.period,
-                "value": f.value,
-                "unit": f.unit,
-                "authoritative": f.authoritative,
-                "recorded_at": f.recorded_at,
-                "fact_id": f.fact_id,
-            }
+            (f.credit_code, f.indicator, f.period, f.value, f.unit, f.authoritative, f.recorded_at, f.fact_id)
             for f in latest.values()
         ]
     )
@@ -146,15 +134,15 @@ async def apply_accounts(
             latest[key] = a
     await uow.repo.upsert_accounts(
         [
-            {
-                "credit_code": a.credit_code,
-                "period": a.period,
-                "total_tco2": a.total_tco2,
-                "output_quantity": a.output_quantity,
-                "output_unit": a.output_unit,
-                "data_quality_score": a.data_quality_score,
-                "calculation_version": a.calculation_version,
-            }
+            (
+                a.credit_code,
+                a.period,
+                a.total_tco2,
+                a.output_quantity,
+                a.output_unit,
+                a.data_quality_score,
+                a.calculation_version,
+            )
             for a in latest.values()
         ]
     )
