@@ -39,12 +39,20 @@ TRANSIENT_NAMES = {
 }
 
 
+#: errors whose class name is in ``TRANSIENT_NAMES`` but that no retry can cure: asyncpg raises
+#: ``InterfaceError`` for a statement with more than 32,767 parameters (a batch too large for a
+#: multi-row insert), which retried forever would stall the partition instead of bisecting it
+PERMANENT_MESSAGES = ("number of query arguments cannot exceed",)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors that a retry can cure (connectivity, deadlocks), by exception class name."""
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
+        if any(m in str(cur) for m in PERMANENT_MESSAGES):
+            return False
         if type(cur).__name__ in TRANSIENT_NAMES or isinstance(cur, ConnectionError | OSError):
             return True
         cur = cur.__cause__ or cur.__context__
