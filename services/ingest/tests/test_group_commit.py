@@ -145,3 +145,31 @@ async def test_two_groups_in_flight_never_share_a_department(service: Any, code:
     assert groups[2] == ["stats-140400"]  # after the first group released its department
     assert (r1.accepted, r2.accepted, r4.accepted) == (1, 1, 1)
     assert (r3.accepted, r3.corrections) == (1, 1)  # saw the first submission's fact
+
+
+async def test_submissions_arriving_within_the_linger_share_one_transaction(
+    service: Any, code: Any, register: Any
+) -> None:
+    """Submissions handed over a few ms apart (a trickle of small POSTs) are gathered into one
+    group while the writer lingers, instead of one transaction each."""
+    container, _ = service
+    cs = [code(40 + i) for i in range(4)]
+    await register(*cs)
+    writer: SubmissionWriter = container.submissions
+    writer.linger_s = 0.5
+    sizes: list[int] = []
+    write = writer._write
+
+    async def spy(group: Any) -> Any:
+        sizes.append(len(group))
+        return await write(group)
+
+    writer._write = spy  # type: ignore[method-assign]
+
+    async def trickle(i: int) -> Any:
+        await asyncio.sleep(0.02 * i)
+        return await writer.submit(RecordSubmission(f"stats-1404{i:02d}", [raw(cs[i], f"l{i}", "1")], "http"))
+
+    reports = await asyncio.gather(*(trickle(i) for i in range(4)))
+    assert [r.accepted for r in reports] == [1, 1, 1, 1]
+    assert sum(sizes) == 4 and max(sizes) >= 3, sizes  # without the linger: four groups of one

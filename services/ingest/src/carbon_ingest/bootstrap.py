@@ -33,7 +33,9 @@ class Container:
     def __post_init__(self) -> None:
         runtime = self.runtime
         self.uow = lambda: SqlUnitOfWork(runtime.sessions, runtime.name, on_commit=runtime.relay.notify)
-        self.submissions = SubmissionWriter(self.uow, self.catalogue, self.clock)
+        self.submissions = SubmissionWriter(
+            self.uow, self.catalogue, self.clock, linger_s=self.settings.group_commit_linger_ms / 1000
+        )
 
     async def start(self) -> None:
         await self.runtime.start()

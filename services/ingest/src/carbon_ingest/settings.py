@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from carbon_common.settings import ServiceSettings
@@ -19,6 +19,11 @@ class Settings(ServiceSettings):
     catalogue_path: Path | None = None
     #: records per HTTP submission (issue 3: "a department's batch, up to 10,000 records")
     max_submission_records: int = 10_000
+    #: how long the group-commit writer lets concurrent HTTP submissions gather before it takes
+    #: the next group (``INGEST_GROUP_COMMIT_LINGER_MS``; 0: take what is queued at once). Each
+    #: group is one transaction of a fixed ~12 statements whatever its size, so under a trickle of
+    #: small POSTs a few ms of gathering cuts the CPU per POST (docs/performance-notes.md, ingest)
+    group_commit_linger_ms: int = Field(default=20, ge=0, le=1000)
     #: hard maximum page size of list endpoints (DESIGN.md §9 "pagination ... with a hard maximum")
     max_page_size: int = 500
     #: Kafka ``dept.submissions.v1``: must every record carry a bearer JWT (``authorization``

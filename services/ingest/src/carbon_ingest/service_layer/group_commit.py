@@ -14,8 +14,9 @@ group of 64 three-record POSTs thus costs ~12 round trips instead of ~8 per subm
 groups may be written at once (``writers``): while one transaction waits on PostgreSQL the next
 group is taken from the departments it does not hold (a held department's later submissions wait
 for the next round, so each department's submissions are written in arrival order, also when a
-failing group is retried one by one). An idle service writes a lone submission at once — no
-timer, no added latency. A request is answered only after its submission is committed, with its
+failing group is retried one by one). A writer lets submissions gather for ``linger_s``
+(``INGEST_GROUP_COMMIT_LINGER_MS``, 20 ms) before it takes a group: a lone submission waits that
+long, and a trickle of small POSTs becomes fewer, larger transactions. A request is answered only after its submission is committed, with its
 own report.
 
 Each submission's ``FactRecorded`` events carry the ``traceparent`` of the request that sent it
@@ -60,6 +61,7 @@ class SubmissionWriter:
         clock: Clock,
         max_records: int = 20_000,
         writers: int = 2,
+        linger_s: float = 0.0,
     ) -> None:
         self._uow = uow_factory
         self._catalogue = catalogue
@@ -67,6 +69,8 @@ class SubmissionWriter:
         self.max_records = max_records
         #: transactions written at once; groups in flight together never share a department
         self.writers = writers
+        #: how long a writer lets submissions gather before taking a group (0: at once)
+        self.linger_s = linger_s
         self._queue: list[_Pending] = []
         self._tasks: set[asyncio.Task[None]] = set()
         #: departments of the groups being written (their later submissions wait in the queue)
@@ -102,6 +106,10 @@ class SubmissionWriter:
 
     async def _drain(self) -> None:
         while True:
+            if self.linger_s > 0 and sum(len(p.cmd.records) for p in self._queue) < self.max_records:
+                # a group is one transaction of a fixed number of statements: gathering for a few
+                # ms turns a trickle of small POSTs into fewer, larger transactions
+                await asyncio.sleep(self.linger_s)
             group = self._take()
             if not group:  # nothing, or only departments in flight: their writer takes them next
                 return
