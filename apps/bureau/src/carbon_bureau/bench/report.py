@@ -335,8 +335,18 @@ def summary_table(run: dict[str, Any]) -> Table:
             "",
             "",
         )
-    for name, use in ((run.get("resources") or {}).get("replay") or {}).items():
-        table.add_row(f"replay CPU: {name}", f"{use['cpu_s']} s ({use['cores']} cores)", "", "")
+    for phase in ("replay", "latency"):
+        for name, use in ((run.get("resources") or {}).get(phase) or {}).items():
+            table.add_row(f"{phase} CPU: {name}", f"{use['cpu_s']} s ({use['cores']} cores)", "", "")
+    lat = run.get("latency") or {}
+    if lat.get("ingest_post_answered_p50_s") is not None:
+        table.add_row(
+            "paced POSTs: answered p50/p99, round trip p50/p99 (s)",
+            f"{lat['ingest_post_answered_p50_s']} / {lat['ingest_post_answered_p99_s']}, "
+            f"{lat['ingest_post_round_trip_p50_s']} / {lat['ingest_post_round_trip_p99_s']}",
+            "",
+            "",
+        )
     r_events = (r.get("accounts_events"), r.get("ratings_events"))
     if any(v is not None for v in r_events):
         table.add_row("AccountUpdated / RatingIssued", f"{_fmt(r_events[0])} / {_fmt(r_events[1])}", "", "")
