@@ -41,7 +41,7 @@ def run_cmd(
         int | None,
         typer.Option(help="Service ports base..base+3 (default: 8001-8004 if free, else any free)"),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Replay HTTP requests in flight")] = 4,
+    concurrency: Annotated[int, typer.Option(help="Replay HTTP requests in flight")] = 16,
     latency_rate: Annotated[float, typer.Option(help="Paced load, facts/s")] = 1000.0,
     latency_seconds: Annotated[float, typer.Option(help="Paced load duration, s")] = 25.0,
     quote_concurrency: Annotated[int, typer.Option(help="Quote API requests in flight")] = 16,

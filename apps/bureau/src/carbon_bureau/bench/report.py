@@ -249,9 +249,12 @@ def render_markdown(runs: dict[str, dict[str, Any]]) -> str:
         "## How it is measured",
         "",
         "1. **Replay**: the dataset is generated (not timed), the enterprises are registered over HTTP (timed "
-        "separately), then every submission batch is POSTed to ingest wave by wave (`replay_http`, 4 "
-        "requests in flight, ≤ 10,000 records each). The clock starts at the first submission and stops "
-        "when, polled every 0.5 s in the service databases (read-only): ingest holds every accepted "
+        "separately), then every submission batch is POSTed to ingest wave by wave (`replay_http`, "
+        f"{(first or {}).get('options', {}).get('concurrency', 16)} requests in flight, ≤ 10,000 records each; the "
+        "province's ~100 departments report concurrently). The clock starts at the first submission and "
+        "stops when, polled every 0.5 s in the service databases once everything is sent (every 5 s "
+        "before: the counts scan tables, which costs the server CPU the pipeline needs), read-only: "
+        "ingest holds every accepted "
         "revision, accounting has applied each of them, no outbox has unpublished rows, rating's account "
         "read model equals accounting's accounts (count and calculation versions), every enterprise has a "
         "current rating and lending's read model holds exactly those rating ids. Accounts/s and ratings/s "

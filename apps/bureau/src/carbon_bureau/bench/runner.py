@@ -35,7 +35,7 @@ class BenchOptions:
     seed: int
     label: str
     port_base: int | None = None
-    concurrency: int = 4
+    concurrency: int = 16
     latency_rate: float = 1000.0
     latency_seconds: float = 25.0
     quote_concurrency: int = 16

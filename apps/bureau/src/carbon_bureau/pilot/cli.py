@@ -143,7 +143,7 @@ def replay_cmd(
     ] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Directory written by `generate`")] = None,
     prefix: Annotated[str, typer.Option("--prefix", help="Path prefix of the ingest API, e.g. /ingest")] = "",
-    concurrency: Annotated[int, typer.Option("--concurrency", help="HTTP requests in flight")] = 4,
+    concurrency: Annotated[int, typer.Option("--concurrency", help="HTTP requests in flight")] = 16,
     token: Annotated[str | None, typer.Option("--token", envvar="CARBON_TOKEN", help="Bearer token")] = None,
     seed: Seed = 2021,
     enterprises: Enterprises = PILOT_TOTAL,

@@ -129,7 +129,7 @@ async def replay_http(
     client: httpx.AsyncClient,
     *,
     prefix: str = "",
-    concurrency: int = 4,
+    concurrency: int = 16,
     rate: float | None = None,
     max_records: int = MAX_RECORDS_PER_REQUEST,
     enterprises: bool = True,
