@@ -216,9 +216,7 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 mark = observer.mark()
                 phase = await monitor.phase()
                 t_lat = time.monotonic()
-                load = await lat.paced_load(
-                    client, api["ingest"], units, opts.latency_rate, opts.latency_seconds
-                )
+                load = await lat.paced_load(api["ingest"], units, opts.latency_rate, opts.latency_seconds)
                 caught_up = await _wait_settled(probe, observer, load["units"], mark, timeout=300)
                 resources["latency"] = await phase.end(time.monotonic() - t_lat)
                 latency = lat.summarise(load, observer, mark)

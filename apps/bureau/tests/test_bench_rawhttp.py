@@ -1,0 +1,84 @@
+"""The bench's lean HTTP/1.1 client against a real HTTP server (uvicorn, in this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+
+from carbon_bureau.bench.rawhttp import HttpError, RawHttpPool
+
+seen_peers: set[Any] = set()
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Echoes the JSON body back with its length; 422 for a body that is not JSON."""
+    if scope["type"] != "http":
+        return
+    seen_peers.add(tuple(scope["client"]))
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            break
+    try:
+        out, status = orjson.dumps({"path": scope["path"], "echo": orjson.loads(body), "n": len(body)}), 200
+    except orjson.JSONDecodeError:
+        out, status = b'{"detail":"not JSON"}', 422
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": out})
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
+        await asyncio.sleep(0.01)
+    seen_peers.clear()
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    await task
+
+
+async def test_posts_json_and_reuses_keep_alive_connections(server: str) -> None:
+    pool = RawHttpPool(server + "/ingest", size=2)
+    try:
+        bodies = [
+            orjson.dumps({"department": "stats-140400", "records": [{"i": i, "名称": "长治"}]})
+            for i in range(20)
+        ]
+        answers = await asyncio.gather(*(pool.post_json("/v1/submissions", b) for b in bodies))
+        for body, (status, payload) in zip(bodies, answers, strict=True):
+            assert status == 200
+            got = orjson.loads(payload)
+            assert got == {"path": "/ingest/v1/submissions", "echo": orjson.loads(body), "n": len(body)}
+        status, payload = await pool.post_json("/v1/submissions", b"{not json")
+        assert status == 422 and b"not JSON" in payload
+    finally:
+        await pool.close()
+    assert len(seen_peers) <= 2  # 21 requests over at most two connections
+
+
+async def test_a_refused_connection_is_an_http_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once the socket is closed
+    pool = RawHttpPool(f"http://127.0.0.1:{port}")
+    with pytest.raises(HttpError, match="connect"):
+        await pool.post_json("/x", b"{}")
+
+
+def test_only_plain_http_origins() -> None:
+    with pytest.raises(ValueError):
+        RawHttpPool("https://example.org")
