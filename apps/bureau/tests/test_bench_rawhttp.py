@@ -82,3 +82,15 @@ async def test_a_refused_connection_is_an_http_error() -> None:
 def test_only_plain_http_origins() -> None:
     with pytest.raises(ValueError):
         RawHttpPool("https://example.org")
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced(server: str) -> None:
+    pool = RawHttpPool(server, size=1)
+    try:
+        assert (await pool.post_json("/a", b"{}"))[0] == 200
+        (_, writer) = pool._idle[0]
+        writer.transport.abort()  # as if the server had timed the keep-alive connection out
+        status, payload = await pool.post_json("/b", b'{"x": 1}')
+        assert status == 200 and orjson.loads(payload)["echo"] == {"x": 1}
+    finally:
+        await pool.close()

@@ -217,6 +217,8 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
                 phase = await monitor.phase()
                 t_lat = time.monotonic()
                 load = await lat.paced_load(api["ingest"], units, opts.latency_rate, opts.latency_seconds)
+                if load["errors"]:
+                    run["notes"].append(f"paced load errors (first 3): {load['errors'][:3]}")
                 caught_up = await _wait_settled(probe, observer, load["units"], mark, timeout=300)
                 resources["latency"] = await phase.end(time.monotonic() - t_lat)
                 latency = lat.summarise(load, observer, mark)
