@@ -1,4 +1,4 @@
-"""Verified bearer tokens are remembered until they expire (entrypoints/token_cache.py): a
+"""Verified bearer tokens are remembered until they expire (carbon_common/token_cache.py): a
 department's token is verified once, not with every submission — and the cache never lets an
 expired, forged or other organisation's token through."""
 
@@ -12,7 +12,7 @@ import pytest
 from carbon_common.auth import Principal, TokenVerifier, mint_dev_token
 from carbon_common.problems import ProblemError
 from carbon_common.settings import AuthSettings, Environment
-from carbon_ingest.entrypoints.token_cache import CachingVerifier
+from carbon_common.token_cache import CachingVerifier
 
 DEPT = "stats-140400"
 

@@ -16,10 +16,10 @@ from sqlalchemy import func, select, update
 
 from carbon_common.auth import Principal, mint_dev_token
 from carbon_common.problems import ProblemError
+from carbon_common.token_cache import CachingVerifier
 from carbon_lending.adapters.orm import current_ratings, outbox, quotes
 from carbon_lending.domain.pricing import Collateral, QuoteRequest
 from carbon_lending.domain.ratchet import KpiTarget
-from carbon_lending.entrypoints.token_cache import CachingVerifier
 from carbon_lending.service_layer.quotes import RequestQuote, request_hash
 
 A = {"X-Org": "bank-fast-a"}

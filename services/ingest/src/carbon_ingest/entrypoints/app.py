@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
+from carbon_common.token_cache import cache_verified_tokens
 from carbon_ingest.bootstrap import Container, bootstrap
 from carbon_ingest.entrypoints.routes import catalogue, enterprises, evidence, quality, submissions
-from carbon_ingest.entrypoints.token_cache import cache_verified_tokens
 from carbon_ingest.settings import Settings
 
 DESCRIPTION = """

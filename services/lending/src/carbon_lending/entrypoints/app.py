@@ -11,10 +11,10 @@ from fastapi import FastAPI
 
 from carbon_common.auth import install_auth
 from carbon_common.http import container_lifespan, container_readiness, finish_app
+from carbon_common.token_cache import cache_verified_tokens
 from carbon_lending.bootstrap import Container, bootstrap
 from carbon_lending.entrypoints import routes_loans, routes_policy, routes_quotes
 from carbon_lending.entrypoints.deps import install_domain_errors
-from carbon_lending.entrypoints.token_cache import cache_verified_tokens
 from carbon_lending.settings import Settings
 
 DESCRIPTION = """
