@@ -193,3 +193,23 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection under ``session``, inside the session's transaction.
+
+    Hot paths send fixed statements straight to it (prepared once per connection, no SQLAlchemy
+    compile or row processing per call). SQLAlchemy's asyncpg adapter sends BEGIN lazily, with
+    its first statement: a statement sent to asyncpg before that would run outside the unit of
+    work's transaction (and an advisory xact lock would be released at once), so the transaction
+    is started here first."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
+        if not session.info.get("begun"):
+            await session.execute(text("SELECT 1"))
+            session.info["begun"] = True
+    elif not adapter._started:
+        await adapter._start_transaction()
+    return raw.driver_connection

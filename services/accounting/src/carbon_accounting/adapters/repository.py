@@ -31,6 +31,7 @@ from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import NO_ATTRIBUTES, AccountFigures, CrossCheck, Enterprise, Fact
 from carbon_accounting.domain.rollup import MonthlyAccount
 from carbon_accounting.service_layer.ports import FactorSetChange, Pair, StoredAccount
+from carbon_common.db import driver_connection
 
 
 class _Raw(NamedTuple):
@@ -278,19 +279,7 @@ class SqlRepository:
 
     async def _driver(self) -> Any:
         """The asyncpg connection under the session, inside the unit of work's transaction."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
-        # sent to asyncpg before that would run outside the transaction (and an advisory xact
-        # lock would be released at once). The same approach as ingest's repository.
-        adapter: Any = raw.dbapi_connection
-        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
-            if not self.session.info.get("begun"):
-                await self.session.execute(text("SELECT 1"))
-                self.session.info["begun"] = True
-        elif not adapter._started:
-            await adapter._start_transaction()
-        return raw.driver_connection
+        return await driver_connection(self.session)
 
     async def _fetch(self, query: _Raw, params: dict[str, Any]) -> list[Any]:
         return list(await (await self._driver()).fetch(query.sql, *[params[n] for n in query.names]))

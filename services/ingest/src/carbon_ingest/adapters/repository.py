@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
+from carbon_common.db import driver_connection
 from carbon_common.inbox import claim
 from carbon_ingest.adapters.orm import (
     enterprises,
@@ -359,21 +360,8 @@ class SqlRepository:
         await (await self._driver()).execute(sql, *args)
 
     async def _driver(self) -> Any:
-        """The asyncpg connection under the session (its transaction): the hot path's fixed
-        statements go straight to it — no SQLAlchemy compile/row processing per call."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
-        # sent to asyncpg before that would run outside the unit of work's transaction (and an
-        # advisory xact lock would be released at once)
-        adapter: Any = raw.dbapi_connection
-        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
-            if not self.session.info.get("begun"):
-                await self.session.execute(text("SELECT 1"))
-                self.session.info["begun"] = True
-        elif not adapter._started:
-            await adapter._start_transaction()
-        return raw.driver_connection
+        """The asyncpg connection under the session, inside the unit of work's transaction."""
+        return await driver_connection(self.session)
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(

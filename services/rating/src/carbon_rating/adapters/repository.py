@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, text, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from carbon_common.db import driver_connection
 from carbon_common.inbox import claim
 from carbon_rating.adapters import statements as sql
 from carbon_rating.adapters.orm import (
@@ -133,20 +134,8 @@ class SqlRatingRepository:
         return new
 
     async def _driver(self) -> Any:
-        """The asyncpg connection under the session, inside the unit of work's transaction: the
-        consumer's hot-path statements go straight to it."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: a statement
-        # sent to asyncpg before that would run outside the unit of work's transaction
-        adapter: Any = raw.dbapi_connection
-        if not hasattr(adapter, "_started"):  # another adapter version: let SQLAlchemy begin
-            if not self.session.info.get("begun"):
-                await self.session.execute(text("SELECT 1"))
-                self.session.info["begun"] = True
-        elif not adapter._started:
-            await adapter._start_transaction()
-        return raw.driver_connection
+        """The asyncpg connection under the session, inside the unit of work's transaction."""
+        return await driver_connection(self.session)
 
     # --- read models ---------------------------------------------------------------------------
     async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> None:
