@@ -113,6 +113,23 @@ def header_map(headers: Any) -> dict[str, str]:
     return out
 
 
+def core_headers(headers: Any) -> tuple[Any, Any, Any, Any]:
+    """The raw ``ce_type``, ``ce_specversion``, ``ce_id`` and ``ce_time`` header values (None when
+    absent; later duplicates win, as in :func:`header_map`), without decoding anything: for a
+    consumer's fast path that recognises a record before deciding to decode it."""
+    ce_type = spec = ce_id = ce_time = None
+    for k, v in headers or ():
+        if k == "ce_type":
+            ce_type = v
+        elif k == "ce_specversion":
+            spec = v
+        elif k == "ce_id":
+            ce_id = v
+        elif k == "ce_time":
+            ce_time = v
+    return ce_type, spec, ce_id, ce_time
+
+
 def decode(value: bytes | None, headers: Any, registry: dict[str, type[Event]]) -> Envelope[Event]:
     """Kafka record → Envelope, or ``ContractError`` naming what is wrong."""
     h = header_map(headers)

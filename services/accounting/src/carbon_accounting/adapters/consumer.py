@@ -47,7 +47,7 @@ from carbon_common.events import (
     Topics,
     decode,
 )
-from carbon_common.events.envelope import SPEC_VERSION
+from carbon_common.events.envelope import SPEC_VERSION, core_headers
 
 log = logging.getLogger("carbon_accounting.consumer")
 
@@ -152,16 +152,7 @@ def _plain_attributes(attrs: Any) -> bool:
 
 def _fast_fact(record: Record) -> Inbound | None:
     """A FactRecorded in its producer's canonical shape → Inbound; None: use the full decode."""
-    ce_type = spec = ce_id = ce_time = None
-    for k, v in record.headers:  # later duplicates win, as in ``header_map``
-        if k == "ce_type":
-            ce_type = v
-        elif k == "ce_specversion":
-            spec = v
-        elif k == "ce_id":
-            ce_id = v
-        elif k == "ce_time":
-            ce_time = v
+    ce_type, spec, ce_id, ce_time = core_headers(record.headers)
     if ce_type != _FACT_TYPE or spec != _SPEC or type(ce_id) is not bytes or not ce_id:
         return None
     if ce_time is not None:

@@ -28,7 +28,7 @@ import orjson
 
 from carbon_common.bus.port import Decoded, Decoder, PoisonRecord, Record, envelope_decoder
 from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, Event, FactRecorded, Topics
-from carbon_common.events.envelope import SPEC_VERSION
+from carbon_common.events.envelope import SPEC_VERSION, core_headers
 from carbon_rating.domain.inputs import AccountMonth, ConductFact, EnterpriseProfile
 from carbon_rating.domain.methodology import STAGES, Methodology
 from carbon_rating.service_layer.commands import ApplyInputs
@@ -60,16 +60,7 @@ _SPEC = SPEC_VERSION.encode()
 def _ignored_fact(record: Record) -> IgnoredFact | None:
     """The record as an ``IgnoredFact`` when it is a well-formed ``FactRecorded`` (headers, JSON
     object) whose string ``indicator`` rating does not keep; None when it needs the full decoder."""
-    ce_type = spec = ce_id = ce_time = None
-    for k, v in record.headers:
-        if k == "ce_type":
-            ce_type = v
-        elif k == "ce_specversion":
-            spec = v
-        elif k == "ce_id":
-            ce_id = v
-        elif k == "ce_time":
-            ce_time = v
+    ce_type, spec, ce_id, ce_time = core_headers(record.headers)
     if ce_type != _FACT_TYPE or spec != _SPEC or not ce_id or not ce_time or record.value is None:
         return None
     try:
