@@ -1,4 +1,4 @@
-"""The bench's lean HTTP/1.1 client against a real HTTP server (uvicorn, in this process)."""
+"""The lean HTTP/1.1 client (bench load and replay) against a real HTTP server (uvicorn, in this process)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import uvicorn
 
-from carbon_bureau.bench.rawhttp import HttpError, RawHttpPool
+from carbon_bureau.pilot import generate, replay_http
+from carbon_bureau.pilot.rawhttp import HttpError, RawHttpPool
 
 seen_peers: set[Any] = set()
 
@@ -36,19 +38,81 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": out})
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[str]:
+received: list[tuple[str, str, int]] = []
+
+
+async def ingest_like(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers like ingest: 201 per enterprise; per submission, every third record (positions
+    0, 3, 6, ...) rejected and the others accepted, so the tallied counts depend on what was sent."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            break
+    doc = orjson.loads(body)
+    if scope["path"].endswith("/v1/enterprises"):
+        status, out = 201, b"{}"
+    else:
+        records = doc["records"]
+        received.append((scope["path"], doc["department"], len(records)))
+        rejected = len(range(0, len(records), 3))
+        status = 200
+        out = orjson.dumps({"accepted": len(records) - rejected, "rejected": [{}] * rejected})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": out})
+
+
+async def _serve(asgi: Any) -> AsyncIterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(srv.serve())
     while not srv.started:  # noqa: ASYNC110  (uvicorn exposes a flag, not an event)
         await asyncio.sleep(0.01)
     seen_peers.clear()
+    received.clear()
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     await task
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[str]:
+    async for url in _serve(app):
+        yield url
+
+
+@pytest.fixture
+async def ingest_server() -> AsyncIterator[str]:
+    async for url in _serve(ingest_like):
+        yield url
+
+
+async def test_a_replay_through_the_lean_client_sends_and_tallies_like_httpx(ingest_server: str) -> None:
+    dataset = generate(seed=7, enterprises=6, months=2)
+    lean = RawHttpPool(ingest_server + "/ingest", size=4)
+    try:
+        by_lean = await replay_http(dataset, lean, concurrency=4)
+    finally:
+        await lean.close()
+    sent_lean = sorted(received)
+    received.clear()
+    async with httpx.AsyncClient(base_url=ingest_server) as client:
+        by_httpx = await replay_http(dataset, client, prefix="/ingest", concurrency=4)
+    assert sorted(received) == sent_lean
+    assert {p for p, _, _ in sent_lean} == {"/ingest/v1/submissions"}
+    assert sum(n for _, _, n in sent_lean) == dataset.record_count == by_lean.records
+    rejected = sum(len(range(0, len(b["records"]), 3)) for b in dataset.submissions)
+    for result in (by_lean, by_httpx):
+        assert not result.errors
+        assert result.enterprises == len(dataset.enterprises)
+        assert (result.accepted, result.rejected) == (dataset.record_count - rejected, rejected)
+        assert result.statuses[201] == len(dataset.enterprises)
 
 
 async def test_posts_json_and_reuses_keep_alive_connections(server: str) -> None:

@@ -105,3 +105,30 @@ async def test_purge_deletes_only_rows_published_before_the_retention(
             await s.execute(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
         ).scalar_one()
     assert (left, pending) == (3, 1)
+
+
+class _FailingBus(InMemoryBus):
+    """Refuses every publish (a broker that is down)."""
+
+    async def publish(self, records: Sequence[Any]) -> None:
+        raise ConnectionError("broker unavailable")
+
+
+async def test_a_failed_publish_leaves_the_batch_unsent_and_a_later_round_sends_it_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with UnitOfWork(sessions, "producer") as uow:
+        ids = [uow.emit(EXAMPLES[FactRecorded]).id for _ in range(5)]
+        await uow.commit()
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(sessions, _FailingBus(), "test", batch_size=3).relay_once()
+    async with sessions() as s:
+        pending = (
+            await s.execute(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.published_at.is_(None)))
+        ).scalar_one()
+    assert pending == 5  # the mark of the failed round was rolled back
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, bus, "test", batch_size=3)
+    assert [await relay.relay_once() for _ in range(3)] == [3, 2, 0]
+    sent = [dict(r.headers)["ce_id"].decode() for r in bus.records(Topics.FACTS)]
+    assert sent == ids  # outbox (commit) order, across two rounds

@@ -103,13 +103,17 @@ async def flush_outbox(session: AsyncSession) -> None:
     )
 
 
-#: fixed statements (prepared once per connection): headers come back as JSON text for orjson, and
-#: the batch is marked with one array parameter instead of an ``IN`` list of a thousand binds
-_PENDING = text(
-    "SELECT id, topic, key, value, headers::text FROM outbox WHERE published_at IS NULL "
-    "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+#: one fixed statement (prepared once per connection) takes the next batch and marks it sent, inside
+#: the relay's transaction, which commits only once the bus has acknowledged the batch (a failed
+#: publish rolls the mark back). Rows another relay holds are skipped; headers come back as JSON
+#: text for orjson. It replaced a ``SELECT ... FOR UPDATE SKIP LOCKED`` followed by an ``UPDATE``
+#: of the same ids: the row locks were a second write of every row (docs/performance-notes.md).
+_TAKE = text(
+    "WITH batch AS (SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT :n "
+    "FOR UPDATE SKIP LOCKED) "
+    "UPDATE outbox o SET published_at = now() FROM batch WHERE o.id = batch.id "
+    "RETURNING o.id, o.topic, o.key, o.value, o.headers::text"
 )
-_MARK = text("UPDATE outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))")
 
 
 class OutboxRelay:
@@ -180,7 +184,7 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         async with self._sessions() as session, session.begin():
-            rows = (await session.execute(_PENDING, {"n": self._batch})).all()
+            rows = sorted((await session.execute(_TAKE, {"n": self._batch})).all())  # RETURNING: any order
             if not rows:
                 OUTBOX_PENDING.labels(self._service).set(0)
                 OUTBOX_AGE.labels(self._service).set(0)
@@ -190,7 +194,6 @@ class OutboxRelay:
                 for _, topic, key, value, headers in rows
             ]
             await self._bus.publish(records)
-            await session.execute(_MARK, {"ids": [r[0] for r in rows]})
         OUTBOX_RELAYED.labels(self._service).inc(len(rows))
         return len(rows)
 

@@ -19,8 +19,9 @@ from typing import Any
 
 import orjson
 
+from carbon_bureau.pilot.rawhttp import HttpError, RawHttpPool
+
 from .observer import Seen, TopicObserver
-from .rawhttp import HttpError, RawHttpPool
 from .stats import percentile, rounded
 
 TICK = 0.1

@@ -23,6 +23,7 @@ import orjson
 from carbon_common.events.topics import Topics
 
 from .dataset import PilotDataset
+from .rawhttp import HttpError, RawHttpPool
 
 MAX_RECORDS_PER_REQUEST = 10_000
 _KAFKA_WINDOW = 10_000  # records in flight before waiting for their acknowledgements
@@ -67,49 +68,63 @@ class Pacer:
             await asyncio.sleep(due - now)
 
 
-def _tally(result: ReplayResult, response: httpx.Response) -> None:
+def _tally(result: ReplayResult, body: bytes) -> None:
     """Add the receiver's accepted/rejected counts, whatever shape it uses (int or list)."""
     try:
-        body = response.json()
-    except ValueError:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return
-    if not isinstance(body, dict):
+    if not isinstance(parsed, dict):
         return
     for key in ("accepted", "rejected"):
-        value = body.get(key)
+        value = parsed.get(key)
         n = value if isinstance(value, int) else len(value) if isinstance(value, list) else 0
         setattr(result, key, getattr(result, key) + n)
 
 
+#: what a replay posts through: an httpx client (any base URL, an ASGI app, TLS, auth headers) or
+#: the lean keep-alive client (the bench: httpx cost the bench's own process 0.12 of a core)
+Client = httpx.AsyncClient | RawHttpPool
+
+
+async def _send(client: Client, url: str, content: bytes) -> tuple[int, bytes]:
+    """POST JSON bytes; (status, body). Transport failures raise ``_TRANSPORT_ERRORS``."""
+    if isinstance(client, RawHttpPool):
+        return await client.post_json(url, content)
+    response = await client.post(url, content=content, headers={"content-type": "application/json"})
+    return response.status_code, response.content
+
+
+_TRANSPORT_ERRORS = (httpx.TransportError, HttpError, OSError, TimeoutError)
+
+
 async def _post(
-    client: httpx.AsyncClient,
+    client: Client,
     url: str,
     body: Any,
     result: ReplayResult,
     *,
     retries: int,
     ok: tuple[int, ...] = (),
-) -> httpx.Response | None:
-    """POST with bounded retries on transport errors, 429 and 5xx."""
+) -> bytes | None:
+    """POST with bounded retries on transport errors, 429 and 5xx; the response body, or None."""
     content = orjson.dumps(body)
-    headers = {"content-type": "application/json"}
     for attempt in range(retries + 1):
         try:
-            response = await client.post(url, content=content, headers=headers)
-        except httpx.TransportError as exc:
+            status, payload = await _send(client, url, content)
+        except _TRANSPORT_ERRORS as exc:
             if attempt == retries:
                 result.errors.append(f"{url}: {type(exc).__name__}: {exc}")
                 return None
         else:
             result.requests += 1
-            status = response.status_code
             if (status == 429 or status >= 500) and attempt < retries:
                 await asyncio.sleep(0.2 * 2**attempt)
                 continue
             result.statuses[status] += 1
             if status >= 400 and status not in ok:
-                result.errors.append(f"{url}: HTTP {status}: {response.text[:300]}")
-            return response
+                result.errors.append(f"{url}: HTTP {status}: {payload[:300].decode(errors='replace')}")
+            return payload
         await asyncio.sleep(0.2 * 2**attempt)
     return None
 
@@ -126,7 +141,7 @@ async def _bounded(tasks: list[Callable[[], Awaitable[None]]], concurrency: int)
 
 async def replay_http(
     dataset: PilotDataset,
-    client: httpx.AsyncClient,
+    client: Client,
     *,
     prefix: str = "",
     concurrency: int = 16,
@@ -138,7 +153,7 @@ async def replay_http(
     on_records: Progress | None = None,
 ) -> ReplayResult:
     """Send the enterprises (``POST {prefix}/v1/enterprises``) then the batches
-    (``POST {prefix}/v1/submissions``) through ``client`` (its ``base_url`` decides where).
+    (``POST {prefix}/v1/submissions``) through ``client`` (its base URL decides where).
 
     ``prefix`` is e.g. ``/ingest`` when ingest is mounted under it in the embedded app.
     """
@@ -163,11 +178,11 @@ async def replay_http(
     def batch_task(dept: str, records: list[dict[str, Any]]) -> Callable[[], Awaitable[None]]:
         async def task() -> None:
             await pacer.take(len(records))
-            response = await _post(
+            payload = await _post(
                 client, url, {"department": dept, "records": records}, result, retries=retries
             )
-            if response is not None:
-                _tally(result, response)
+            if payload is not None:
+                _tally(result, payload)
             result.records += len(records)
             if on_records:
                 on_records(len(records))
