@@ -3,7 +3,7 @@
 The fault point ``uow.before_commit:ingest.facts.v1`` makes accounting announce (in its log) that
 it has applied the fact inside its transaction and is about to commit, then wait; the test kills
 it there with SIGKILL and starts it again. Offsets are committed only after the database commit,
-so the fact is redelivered; the inbox makes the redelivery count once. Exactly one
+so the fact is redelivered; its key in accounting's fact history makes the redelivery count once. Exactly one
 ``AccountUpdated`` with the right figure must come out.
 """
 

@@ -134,6 +134,31 @@ async def backend_cpu(url: str) -> dict[int, float]:
     return out
 
 
+def _asyncpg_url(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def pgss(url: str, reset: bool) -> list[tuple[float, int, int, str]]:
+    """This database's pg_stat_statements (exec ms, calls, rows, query), after an optional reset."""
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_url(url))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        dbid = await conn.fetchval("SELECT oid FROM pg_database WHERE datname = current_database()")
+        if reset:
+            await conn.execute("SELECT pg_stat_statements_reset(0, $1, 0)", dbid)
+            return []
+        rows = await conn.fetch(
+            "SELECT total_exec_time, calls, rows, query FROM pg_stat_statements WHERE dbid = $1"
+            " ORDER BY total_exec_time DESC",
+            dbid,
+        )
+    finally:
+        await conn.close()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
 async def main(n: int, enterprises: int, batch: int) -> None:
     url = await fresh_database("acct_bench")
     await upgrade_head(Path(carbon_accounting.__file__).parent / "migrations", url)
@@ -155,6 +180,9 @@ async def main(n: int, enterprises: int, batch: int) -> None:
 
         profiler = Profiler(async_mode="enabled")
         profiler.start()
+    use_pgss = bool(os.environ.get("PGSS"))
+    if use_pgss:
+        await pgss(url, reset=True)
     pg0 = await backend_cpu(url)
     t0, c0 = time.perf_counter(), time.process_time()
     await bus.drain(timeout=3600)
@@ -166,6 +194,14 @@ async def main(n: int, enterprises: int, batch: int) -> None:
         profiler.stop()
         profiler.print(show_all=False)
     pg_cpu = sum(v - pg0.get(pid, 0.0) for pid, v in pg1.items())
+    if use_pgss:
+        stats = [s for s in await pgss(url, reset=False) if "pg_stat_statements" not in s[3]]
+        total = sum(s[0] for s in stats)
+        print(f"pg_stat_statements: total exec {total:.0f} ms = {total / n * 1000:.1f} µs/fact")
+        for ms, calls, rows, query in stats[:8]:
+            print(
+                f"  {ms:8.0f} ms {ms / n * 1000:6.1f} µs/fact {calls:6d} calls {rows:8d} rows  {query[:90]}"
+            )
     emitted = len(bus.records(Topics.ACCOUNTS))
     print(
         f"ORDER={os.environ.get('ORDER', 'dept')} batch {batch}: {n} facts, {enterprises} enterprises,"
@@ -175,7 +211,10 @@ async def main(n: int, enterprises: int, batch: int) -> None:
     )
     await bus.stop()
     await container.stop()
-    await drop_database(url)
+    if os.environ.get("KEEP"):  # keep the database for EXPLAIN and the like
+        print(f"kept {url}")
+    else:
+        await drop_database(url)
 
 
 if __name__ == "__main__":

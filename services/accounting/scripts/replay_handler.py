@@ -6,7 +6,7 @@
 No bus: records are encoded once, then decoded and handed to ``batch_handler`` in consumer-sized
 batches, in the order departments submit them (month by month, department by department), so an
 enterprise-month is touched by several batches as in a real replay. The clock covers decode +
-inbox claim + apply + commit of every batch (what the consumer does per ``getmany``); the outbox
+apply + commit of every batch (what the consumer does per ``getmany``); the outbox
 relay, which runs beside the consumer, is timed separately. The CPU time of this process is printed
 too: on a shared machine it is steadier than the wall clock (PostgreSQL's own CPU is not in it). ``PROFILE=1`` wraps the replay in
 pyinstrument (async-aware) and prints the call tree. ``ORDER=month`` groups each enterprise's facts

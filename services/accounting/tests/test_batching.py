@@ -4,7 +4,8 @@ batch touches, carrying the month's state after the whole batch; none for a mont
 change (a redelivery, a stale or identical revision, a family accounting does not use); the
 versions of a month count its changes; and the last event of every month is the account computed
 from all its facts at once. Also: the facts upsert takes the shared accounts lock and writes the
-inbox in its own statement."""
+facts in its own statement; a redelivered batch (a crash between the database commit and the
+offset commit) changes nothing and emits nothing, with no inbox row per event."""
 
 from __future__ import annotations
 
@@ -180,9 +181,7 @@ async def test_a_batch_publishes_each_touched_month_once_and_only_when_it_change
     assert set(published) == expected_pairs  # no event for a month with no accounted fact
 
 
-async def test_the_facts_upsert_takes_the_shared_lock_and_writes_the_inbox(
-    quiet: tuple[Container, InMemoryBus],
-) -> None:
+async def test_the_facts_upsert_takes_the_shared_lock(quiet: tuple[Container, InMemoryBus]) -> None:
     container, _ = quiet
     code = credit_code()
     record = fact_record(code, "2024-03", 0, 1, Decimal("5"))
@@ -190,7 +189,6 @@ async def test_the_facts_upsert_takes_the_shared_lock_and_writes_the_inbox(
     assert item.fact is not None
     for attempt in range(2):  # the second time nothing changes: the lock is taken all the same
         async with container.uow() as uow:
-            uow.repo.stage_inbox("accounting:test", [item.id, f"ignored-{code}"])
             changed = await uow.repo.upsert_facts([item.fact], lock_accounts=True)
             assert changed == ({(code, "2024-03")} if attempt == 0 else set())
             held = await uow.session.scalar(
@@ -201,39 +199,116 @@ async def test_the_facts_upsert_takes_the_shared_lock_and_writes_the_inbox(
                 {"k": ACCOUNTS_LOCK_KEY},
             )
             assert held == 1
-            await uow.repo.flush_inbox()  # nothing left to write: the upsert took the claims
             await uow.commit()
     async with container.uow() as uow:
-        claimed = (
-            await uow.session.execute(
-                text(
-                    "SELECT event_id FROM inbox WHERE consumer = 'accounting:test' AND event_id = ANY(:ids)"
-                ),
-                {"ids": [item.id, f"ignored-{code}"]},
-            )
-        ).scalars()
-        assert sorted(claimed) == sorted([item.id, f"ignored-{code}"])
         history = await uow.repo.fact_history(item.fact.fact_key)
     assert [(f.revision, f.value) for f in history] == [(1, Decimal("5"))]
 
 
-async def test_a_batch_of_ignored_families_only_writes_the_inbox(
-    quiet: tuple[Container, InMemoryBus],
-) -> None:
+async def test_a_batch_of_ignored_families_stores_nothing(quiet: tuple[Container, InMemoryBus]) -> None:
     container, bus = quiet
     code = credit_code()
     records = [fact_record(code, "2024-04", 5, 1, Decimal("1")) for _ in range(3)]
     assert await run_batch(container, bus, records) == []
-    ids = [decode_record(r).id for r in records]
     async with container.uow() as uow:
-        n = await uow.session.scalar(
-            text("SELECT count(*) FROM inbox WHERE consumer = :c AND event_id = ANY(:ids)"),
-            {"c": f"accounting:{Topics.FACTS}", "ids": ids},
-        )
         stored = await uow.session.scalar(
             text("SELECT count(*) FROM facts WHERE credit_code = :c"), {"c": code}
         )
-    assert n == 3 and stored == 0
+        history = await uow.session.scalar(
+            text("SELECT count(*) FROM fact_history WHERE credit_code = :c"), {"c": code}
+        )
+        inbox = await uow.session.scalar(text("SELECT count(*) FROM inbox"))
+    assert stored == 0 and history == 0 and inbox == 0
+
+
+async def _state(container: Container, codes: list[str]) -> tuple[Any, ...]:
+    """Everything a batch can change for these enterprises (timestamps aside), and the outbox."""
+    params = {"c": codes}
+    async with container.uow() as uow:
+        run = uow.session.execute
+        facts = (
+            await run(
+                text(
+                    "SELECT fact_key, fact_id, revision, value::text, received_at FROM facts"
+                    " WHERE credit_code = ANY(:c) ORDER BY fact_key"
+                ),
+                params,
+            )
+        ).all()
+        history = (
+            await run(
+                text(
+                    "SELECT fact_key, revision, fact_id, value::text, received_at FROM fact_history"
+                    " WHERE credit_code = ANY(:c) ORDER BY fact_key, revision"
+                ),
+                params,
+            )
+        ).all()
+        accounts = (
+            await run(
+                text(
+                    "SELECT credit_code, period, total_tco2::text, fact_count, calculation_version,"
+                    " updated_at FROM accounts WHERE credit_code = ANY(:c) ORDER BY 1, 2"
+                ),
+                params,
+            )
+        ).all()
+        outbox = await uow.session.scalar(text("SELECT count(*) FROM outbox"))
+        inbox = await uow.session.scalar(text("SELECT count(*) FROM inbox"))
+    return facts, history, accounts, outbox, inbox
+
+
+def _quiet_container(db_url: str, bus: InMemoryBus) -> Container:
+    settings_ = Settings(
+        postgres=PostgresSettings(url=db_url, pool_size=2, max_overflow=2), run_workers=False
+    )  # type: ignore[arg-type]
+    return bootstrap(settings_, bus=bus)
+
+
+async def test_a_batch_redelivered_after_a_crash_changes_nothing_and_emits_nothing(db_url: str) -> None:
+    """A crash after the database commit but before the offset commit: the restarted consumer
+    (a new container on the same database) gets the same batch again, and then a batch that
+    overlaps it (a redelivery cut differently, with one new fact): only the new fact counts."""
+    codes = [credit_code(), credit_code()]
+    batch = [
+        fact_record(codes[0], "2024-06", 0, 1, Decimal("10")),
+        fact_record(codes[0], "2024-06", 2, 1, Decimal("100")),
+        fact_record(codes[0], "2024-06", 0, 2, Decimal("11")),  # a correction in the same batch
+        fact_record(codes[1], "2024-06", 1, 1, Decimal("3")),
+        fact_record(codes[1], "2024-07", 5, 1, Decimal("1")),  # a family accounting ignores
+    ]
+    bus = InMemoryBus()
+    container = _quiet_container(db_url, bus)
+    await container.start()
+    try:
+        first = await run_batch(container, bus, batch)
+        before = await _state(container, codes)
+    finally:
+        await container.stop()  # the crash: the offsets of ``batch`` were never committed
+    assert sorted((e.credit_code, e.period) for e in first) == sorted(
+        [(codes[0], "2024-06"), (codes[1], "2024-06")]
+    )
+    facts, history, accounts, outbox, inbox = before
+    # the in-batch correction supersedes revision 1 before anything is stored
+    assert (len(facts), len(history), len(accounts), inbox) == (3, 3, 2, 0)
+
+    bus2 = InMemoryBus()
+    restarted = _quiet_container(db_url, bus2)
+    await restarted.start()
+    try:
+        assert await run_batch(restarted, bus2, batch) == []
+        assert await _state(restarted, codes) == before  # not a row, not a timestamp changed
+        new = fact_record(codes[1], "2024-06", 3, 1, Decimal("7"))
+        [event] = await run_batch(restarted, bus2, [*batch[2:], new, *batch[:2]])
+        after = await _state(restarted, codes)
+    finally:
+        await restarted.stop()
+    assert (event.credit_code, event.period, event.calculation_version) == (codes[1], "2024-06", 2)
+    assert event.fact_count == 2
+    assert set(facts) < set(after[0]) and len(after[0]) == len(facts) + 1
+    assert set(history) < set(after[1]) and len(after[1]) == len(history) + 1
+    assert after[2][0] == accounts[0]  # the other enterprise's month is untouched
+    assert after[3:] == (outbox + 1, 0)
 
 
 async def test_no_event_for_a_batch_that_changes_nothing_and_one_for_many_changes(

@@ -1,4 +1,4 @@
-"""The inbound event adapter: bus batches → inbox claim → commands → one commit.
+"""The inbound event adapter: bus batches → commands → one commit.
 
 It lives in ``adapters`` (not ``entrypoints``) because the composition root must wire the
 subscription and import-linter forbids ``bootstrap`` from importing ``entrypoints``.
@@ -7,6 +7,14 @@ Tolerant reader: enterprise events become the directory read model; ``FactRecord
 families accounting uses become facts (others — compliance, ETS, transition, capex — are
 claimed and ignored). A fact in a unit accounting cannot interpret, or a non-finite value, can
 never be applied: it is raised as ``PoisonRecord`` and dead-lettered; the rest of the batch goes on.
+
+**Idempotency without an inbox.** Every effect of a batch is idempotent on its natural key, so
+a redelivered batch (e.g. after a crash between the database commit and the offset commit)
+changes nothing and emits nothing: a fact revision already seen conflicts on
+``fact_history``'s key (``fact_key``, ``revision``) and is not higher than the current one, so
+no current fact changes and no month is recomputed; a directory entry keeps the highest
+revision and restates months only when its industry changes. No per-event inbox row is
+written (it used to be, without being read: a quarter of the facts upsert's database time).
 
 **Decoding** (``decode_record``, the subscription's decoder): a ``FactRecorded`` in the exact
 shape its producer writes (``model_dump_json``: plain JSON types, a decimal string value, an ISO
@@ -22,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -58,7 +65,7 @@ TOPICS = (Topics.ENTERPRISES, Topics.FACTS)
 class Inbound(NamedTuple):
     """One decoded record, as accounting uses it."""
 
-    id: str  #: the event id (``ce_id``), claimed in the inbox
+    id: str  #: the event id (``ce_id``), for logs and tests
     fact: Fact | None = None  #: a fact of an accounted family
     enterprise: Enterprise | None = None  #: a directory entry
     unusable: str | None = None  #: why this fact can never be accounted (dead-lettered)
@@ -235,19 +242,11 @@ def batch_handler(
     uow_factory: Callable[[], SqlUnitOfWork], factor_sets: FactorSets, tolerance: Decimal = TOLERANCE
 ) -> Callable[[Sequence[Decoded[Inbound]]], Any]:
     async def handle(batch: Sequence[Decoded[Inbound]]) -> None:
-        by_topic: dict[str, list[str]] = defaultdict(list)
-        for d in batch:
-            if d.item.unusable is not None:  # before any database work: it is dead-lettered anyway
-                raise PoisonRecord(d.record, d.item.unusable)
-            by_topic[d.record.topic].append(d.item.id)
+        # a fact that can never be applied is raised before any database work (dead-lettered)
         cmd = to_command(batch)
         async with uow_factory() as uow:
-            # the inbox records every event id of the batch (written with the facts upsert); the
-            # batch is applied whole, as every effect is idempotent (``stage_inbox``)
-            for topic, ids in by_topic.items():
-                uow.repo.stage_inbox(f"{GROUP}:{topic}", ids)
+            # the batch is applied whole: every effect is idempotent on its natural key (above)
             outcome = await apply_batch(uow, cmd, factor_sets, tolerance)
-            await uow.repo.flush_inbox()
             await uow.commit()
         log.debug("batch applied", extra={"records": len(batch), "restated": outcome.restated})
 

@@ -1,7 +1,10 @@
 """Tables of the accounting database (one MetaData, including the outbox and inbox).
 
-``facts`` holds the highest revision per ``fact_key`` (what accounts are computed from) and
-``fact_history`` every revision ever received (corrections keep their predecessors).
+``fact_history`` holds every fact revision ever received (corrections keep their predecessors);
+the current facts (what accounts are computed from) are its highest revision per ``fact_key``,
+the rows not ``superseded``, read through ``ix_fact_history_credit_code_period``. ``facts`` is a
+view of exactly those (migration 0004; it was a second table written on every fact), so it is
+not in this metadata.
 Quantities are ``NUMERIC`` without scale, so Decimal values round-trip exactly.
 """
 
@@ -59,16 +62,6 @@ _fact_columns = (
     ("authoritative", Boolean),
 )
 
-facts = Table(
-    "facts",
-    metadata,
-    Column("fact_key", String(320), primary_key=True),
-    *(Column(name, type_, nullable=False) for name, type_ in _fact_columns),
-    Column("attributes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_facts_credit_code_period", "credit_code", "period"),
-)
-
 fact_history = Table(
     "fact_history",
     metadata,
@@ -76,7 +69,10 @@ fact_history = Table(
     *(Column(name, type_, nullable=False) for name, type_ in _fact_columns),
     Column("attributes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    #: a higher revision of this fact_key is stored (set by the consumer's facts statement)
+    Column("superseded", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("fact_key", "revision", name="pk_fact_history"),
+    Index("ix_fact_history_credit_code_period", "credit_code", "period"),
 )
 
 accounts = Table(
