@@ -43,15 +43,20 @@ async def test_corrections_supersede_and_stale_revisions_stay_superseded(
     async with container.uow() as uow:
         repo = uow.repo
         assert await repo.upsert_facts([rev1, other]) == {(code, "2024-03")}
-        assert await repo.upsert_facts([rev3]) == {(code, "2024-04")}
+        # the month it left changed too (March loses the fact, April gains it)
+        assert await repo.upsert_facts([rev3]) == {(code, "2024-03"), (code, "2024-04")}
         assert await repo.upsert_facts([rev2]) == set()  # stale: kept in the history only
         assert await repo.upsert_facts([rev3, other]) == set()  # redelivery
+        # a correction within its month: only that month
+        assert await repo.upsert_facts([other._replace(revision=2, value=Decimal("3"))]) == {
+            (code, "2024-03")
+        }
         march = await repo.facts_for([(code, "2024-03"), (code, "2024-04")])
-        assert [(f.fact_key, f.revision) for f in march[(code, "2024-03")]] == [(other.fact_key, 1)]
+        assert [(f.fact_key, f.revision) for f in march[(code, "2024-03")]] == [(other.fact_key, 2)]
         assert [(f.revision, f.value) for f in march[(code, "2024-04")]] == [(3, Decimal("12"))]
         facts, enterprises = await repo.facts_and_enterprises([(code, "2024-03"), (code, "2024-04")])
         assert {k: [f.revision for f in v] for k, v in facts.items()} == {
-            (code, "2024-03"): [1],
+            (code, "2024-03"): [2],
             (code, "2024-04"): [3],
         }
         assert enterprises == {}  # no directory entry for this code

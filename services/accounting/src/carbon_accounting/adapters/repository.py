@@ -107,8 +107,13 @@ _FACTS_AND_ENTERPRISES = text(
     f"SELECT {_FACT_SELECT}, e.industry_code, e.region_code, e.ets_participant, e.revision{_PAIR_FACTS}"
     " LEFT JOIN enterprises e ON e.credit_code = p.credit_code"
 )
-#: the enterprise-months that have current facts (restatements)
-_FACT_PAIRS = "SELECT DISTINCT credit_code, period FROM fact_history WHERE NOT superseded"
+#: the enterprise-months that have current facts, and those whose account lost every fact to a
+#: correction that moved it (a zero account, ``fact_count`` 0): restatements recompute both
+_FACT_PAIRS = (
+    "SELECT credit_code, period FROM fact_history WHERE NOT superseded{codes}"
+    " UNION SELECT credit_code, period FROM accounts WHERE fact_count = 0{codes} ORDER BY 1, 2"
+)
+_CODES = " AND credit_code = ANY(CAST(:codes AS varchar[]))"
 _N_FACT = len(_FACT_FIELDS)
 _UPSERT_COLUMNS = (
     "fact_key", "fact_id", "revision", "credit_code", "department", "record_id", "indicator",
@@ -132,9 +137,10 @@ _COLS = ", ".join(_UPSERT_COLUMNS)
 # statement's starting snapshot, so ``older`` never touches the rows being inserted. The
 # statement returns the months of the inserted current revisions: a redelivered revision
 # conflicts and returns nothing, a stale one returns nothing, so no month is recomputed and
-# nothing is emitted. There used to be an inbox row per event and a second table of current
-# facts (an upsert): three heaps and four indexes per fact where there are now one and two
-# (docs/performance-notes.md).
+# nothing is emitted; a correction also returns the month of the revision it superseded
+# (``older``'s RETURNING), which differs when the correction moved the fact. There used to be
+# an inbox row per event and a second table of current facts (an upsert): three heaps and four
+# indexes per fact where there are now one and two (docs/performance-notes.md).
 _UPSERT_FACTS_CTE = (
     "WITH input AS (SELECT e->>0 AS fact_key, e->>1 AS fact_id, (e->>2)::int AS revision,"
     " e->>3 AS credit_code, e->>4 AS department, e->>5 AS record_id, e->>6 AS indicator,"
@@ -149,9 +155,16 @@ _UPSERT_FACTS_CTE = (
     " ON CONFLICT DO NOTHING RETURNING fact_key, credit_code, period, superseded),"
     " older AS (UPDATE fact_history h SET superseded = true WHERE h.fact_key = ANY(ARRAY("
     "SELECT i.fact_key FROM inserted i JOIN known k USING (fact_key) WHERE k.has_older AND NOT i.superseded))"
-    " AND NOT h.superseded)"
+    " AND NOT h.superseded RETURNING h.credit_code, h.period)"
 )
-_CHANGED = " SELECT credit_code, period FROM inserted WHERE NOT superseded"
+#: the months that gained a current revision and the months of the revisions it superseded: a
+#: correction may name another period or credit code than its predecessor (ingest accepts it as
+#: new content), and the month it left must be recomputed too. ``older`` returns rows only for
+#: corrections, so the common batch pays nothing for it.
+_CHANGED = (
+    " SELECT credit_code, period FROM inserted WHERE NOT superseded"
+    " UNION ALL SELECT credit_code, period FROM older"
+)
 _UPSERT_FACTS = text(_UPSERT_FACTS_CTE + _CHANGED)
 _UPSERT_FACTS_LOCKED = text(
     _UPSERT_FACTS_CTE.replace(
@@ -337,8 +350,10 @@ class SqlRepository:
         """The revisions into ``fact_history`` in ONE statement: one jsonb array in (with
         ``lock_accounts``, the statement also takes the shared accounts lock).
 
-        Returns the (credit_code, period) pairs whose current facts changed: a redelivered or
-        stale revision changes nothing, so its month is not recomputed. ``items`` hold at most
+        Returns the (credit_code, period) pairs whose current facts changed: the months of the
+        new current revisions and of the revisions they superseded (a correction may move a
+        fact to another month or enterprise: both months change). A redelivered or stale
+        revision changes nothing, so its month is not recomputed. ``items`` hold at most
         one revision per fact_key (``handlers.latest_revisions``).
         """
         if not items:
@@ -374,11 +389,10 @@ class SqlRepository:
 
     async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
         params: dict[str, Any] = {}
-        sql = _FACT_PAIRS
         if credit_codes is not None:
-            sql += " AND credit_code = ANY(CAST(:codes AS varchar[]))"
             params["codes"] = list(credit_codes)
-        rows = await self.session.execute(text(sql + " ORDER BY 1, 2"), params)
+        sql = _FACT_PAIRS.format(codes=_CODES if params else "")
+        rows = await self.session.execute(text(sql), params)
         return [(code, period) for code, period in rows.tuples()]
 
     async def fact_history(self, fact_key: str) -> list[Fact]:

@@ -73,20 +73,32 @@ async def recompute(
     change increments ``calculation_version`` (1 for a first figure), so consumers can tell a
     restatement from a first figure. A factor-set change that leaves every number equal only
     updates the stored ``factor_set`` label (documented: no event for a label-only change).
+
+    A month with an account but no current fact left (a correction moved its last fact to
+    another month or enterprise) is recomputed from no facts: a zero account (``fact_count`` 0)
+    stored and published with the next version, so no reader keeps the figures of facts that
+    are no longer there. A month without facts and without an account is skipped.
     """
     wanted = sorted(set(pairs))
     if not wanted:
         return Outcome(0, 0)
     facts, enterprises = await uow.repo.facts_and_enterprises(wanted)
     existing = await uow.repo.accounts(wanted)
+    missing = {code for code, period in existing if (code, period) not in facts} - enterprises.keys()
+    if missing:
+        # the directory entries come with the facts; an emptied month's enterprise may have none
+        # left (only corrections that move facts get here)
+        enterprises = {**enterprises, **await uow.repo.enterprises(missing)}
     to_store: list[StoredAccount] = []
     restated = 0
     for pair in wanted:
         pair_facts = facts.get(pair)
-        if not pair_facts:
+        if not pair_facts and pair not in existing:
             continue
         code, period = pair
-        figures = compute_account(code, period, pair_facts, enterprises.get(code), factors, tolerance).figures
+        figures = compute_account(
+            code, period, pair_facts or (), enterprises.get(code), factors, tolerance
+        ).figures
         prev = existing.get(pair)
         if prev is not None and prev.figures.comparable() == figures.comparable():
             if prev.figures.factor_set != figures.factor_set:
@@ -110,7 +122,8 @@ async def apply_batch(
     if cmd.enterprises:
         await uow.repo.lock_accounts(exclusive=False)
         changed = await uow.repo.upsert_enterprises(cmd.enterprises)
-    # only months whose current facts changed (a redelivered or stale revision changes nothing);
+    # only months whose current facts changed, including a month a correction moved a fact out
+    # of (a redelivered or stale revision changes nothing);
     # the upsert takes the shared accounts lock itself, before the factor set is read below
     pairs = await uow.repo.upsert_facts(latest_revisions(cmd.facts), lock_accounts=not cmd.enterprises)
     if changed:

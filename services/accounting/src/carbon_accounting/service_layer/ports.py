@@ -54,7 +54,9 @@ class AccountingRepository(Protocol):
     async def upsert_facts(self, facts: Sequence[Fact], *, lock_accounts: bool = False) -> set[Pair]:
         """Keep history; the current table holds the highest revision per fact_key.
 
-        Returns the (credit_code, period) pairs whose current facts changed. With
+        Returns the (credit_code, period) pairs whose current facts changed: those of the new
+        current revisions and those of the revisions they superseded (a correction may name
+        another period or credit code than its predecessor). With
         ``lock_accounts`` it also takes the shared accounts lock (``lock_accounts(exclusive=False)``)
         in the same round trip, before it returns.
         """
@@ -69,7 +71,8 @@ class AccountingRepository(Protocol):
         ...
 
     async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
-        """(credit_code, period) pairs that have facts (all of them when ``credit_codes`` is None)."""
+        """(credit_code, period) pairs that have current facts or a zero account left by a moved
+        fact (all of them when ``credit_codes`` is None)."""
         ...
 
     async def enterprises(self, credit_codes: Iterable[str]) -> dict[str, Enterprise]: ...
