@@ -23,8 +23,9 @@ What it does:
    timed) and rated once (``rerate_all``), so the timed part runs with a realistic 24-month history.
 4. Timed: the next ``--months`` slots, in stream order (each accounting chunk's facts, then its
    account updates), cut into consumer batches of ``--batch`` events, each decoded with the
-   subscription's decoder (``rating_decoder``) and put through rating's real batch handler (inbox
-   claim, upserts, re-rating of the touched enterprises, outbox). Before timing, the benchmark's
+   subscription's decoder (``rating_decoder``) and put through rating's real batch handler (with the
+   container's input cache: upserts, re-rating of the enterprises whose inputs changed, outbox;
+   code versions before the third pass also claim every event in the inbox). Before timing, the benchmark's
    own heap (the stream, the warm-up's objects) is frozen out of the cyclic collector: a service
    process has no such heap, and one full collection over it cost ~0.65 s of the timed part.
 
@@ -32,7 +33,9 @@ The built stream is cached as encoded records in ``--cache-dir`` (``/tmp``; ~450
 after a generator change).
 
 Prints inputs/s, ratings/s, CPU seconds of this process (handler + relay) per 1,000 inputs and
-PostgreSQL backend CPU when readable, and a digest of every rating issued (ids, scores, labels,
+PostgreSQL backend CPU when readable (``/proc`` of the backends), the statements' execution time of
+the bench database over the timed part from ``pg_stat_statements`` (total and the most expensive
+statements), the input cache's counters, and a digest of every rating issued (ids, scores, labels,
 details, issued_at) so that two code versions can be checked to rate bit for bit the same.
 ``--profile out.html`` wraps the timed part in pyinstrument.
 """
@@ -231,6 +234,40 @@ async def backend_cpu(dsn: str) -> float | None:
     return total
 
 
+async def statements_ms(dsn: str) -> dict[str, tuple[int, float]] | None:
+    """Per statement of the bench database: (calls, total execution time in ms) from
+    ``pg_stat_statements`` (read through the ``postgres`` database, where the stack installs the
+    extension), or None when it is not readable."""
+    base, _, name = dsn.rpartition("/")
+    try:
+        conn = await asyncpg.connect(f"{base}/postgres")
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        rows = await conn.fetch(
+            "SELECT s.query, sum(s.calls), sum(s.total_exec_time) FROM pg_stat_statements s "
+            "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 GROUP BY s.query",
+            name,
+        )
+        return {r[0]: (int(r[1]), float(r[2])) for r in rows}
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+
+
+def statements_delta(
+    before: dict[str, tuple[int, float]], after: dict[str, tuple[int, float]]
+) -> list[tuple[float, int, str]]:
+    """(ms, calls, query) of what ran in between, most expensive first."""
+    out = []
+    for q, (calls, ms) in after.items():
+        c0, m0 = before.get(q, (0, 0.0))
+        if calls > c0:
+            out.append((ms - m0, calls - c0, " ".join(q.split())))
+    return sorted(out, reverse=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     t_gen = time.perf_counter()
     # cached as encoded records (bytes): unpickling the pydantic envelopes took ~45 s per run
@@ -283,7 +320,7 @@ async def main(args: argparse.Namespace) -> None:
         )
 
         # --- timed: the next slots through the batch handler, in consumer batches
-        handle = make_batch_handler(c.uow, lambda: c.methodology)
+        handle = make_batch_handler(c.uow, lambda: c.methodology, c.inputs)
         consume = rating_decoder()  # the subscription's decoder (bootstrap), decoding inside the timing
         timed = [r for s in slots[args.warm : args.warm + args.months] for r in s]
         records = [Record(r.topic, r.key, r.value, r.headers, i % 6, i) for i, r in enumerate(timed)]
@@ -296,6 +333,7 @@ async def main(args: argparse.Namespace) -> None:
         conn = await asyncpg.connect(dsn)
         n_ratings0 = await conn.fetchval("SELECT count(*) FROM ratings")
         pg0 = await backend_cpu(dsn)
+        ms0 = await statements_ms(dsn)
         profiler = None
         if args.profile:
             from pyinstrument import Profiler
@@ -318,6 +356,7 @@ async def main(args: argparse.Namespace) -> None:
                 profiler.output_text(show_all=False) if out.suffix == ".txt" else profiler.output_html()
             )
         pg1 = await backend_cpu(dsn)
+        ms1 = await statements_ms(dsn)
         issued = await conn.fetchval("SELECT count(*) FROM ratings") - n_ratings0
         digest = hashlib.sha256()
         for r in await conn.fetch(
@@ -337,6 +376,21 @@ async def main(args: argparse.Namespace) -> None:
         print(f"  CPU (this process): {cpu:.2f}s = {cpu / n * 1000:.3f} CPU-s per 1,000 inputs")
         if pg0 is not None and pg1 is not None:
             print(f"  CPU (PostgreSQL backends): {pg1 - pg0:.2f}s")
+        if ms0 is not None and ms1 is not None:
+            delta = statements_delta(ms0, ms1)
+            total_ms = sum(d[0] for d in delta)
+            print(
+                f"  PostgreSQL statements (pg_stat_statements total_exec_time): {total_ms / 1000:.2f}s "
+                f"= {total_ms / n:.3f} s per 1,000 inputs"
+            )
+            for ms, calls, q in delta[:8]:
+                print(f"    {ms / 1000:6.2f}s {calls:6,} calls  {q[:110]}")
+        inputs = c.inputs
+        print(
+            f"  input cache: account rows {inputs.hits:,} hits / {inputs.misses:,} read; "
+            f"versions known from stamp {getattr(inputs, 'stamp_hits', 0):,}; "
+            f"peer months {getattr(inputs, 'peer_hits', 0):,} hits / {getattr(inputs, 'peer_misses', 0):,} read"
+        )
         print(f"  load average: {os.getloadavg()[0]:.2f}")
         print(f"  ratings digest: {digest.hexdigest()}")
     finally:

@@ -58,6 +58,36 @@ async def test_restatement_written_elsewhere_is_read_not_the_cached_month(harnes
     assert cache._months[c]["2024-12"].month.calculation_version == 2
 
 
+async def test_account_versions_known_from_the_stamp_and_read_when_it_differs(harness, ev) -> None:
+    """A new month through the consumer: the enterprise's stored versions are the cached ones plus
+    the row the batch wrote, which the (count, sum of versions) stamp confirms — nothing is read.
+    A month restated behind the cache's back plus a new month through the consumer in one batch:
+    the stamp differs from the prediction, so the versions are read and the restated month used."""
+    c = ev.code(1)
+    first = PERIODS[:12]
+    await harness.publish(ev.enterprise(1), *[ev.account(1, p, "500", "1000") for p in first])
+    await harness.settle()
+    cache = harness.container.inputs
+    stamp_hits, misses = cache.stamp_hits, cache.misses
+    await harness.publish(ev.account(1, PERIODS[12], "6500", "1000"))  # a new latest month
+    await harness.settle()
+    assert cache.stamp_hits == stamp_hits + 1 and cache.misses == misses  # nothing read in full
+    assert Decimal((await _latest(harness, c))["intensity"]) == Decimal(1)  # (11 × 500 + 6500) / 12,000
+    assert list(cache._versions[c]) == list(PERIODS[:13])  # every stored period, oldest first
+
+    restated = AccountMonth(PERIODS[5], Decimal(12500), Decimal(1000), "MWh", None, Decimal(2), 2)
+    async with harness.container.uow() as uow:  # another replica
+        await uow.repo.upsert_accounts([AccountRow(c, "4411", "cn-default@1", restated)])
+        await uow.commit()
+    stamp_hits = cache.stamp_hits
+    await harness.publish(ev.account(1, PERIODS[13], "500", "1000"))
+    await harness.settle()
+    assert cache.stamp_hits == stamp_hits  # the prediction did not match the stored stamp
+    # window PERIODS[2..13]: 10 × 500 + 6500 + 12500 (the restated month) = 24,000 / 12,000
+    assert Decimal((await _latest(harness, c))["intensity"]) == Decimal(2)
+    assert cache._versions[c][PERIODS[5]] == 2
+
+
 async def test_restatement_through_the_consumer_replaces_the_cached_month(harness, ev) -> None:
     c = ev.code(1)
     await harness.publish(ev.enterprise(1), *[ev.account(1, p, "500", "1000") for p in PERIODS])

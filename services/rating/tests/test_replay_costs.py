@@ -26,6 +26,7 @@ from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import _CTX, _context, _score_only, _Scorer, assess, rate
 from carbon_rating.methodology import load
 from carbon_rating.service_layer.consumers import IgnoredFact, make_batch_handler, rating_decoder
+from carbon_rating.service_layer.consumers import _enterprise as _profile
 
 PERIODS = window("2024-12", 24)
 
@@ -220,8 +221,69 @@ async def test_a_batch_of_ignored_facts_touches_nothing_and_times_still_count(ha
     async with c.uow() as uow:
         claimed = (await uow.session.execute(text("SELECT count(*) FROM inbox"))).scalar()
         current = (await uow.repo.current_ratings([ev.code(1)]))[ev.code(1)]
-    assert claimed == 2
+    assert claimed == 0  # the natural keys deduplicate (next section): no inbox rows at all
     assert current.issued_at == t0 + newest
+
+
+# --- duplicates change nothing without an inbox (DESIGN §5) --------------------------------------
+
+
+async def test_redelivered_and_superseded_inputs_re_rate_nothing(harness, ev) -> None:
+    """Enterprise 1 is rated among peers; then a peer's restatement moves enterprise 1's
+    percentile. A redelivery of enterprise 1's own events (same envelopes), an account of an older
+    version and a fact of an older revision change no stored row, so enterprise 1 is not re-rated
+    and nothing is issued for it, although a re-rating now would give another score. A new input
+    of enterprise 1 then re-rates it against the moved peers."""
+    months = PERIODS[-12:]
+    own = await harness.publish(
+        ev.enterprise(1),
+        *[ev.account(1, p, "600", "1000", version=2) for p in months],
+        ev.fact(1, "compliance.permit_violation", "2024-11", "1", revision=2),
+    )
+    for i in range(2, 9):  # seven peers: a peer group (min_peer_group 5), not the benchmark
+        await harness.publish(
+            ev.enterprise(i), *[ev.account(i, p, str(400 + 50 * i), "1000") for p in months]
+        )
+    await harness.settle()
+    first = [r for r in harness.issued() if r.credit_code == ev.code(1)]
+    assert first, "enterprise 1 was rated"
+    # a peer becomes much cleaner: enterprise 1's percentile (and score) would change if re-rated
+    await harness.publish(*[ev.account(8, p, "10", "1000", version=2) for p in months])
+    await harness.settle()
+    n = len(harness.issued())
+    await harness.publish(*own)  # at-least-once: the same envelopes again
+    await harness.publish(ev.account(1, "2024-12", "9000", "1000", version=1))  # superseded
+    await harness.publish(ev.fact(1, "compliance.permit_violation", "2024-11", "7", revision=1))
+    await harness.settle()
+    assert len(harness.issued()) == n  # nothing re-rated, nothing issued
+    async with harness.container.uow() as uow:
+        stored = (await uow.session.execute(text("SELECT count(*) FROM inbox"))).scalar()
+    assert stored == 0
+    await harness.publish(ev.account(1, "2024-12", "600", "1000", version=3))  # same figures, newer
+    await harness.settle()
+    again = [r for r in harness.issued()[n:] if r.credit_code == ev.code(1)]
+    assert len(again) == 1 and again[0].score != first[-1].score  # rated against the moved peer
+
+
+async def test_an_enterprise_event_of_the_same_revision_and_fields_changes_nothing(harness, ev) -> None:
+    """Same revision, same fields: no row changes. Same revision, another stage (a correction
+    of the directory without a new revision): stored, re-rated."""
+    await harness.publish(ev.enterprise(1), ev.account(1, "2024-12", "600", "1000"))
+    await harness.settle()
+    async with harness.container.uow() as uow:
+        assert await uow.repo.upsert_enterprises([_profile(ev.enterprise(1))]) == set()
+        assert await uow.repo.upsert_enterprises([_profile(ev.enterprise(1, stage="early"))]) == {ev.code(1)}
+        assert await uow.repo.upsert_enterprises([_profile(ev.enterprise(1, revision=0))]) == set()
+        await uow.rollback()
+
+
+async def test_a_directory_load_larger_than_one_statement_reports_every_change(harness, ev) -> None:
+    """5,000 directory entries in one batch (8 parameters each: more than one statement takes)."""
+    many = [_profile(ev.enterprise(i)) for i in range(1, 5001)]
+    async with harness.container.uow() as uow:
+        assert await uow.repo.upsert_enterprises(many) == {p.credit_code for p, _ in many}
+        assert await uow.repo.upsert_enterprises(many) == set()
+        await uow.rollback()
 
 
 # --- the batch's own account rows are not read back ---------------------------------------------
@@ -245,8 +307,9 @@ async def test_rows_the_batch_wrote_are_not_read_back(harness, ev) -> None:
 
 
 async def test_a_higher_version_stored_elsewhere_beats_the_row_the_batch_wrote(harness, ev) -> None:
-    """Another writer stored version 3 of a month; the batch then applies version 2 of it (late):
-    the stored row stays version 3 and the rating reads and uses it, not the row the batch sent."""
+    """Another writer stored version 3 of a month; a batch then applies version 2 of it (late)
+    together with a new version of another month (so the enterprise is re-rated): the stored row
+    stays version 3 and the rating reads and uses it, not the row the batch sent."""
     from carbon_rating.service_layer.ports import AccountRow
 
     c = ev.code(1)
@@ -258,9 +321,12 @@ async def test_a_higher_version_stored_elsewhere_beats_the_row_the_batch_wrote(h
         await uow.commit()
     cache = harness.container.inputs
     misses = cache.misses
-    await harness.publish(ev.account(1, "2024-06", "6500", "1000", version=2))
+    await harness.publish(
+        ev.account(1, "2024-06", "6500", "1000", version=2),
+        ev.account(1, "2024-05", "500", "1000", version=2),
+    )
     await harness.settle()
-    assert cache.misses == misses + 1  # version 3 read from the database
+    assert cache.misses == misses + 1  # version 3 read from the database (2024-05: the row it wrote)
     async with harness.container.uow() as uow:
         details = (await uow.repo.current_ratings([c]))[c].details
     assert Decimal(details["intensity"]) == Decimal(2)  # (11 × 500 + 18500) / 12,000

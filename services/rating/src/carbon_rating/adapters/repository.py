@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,7 +138,9 @@ class SqlRatingRepository:
         return await driver_connection(self.session)
 
     # --- read models ---------------------------------------------------------------------------
-    async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> None:
+    async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> set[str]:
+        """The highest revision per enterprise wins; returns the enterprises whose stored profile
+        changed (an equal revision with equal fields, e.g. a redelivery, changes nothing)."""
         latest: dict[str, tuple[EnterpriseProfile, int]] = {}
         for p, rev in rows:
             if p.credit_code not in latest or rev >= latest[p.credit_code][1]:
@@ -158,27 +160,34 @@ class SqlRatingRepository:
         ]
         stmt = insert(enterprises)
         cols = {c: stmt.excluded[c] for c in values[0] if c != "credit_code"}
-        await self.session.execute(
+        e = enterprises.c
+        differs = or_(
+            e.revision < stmt.excluded.revision,
+            *(e[c].is_distinct_from(stmt.excluded[c]) for c in cols if c != "revision"),
+        )
+        result = await self.session.execute(  # executemany: SQLAlchemy batches the VALUES rows
             stmt.on_conflict_do_update(
                 index_elements=["credit_code"],
                 set_=cols,
-                where=enterprises.c.revision <= stmt.excluded.revision,
-            ),
+                where=and_(e.revision <= stmt.excluded.revision, differs),
+            ).returning(e.credit_code),
             values,
         )
+        return set(result.scalars())
 
-    async def upsert_accounts(self, rows: Sequence[AccountRow]) -> None:
-        """The newest calculation version per (enterprise, period) wins; older ones change nothing."""
+    async def upsert_accounts(self, rows: Sequence[AccountRow]) -> set[str]:
+        """The newest calculation version per (enterprise, period) wins; older ones (and a
+        redelivered equal one) change nothing. Returns the enterprises whose accounts changed."""
         latest: dict[tuple[str, str], AccountRow] = {}
         for r in rows:
             k = (r.credit_code, r.month.period)
             if k not in latest or r.month.calculation_version >= latest[k].month.calculation_version:
                 latest[k] = r
         if not latest:
-            return
+            return set()
         ordered = [latest[k] for k in sorted(latest)]
         months = [r.month for r in ordered]
-        await (await self._driver()).execute(
+        changed = await (await self._driver()).fetch(
             sql.UPSERT_ACCOUNTS,
             [r.credit_code for r in ordered],
             [m.period for m in months],
@@ -191,17 +200,19 @@ class SqlRatingRepository:
             [r.factor_set for r in ordered],
             [m.calculation_version for m in months],
         )
+        return {r[0] for r in changed}
 
-    async def upsert_facts(self, rows: Sequence[FactRow]) -> None:
-        """The highest revision per fact key wins."""
+    async def upsert_facts(self, rows: Sequence[FactRow]) -> set[str]:
+        """The highest revision per fact key wins (an equal or older one changes nothing).
+        Returns the enterprises whose facts changed."""
         latest: dict[str, FactRow] = {}
         for r in rows:
             if r.fact_key not in latest or r.revision >= latest[r.fact_key].revision:
                 latest[r.fact_key] = r
         if not latest:
-            return
+            return set()
         ordered = [latest[k] for k in sorted(latest)]
-        await (await self._driver()).execute(
+        changed = await (await self._driver()).fetch(
             sql.UPSERT_FACTS,
             [r.fact_key for r in ordered],
             [r.revision for r in ordered],
@@ -211,6 +222,7 @@ class SqlRatingRepository:
             [r.fact.value for r in ordered],
             [sql.to_json(r.fact.attributes) for r in ordered],
         )
+        return {r[0] for r in changed}
 
     async def enterprises(self, codes: Sequence[str]) -> dict[str, EnterpriseProfile]:
         rows = await (await self._driver()).fetch(sql.ENTERPRISES, list(codes))
@@ -243,13 +255,20 @@ class SqlRatingRepository:
             out[r.credit_code].append(AccountRow(r.credit_code, r.industry_code, r.factor_set, _month(r)))
         return out
 
-    async def account_versions(self, codes: Sequence[str], span: int) -> dict[str, dict[str, int]]:
-        """Per enterprise with accounts: ``{period: calculation_version}`` of the ``span`` periods
-        ending at its latest period, oldest first (one fixed statement; no account figures are
-        transferred)."""
+    async def account_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Per enterprise with accounts: (count, sum of calculation versions) of all its months.
+        Months are never deleted and versions only rise, so any change raises one of the two."""
         if not codes:
             return {}
-        rows = await (await self._driver()).fetch(sql.ACCOUNT_VERSIONS, list(codes), span - 1)
+        rows = await (await self._driver()).fetch(sql.ACCOUNT_STAMPS, list(codes))
+        return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+    async def account_versions(self, codes: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per enterprise with accounts: ``{period: calculation_version}`` of every stored month,
+        oldest first (one fixed statement; no account figures are transferred)."""
+        if not codes:
+            return {}
+        rows = await (await self._driver()).fetch(sql.ACCOUNT_VERSIONS, list(codes))
         return {r[0]: dict(zip(r[1], r[2], strict=True)) for r in rows}
 
     async def account_rows(self, keys: Sequence[tuple[str, str]]) -> list[AccountRow]:
@@ -306,11 +325,17 @@ class SqlRatingRepository:
             return {}
         g = sorted(set(groups))
         rows = await (await self._driver()).fetch(
-            sql.PEER_TOTALS, [x[0] for x in g], [x[1] for x in g], [x[2] for x in g]
+            sql.PEER_TOTALS,
+            [x[0] for x in g],
+            [x[1] for x in g],
+            [x[2] for x in g],
+            min(x[1] for x in g),
+            max(x[2] for x in g),
         )
         out: dict[tuple[str, str], list[PeerTotals]] = {(i, last): [] for i, _, last in groups}
+        keys = [(i, last) for i, _, last in g]  # by the group's ordinal (from 1)
         for r in rows:
-            out[(r[0], r[1])].append(PeerTotals(r[2], Decimal(r[3]), r[4], Decimal(r[5]), Decimal(r[6])))
+            out[keys[r[0] - 1]].append(PeerTotals(r[1], Decimal(r[2]), r[3], Decimal(r[4]), Decimal(r[5])))
         return {k: tuple(v) for k, v in out.items()}
 
     async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:

@@ -12,16 +12,17 @@ from typing import Any
 
 import orjson
 
+ACCOUNT_STAMPS = """
+    SELECT credit_code, count(*), sum(calculation_version)
+    FROM accounts
+    WHERE credit_code = ANY($1::varchar[])
+    GROUP BY credit_code
+"""
 ACCOUNT_VERSIONS = """
     SELECT credit_code, array_agg(period ORDER BY period COLLATE "C"),
            array_agg(calculation_version ORDER BY period COLLATE "C")
-    FROM (
-        SELECT credit_code, period, calculation_version,
-               max(period) OVER (PARTITION BY credit_code) AS latest
-        FROM accounts
-        WHERE credit_code = ANY($1::varchar[])
-    ) AS a
-    WHERE period >= to_char(to_date(latest, 'YYYY-MM') - make_interval(months => $2::int), 'YYYY-MM')
+    FROM accounts
+    WHERE credit_code = ANY($1::varchar[])
     GROUP BY credit_code
 """
 ACCOUNT_ROWS = """
@@ -50,19 +51,24 @@ ENTERPRISES = """
 """
 #: the same aggregate as ``peer_totals``' SQLAlchemy form had (and in the same order: peers' order
 #: decides ties in ``PeerRanking``), with the groups as arrays instead of a VALUES list whose
-#: literal rows made a new statement for every batch
+#: literal rows made a new statement for every batch. Grouped and sorted by the group's ordinal
+#: (the caller passes the groups sorted) instead of its two strings, and the accounts cut to the
+#: span of all windows ($4, $5) before the joins: the sort of every window's rows was half the
+#: statement (31.5 → 17.3 ms for 38 groups over 45,000 accounts, same rows).
 PEER_TOTALS = """
-    SELECT g.industry, g.last_period, a.credit_code, sum(a.total_tco2),
+    SELECT g.gi, a.credit_code, sum(a.total_tco2),
            CASE WHEN count(*) = count(a.output_unit) AND min(a.output_unit) = max(a.output_unit)
                 THEN min(a.output_unit) END,
            coalesce(sum(a.output_quantity), 0), coalesce(sum(a.revenue_10k_cny), 0)
     FROM accounts AS a
     LEFT OUTER JOIN enterprises AS e ON e.credit_code = a.credit_code
-    JOIN unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS g(industry, first_period, last_period)
+    JOIN unnest($1::varchar[], $2::varchar[], $3::varchar[])
+           WITH ORDINALITY AS g(industry, first_period, last_period, gi)
       ON coalesce(e.industry_code, a.industry_code) = g.industry
      AND a.period BETWEEN g.first_period AND g.last_period
-    GROUP BY g.industry, g.last_period, a.credit_code
-    ORDER BY g.industry, g.last_period, a.credit_code
+    WHERE a.period BETWEEN $4::varchar AND $5::varchar
+    GROUP BY g.gi, a.credit_code
+    ORDER BY g.gi, a.credit_code
 """
 CURRENT_OUTCOMES = """
     SELECT rating_id, credit_code, seq, as_of_period, industry_code, stage, score, label,
@@ -97,6 +103,7 @@ UPSERT_ACCOUNTS = """
         revenue_10k_cny = excluded.revenue_10k_cny, data_quality_score = excluded.data_quality_score,
         factor_set = excluded.factor_set, calculation_version = excluded.calculation_version
     WHERE accounts.calculation_version < excluded.calculation_version
+    RETURNING credit_code
 """
 UPSERT_FACTS = """
     INSERT INTO conduct_facts (fact_key, revision, credit_code, indicator, period, value, attributes)
@@ -107,6 +114,7 @@ UPSERT_FACTS = """
         revision = excluded.revision, credit_code = excluded.credit_code, indicator = excluded.indicator,
         period = excluded.period, value = excluded.value, attributes = excluded.attributes
     WHERE conduct_facts.revision < excluded.revision
+    RETURNING credit_code
 """
 
 

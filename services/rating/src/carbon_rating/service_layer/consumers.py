@@ -1,17 +1,17 @@
 """Events in → commands: the tolerant reader of ingest's and accounting's events.
 
-One batch is one unit of work: the inbox claims the batch's event ids (per topic), only newly
-claimed envelopes are mapped (each under a consumer span continuing the producer's trace), the
-resulting input changes are bulk-written, every touched enterprise is re-rated once, owed
-``RatingIssued`` events go to the outbox, and the whole thing commits once.
+One batch is one unit of work: the envelopes are mapped to input changes, which are bulk-written
+as upserts keyed by their natural keys; every enterprise whose stored inputs changed is re-rated
+once, owed ``RatingIssued`` events go to the outbox, and the whole thing commits once. No inbox
+row is claimed per event: a redelivered or superseded input changes no row (its revision or
+calculation version is not newer), so it re-rates nothing and issues nothing (``apply_inputs``).
 
 Of ``ingest.facts.v1`` only the families rating needs are kept (compliance.*, ets.*,
 finance.reduction_capex, finance.total_capex, transition.*). The others (≈ 95 % of the facts
 during a replay) never reach the handler as events: ``rating_decoder`` reads their indicator with
 orjson and their id and time from the CloudEvents headers, without validating the payload
-(≈ 5× cheaper than a full decode), and the handler neither claims them in the inbox (applying
-such a fact twice changes nothing, since it changes nothing at all) nor opens a transaction for a
-batch of nothing else; their time still counts for the batch's ``issued_at``, as before. (The
+(≈ 5× cheaper than a full decode), and the handler does not open a transaction for a batch of
+nothing else; their time still counts for the batch's ``issued_at``, as before. (The
 mapping lives in the service layer rather than ``entrypoints/`` because the composition root,
 which sits below entrypoints in the import-linter layers, registers it.)
 """
@@ -176,14 +176,12 @@ def make_batch_handler(
                 by_topic[d.record.topic].append(d)  # type: ignore[arg-type]
         if not by_topic:
             return  # only facts rating does not read: nothing to claim, store or rate
+        cmd = to_command([d for items in by_topic.values() for d in items], ignored)
+        if not (cmd.enterprises or cmd.accounts or cmd.facts):
+            return  # e.g. event types rating does not read
         reads = inputs.begin()
         async with uow_factory() as uow:
-            fresh: list[Decoded[Envelope[Event]]] = []
-            for topic, items in by_topic.items():
-                new = await uow.repo.claim(f"rating:{topic}", [d.item.id for d in items])
-                fresh.extend(d for d in items if d.item.id in new)
-            if fresh:
-                await apply_inputs(to_command(fresh, ignored), uow, methodology(), reads)
+            await apply_inputs(cmd, uow, methodology(), reads)
             await uow.commit()
         reads.publish()
 

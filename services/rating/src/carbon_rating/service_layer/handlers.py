@@ -38,19 +38,24 @@ class Conflict(Exception):
 async def apply_inputs(
     cmd: ApplyInputs, uow: UnitOfWorkPort, m: Methodology, reads: InputReads | None = None
 ) -> list[StoredRating]:
-    """Store the batch's input changes in bulk, then re-rate every touched enterprise once
-    (``reads``: the consumer's input cache for this transaction, see ``input_cache``)."""
+    """Store the batch's input changes in bulk, then re-rate once every enterprise whose stored
+    inputs changed (``reads``: the consumer's input cache for this transaction, see
+    ``input_cache``).
+
+    Each input has a natural key that already deduplicates it (an enterprise's revision, an
+    account month's calculation version, a fact's revision): a redelivered or superseded input
+    changes no row, so its enterprise is not re-rated and nothing is issued — the same outcome an
+    inbox claim gave, without an inbox row per event (DESIGN §5: duplicates change nothing)."""
     repo = uow.repo
+    touched: set[str] = set()
     if cmd.enterprises:
-        await repo.upsert_enterprises(cmd.enterprises)
+        touched |= await repo.upsert_enterprises(cmd.enterprises)
     if cmd.accounts:
-        await repo.upsert_accounts(cmd.accounts)
+        touched |= await repo.upsert_accounts(cmd.accounts)
         if reads is not None:
             reads.wrote(cmd.accounts)  # rows that need not be read back (input_cache)
     if cmd.facts:
-        await repo.upsert_facts(cmd.facts)
-    touched = {p.credit_code for p, _ in cmd.enterprises}
-    touched |= {a.credit_code for a in cmd.accounts} | {f.credit_code for f in cmd.facts}
+        touched |= await repo.upsert_facts(cmd.facts)
     if not touched or cmd.issued_at is None:
         return []
     return await rerate(uow, touched, m, cmd.issued_at, "inputs_changed", reads=reads)

@@ -4,15 +4,18 @@ During a replay, each consumer batch re-rates a few hundred enterprises, and eac
 enterprise's last 24 account months, of which typically one changed since its previous rating, and
 its conduct facts, which usually did not change at all. Reading all of them again (and building
 ``AccountMonth``s and ``ConductFact``s from them) was about 40 % of rating's batch CPU. With the
-cache, a batch reads ``(period, calculation_version)`` of every touched enterprise's account window
-and a (count, sum of revisions) stamp of its facts, and full rows only where the cache does not
-hold exactly the stored state.
+cache, a batch reads a (count, sum of calculation versions) stamp of every touched enterprise's
+account months and a (count, sum of revisions) stamp of its facts; the stored versions of its
+months are read only when the account stamp differs from what the cache plus the batch's own
+writes predict (``InputReads.load``), and full rows only where the cache does not hold exactly the
+stored state.
 
 Why a cached input can never be stale:
 
 - It is validated on every use against the database, read inside the batch's own transaction: a
-  cached account month is used only when its ``calculation_version`` equals the stored one, and
-  cached facts only when the enterprise's fact stamp equals the stored one.
+  cached account month is used only when its ``calculation_version`` equals the stored one (known
+  from the account stamp, or read), and cached facts only when the enterprise's fact stamp equals
+  the stored one.
 - Stored state only grows: an account month is replaced only by a *higher* calculation_version
   (a restatement), a fact only by a higher revision, and rows are never deleted. So an equal
   version means the same figures, and an equal (count, sum of revisions) over all of an
@@ -34,6 +37,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from carbon_rating.domain.inputs import ConductFact
+from carbon_rating.domain.periods import window
 from carbon_rating.service_layer.ports import AccountRow, RatingRepository
 
 FactStamp = tuple[int, int]
@@ -44,10 +48,14 @@ class InputCache:
     def __init__(self, max_enterprises: int = 5000) -> None:
         self.max_enterprises = max_enterprises
         self._months: OrderedDict[str, dict[str, AccountRow]] = OrderedDict()
+        #: per enterprise: the calculation version of every stored period, oldest first
+        self._versions: dict[str, dict[str, int]] = {}
         self._facts: OrderedDict[str, tuple[FactStamp, list[ConductFact]]] = OrderedDict()
         #: rows served from the cache / read in full (for benchmarks and tests)
         self.hits = 0
         self.misses = 0
+        #: enterprises whose account versions were known from their stamp (not read)
+        self.stamp_hits = 0
 
     def __len__(self) -> int:
         return len(self._months)
@@ -58,13 +66,21 @@ class InputCache:
 
     def clear(self) -> None:
         self._months.clear()
+        self._versions.clear()
         self._facts.clear()
 
-    def _store(self, code: str, months: dict[str, AccountRow]) -> None:
+    def _store(
+        self, code: str, months: dict[str, AccountRow], versions: dict[str, int] | None = None
+    ) -> None:
         self._months[code] = months
         self._months.move_to_end(code)
+        if versions is None:
+            self._versions.pop(code, None)
+        else:
+            self._versions[code] = versions
         while len(self._months) > self.max_enterprises:
-            self._months.popitem(last=False)
+            dropped, _ = self._months.popitem(last=False)
+            self._versions.pop(dropped, None)
 
     def _store_facts(self, code: str, stamp: FactStamp, facts: list[ConductFact]) -> None:
         self._facts[code] = (stamp, facts)
@@ -78,7 +94,7 @@ class InputReads:
 
     def __init__(self, cache: InputCache) -> None:
         self.cache = cache
-        self._used: dict[str, dict[str, AccountRow]] = {}
+        self._used: dict[str, tuple[dict[str, int], dict[str, AccountRow]]] = {}
         self._facts: dict[str, tuple[FactStamp, list[ConductFact]]] = {}
         self._written: dict[str, dict[str, AccountRow]] = {}
 
@@ -96,27 +112,65 @@ class InputReads:
         self, repo: RatingRepository, codes: list[str], span: int
     ) -> tuple[dict[str, str], dict[str, list[AccountRow]]]:
         """(latest period, account rows of the ``span`` months ending there, oldest first) for each
-        of ``codes`` that has accounts — what ``latest_account_periods`` + ``accounts_for`` give."""
-        versions = await repo.account_versions(codes, span)  # per code: periods oldest first
+        of ``codes`` that has accounts — what ``latest_account_periods`` + ``accounts_for`` give.
+
+        The stored versions of every period of an enterprise are known without reading them when
+        its (count, sum of calculation versions) stamp equals the stamp of what the cache holds
+        merged with the rows this transaction wrote (``wrote``): stored versions only rise, so each
+        stored version is ≥ the predicted one and every predicted period exists; equal count and
+        sum then mean equal versions, period by period. Otherwise they are read (all periods)."""
+        stamps = await repo.account_stamps(codes)
+        cached_versions = self.cache._versions
+        versions: dict[str, dict[str, int]] = {}
+        unknown: list[str] = []
+        for code, (count, total) in stamps.items():
+            predicted = cached_versions.get(code)
+            mine = self._written.get(code)
+            if mine is not None:
+                merged = dict(predicted) if predicted is not None else {}
+                grew = False
+                for period, written in mine.items():
+                    v = written.month.calculation_version
+                    old = merged.get(period)
+                    if old is None:
+                        merged[period] = v
+                        grew = True
+                    elif old < v:
+                        merged[period] = v
+                predicted = dict(sorted(merged.items())) if grew else merged
+            if predicted is not None and len(predicted) == count and sum(predicted.values()) == total:
+                versions[code] = predicted
+                self.cache.stamp_hits += 1
+            else:
+                unknown.append(code)
+        if unknown:
+            versions.update(await repo.account_versions(unknown))  # per code: periods oldest first
         cached = self.cache._months
         missing: list[tuple[str, str]] = []
         hits = 0
         used_by_code: dict[str, dict[str, AccountRow | None]] = {}
-        for code, periods in versions.items():
+        for code, every in versions.items():
+            if not every:
+                continue
             have = cached.get(code, _NONE)
-            used: dict[str, AccountRow | None] = {
-                period: row
-                if (row := have.get(period)) is not None and row.month.calculation_version == version
-                else None  # read below (the None keeps the period's place in the order)
-                for period, version in periods.items()
-            }
+            # the stored periods among the ``span`` months to the latest (periods are valid
+            # ``YYYY-MM``: the same as ``period >= latest − (span − 1) months``), oldest first
+            used: dict[str, AccountRow | None] = {}
+            for period in window(next(reversed(every)), span):
+                version = every.get(period)
+                if version is not None:
+                    row = have.get(period)
+                    # None: read below (it keeps the period's place in the order)
+                    used[period] = (
+                        row if row is not None and row.month.calculation_version == version else None
+                    )
             mine = self._written.get(code)
             if mine is not None:
                 for period, row in mine.items():
                     if (
                         period in used
                         and used[period] is None
-                        and periods[period] == row.month.calculation_version
+                        and every[period] == row.month.calculation_version
                     ):
                         used[period] = row
             stale = [(code, period) for period, row in used.items() if row is None]
@@ -140,9 +194,9 @@ class InputReads:
             if not maybe:
                 continue
             complete: dict[str, AccountRow] = maybe  # type: ignore[assignment]  # every None replaced above
-            latest[code] = max(versions[code])
+            latest[code] = next(reversed(versions[code]))
             rows[code] = list(complete.values())
-            self._used[code] = complete
+            self._used[code] = (versions[code], complete)
         return latest, rows
 
     async def load_facts(self, repo: RatingRepository, codes: Sequence[str]) -> dict[str, list[ConductFact]]:
@@ -175,8 +229,8 @@ class InputReads:
 
     def publish(self) -> None:
         """After the transaction committed: keep what it read for the next batches."""
-        for code, used in self._used.items():
-            self.cache._store(code, used)
+        for code, (versions, used) in self._used.items():
+            self.cache._store(code, used, versions)
         for code, (stamp, facts) in self._facts.items():
             self.cache._store_facts(code, stamp, facts)
         self._used = {}

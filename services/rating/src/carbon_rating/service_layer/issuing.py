@@ -190,7 +190,7 @@ def _rate_groups(
             inputs = RatingInputs(
                 enterprise=profiles[c],
                 as_of_period=period,
-                accounts=tuple(r.month for r in rows),
+                accounts=tuple([r.month for r in rows]),
                 facts=tuple(facts.get(c, [])),
                 peers=peers,
             )
@@ -204,7 +204,7 @@ def _rate_groups(
             ref = next(
                 (
                     f"{c}/{r.month.period}@v{r.month.calculation_version}"
-                    for r in rows
+                    for r in reversed(rows)  # oldest first: the rating's own period is the last one
                     if r.month.period == period
                 ),
                 None,
