@@ -62,8 +62,9 @@ facts = Table(
     Column("evidence_hash", String(64), nullable=False),
     Column("submission_id", String(36), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    # (no index by enterprise: no query of the service reads facts that way, and every index here
+    # is written under the evidence-chain lock; migration 0002 dropped ix_facts_credit_code_period)
     UniqueConstraint("department", "record_id", "revision", name="uq_facts_key_revision"),
-    Index("ix_facts_credit_code_period", "credit_code", "period"),
 )
 
 #: the latest revision per fact key (idempotency, corrections, cross-validation)
@@ -81,7 +82,10 @@ fact_heads = Table(
     Column("value", Numeric, nullable=False),
     Column("authoritative", Boolean, nullable=False),
     PrimaryKeyConstraint("department", "record_id", name="pk_fact_heads"),
-    Index("ix_fact_heads_enterprise", "credit_code", "period", "indicator"),
+    # one enterprise's series of one indicator, in period order: the plausibility window (one
+    # range per checked month), cross-validation's (credit_code, indicator, period) lookups and
+    # the quality summary (credit_code); migration 0002 (it was (credit_code, period, indicator))
+    Index("ix_fact_heads_series", "credit_code", "indicator", "period"),
 )
 
 #: append-only hash chain over facts (seq is assigned under pg_advisory_xact_lock)

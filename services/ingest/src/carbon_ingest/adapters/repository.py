@@ -101,11 +101,24 @@ INSERT INTO quality_flags (credit_code, period, indicator, "check", department, 
 SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::numeric[],
                      $7::text[], $8::numeric[], $9::numeric[], $10::numeric[])
 """
+#: the heads upsert: a first revision (``$3`` = 1) has no stored head — the heads read under the
+#: department lock found none — so it is a plain INSERT (a unique violation would be a broken
+#: invariant, loud), which skips ON CONFLICT's extra probe of the primary key per row (the
+#: speculative insertion); only later revisions go through ON CONFLICT ... DO UPDATE
 _UPSERT_HEADS = """
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::numeric[], $10::bool[])
+         AS t(department, record_id, revision, content_hash, fact_id, credit_code, indicator, period, value,
+              authoritative)
+), fresh AS (
+    INSERT INTO fact_heads (department, record_id, revision, content_hash, fact_id, credit_code, indicator,
+                            period, value, authoritative)
+    SELECT * FROM t WHERE revision = 1
+)
 INSERT INTO fact_heads (department, record_id, revision, content_hash, fact_id, credit_code, indicator, period,
                         value, authoritative)
-SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                     $9::numeric[], $10::bool[])
+SELECT * FROM t WHERE revision > 1
 ON CONFLICT (department, record_id) DO UPDATE SET
     revision = excluded.revision, content_hash = excluded.content_hash, fact_id = excluded.fact_id,
     credit_code = excluded.credit_code, indicator = excluded.indicator, period = excluded.period,
@@ -145,36 +158,35 @@ def _jsonb(attributes: Any) -> str:
     return "{}" if not attributes else orjson.dumps(dict(attributes)).decode()
 
 
-#: plausibility: per target month, the department's month totals over [first_period, period]
-#: (heads summed per month, through ix_fact_heads_enterprise), then the month's own total and the
-#: exact median (numeric: the mean of the two middle values for an even count) of the months before;
-#: the same statement deletes the targets' plausibility flags (about to be recomputed): one round
-#: trip. (A data-modifying CTE runs to completion whether or not it is referenced.)
+#: plausibility: per target month, its total and the exact median (numeric: the mean of the two
+#: middle values for an even count) of the department's month totals before it in [first_period,
+#: period) — the heads summed per month — one target at a time (a LATERAL subquery over one range
+#: of ix_fact_heads_series, (credit_code, indicator, period): about window + 1 heads per target,
+#: already in month order, so no sort of the whole batch's months by five text keys as a join then
+#: GROUP BY needed); the same statement deletes the targets' plausibility flags (about to be
+#: recomputed): one round trip. (A data-modifying CTE runs to completion whether or not it is
+#: referenced.) ``tests/test_plausibility_statement.py`` checks it against the former statement.
 _MONTH_SUMMARIES_FOR_RECHECK = """
 WITH cleared AS (
     DELETE FROM quality_flags q
     USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS c(credit_code, indicator, department, period)
     WHERE q."check" = $6 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
       AND q.department = c.department AND q.period = c.period
-), t AS (
-    SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
-         AS t(credit_code, indicator, department, period, first_period)
-), months AS (
-    SELECT t.credit_code, t.indicator, t.department, t.period, h.period AS month, sum(h.value) AS total
-    FROM t JOIN fact_heads h
-      ON h.credit_code = t.credit_code AND h.indicator = t.indicator AND h.department = t.department
-     AND h.period >= t.first_period AND h.period <= t.period
-    GROUP BY 1, 2, 3, 4, 5
-), agg AS (
-    SELECT credit_code, indicator, department, period,
-           sum(total) FILTER (WHERE month = period) AS total,
-           array_agg(total ORDER BY total) FILTER (WHERE month < period) AS history
-    FROM months GROUP BY 1, 2, 3, 4
 )
-SELECT credit_code, indicator, department, period, total,
-       coalesce(cardinality(history), 0) AS months,
-       (history[(cardinality(history) + 1) / 2] + history[(cardinality(history) + 2) / 2]) / 2 AS median
-FROM agg WHERE total IS NOT NULL
+SELECT t.credit_code, t.indicator, t.department, t.period, s.total,
+       coalesce(cardinality(s.history), 0) AS months,
+       (s.history[(cardinality(s.history) + 1) / 2] + s.history[(cardinality(s.history) + 2) / 2]) / 2 AS median
+FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+     AS t(credit_code, indicator, department, period, first_period)
+CROSS JOIN LATERAL (
+    SELECT sum(m.total) FILTER (WHERE m.month = t.period) AS total,
+           array_agg(m.total ORDER BY m.total) FILTER (WHERE m.month < t.period) AS history
+    FROM (SELECT h.period AS month, sum(h.value) AS total FROM fact_heads h
+          WHERE h.credit_code = t.credit_code AND h.indicator = t.indicator AND h.department = t.department
+            AND h.period >= t.first_period AND h.period <= t.period
+          GROUP BY h.period) AS m
+) AS s
+WHERE s.total IS NOT NULL
 """
 
 

@@ -39,6 +39,7 @@ from carbon_ingest.domain.facts import Fact, plan_onto
 from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
+from carbon_ingest.service_layer.ids import time_ordered_id
 from carbon_ingest.service_layer.metrics import EVIDENCE_CHAIN_LENGTH, FLAGS, RECORDS
 from carbon_ingest.service_layer.plausibility import check_plausibility
 from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport, UnitOfWork
@@ -52,10 +53,11 @@ _HASH_FIELD = b'"evidence_hash":"' + _UNCHAINED.encode() + b'"'
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """Injected time and ids, so tests can pin "today" (future-period rule) and fact ids."""
+    """Injected time and ids, so tests can pin "today" (future-period rule) and fact ids. Fact
+    and submission ids are time-ordered (``ids.time_ordered_id``: B-tree friendly keys)."""
 
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    new_id: Callable[[], str] = new_id
+    new_id: Callable[[], str] = time_ordered_id
 
     def today(self) -> date:
         return self.now().date()
