@@ -42,6 +42,8 @@ def _observed(**changes: Any) -> Observed:
         "ingest_accounted_facts": 3,
         "accounted_revisions": 4,
         "accounted_facts": 3,
+        "ingest_accounted_revision_sum": 4,  # three facts, one of them corrected once
+        "accounted_revision_sum": 4,
         "accounts": {
             A: {"2024-01": (d("100.0000001"), d(0), d(20), d("120.0000001")), "2024-02": (d(0),) * 4},
             B: {"2024-01": (d(50), d(0), d(10), d(60))},
@@ -88,6 +90,19 @@ def test_missing_account_double_counted_fact_unrated_and_stale_lending_are_flagg
         "grand total tCO2",
         "every enterprise rated",
         "lending read model = current ratings",
+    }
+
+
+def test_a_revision_superseded_within_its_batch_is_not_a_missing_fact() -> None:
+    # the fact and its correction arrived in one batch: accounting applied only the correction
+    assert _failed(_observed(accounted_revisions=3)) == set()
+
+
+def test_a_fact_held_at_an_older_revision_or_missing_is_flagged() -> None:
+    assert _failed(_observed(accounted_revision_sum=3)) == {"every accepted fact accounted once"}
+    assert _failed(_observed(accounted_facts=2, accounted_revision_sum=3)) == {
+        "every accepted fact accounted once",
+        "accounting holds every distinct fact",
     }
 
 

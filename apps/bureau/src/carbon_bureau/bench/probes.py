@@ -38,11 +38,19 @@ class Progress:
     rated: int
     lending_in_step: int
     outbox_pending: int
+    #: (facts, Σ revision) of ingest's heads in accounting's families and of accounting's current
+    #: facts: equal once accounting holds the latest revision of every fact (it may apply fewer
+    #: revisions than ingest accepted: within a batch only a fact's correction is applied)
+    ingest_current: tuple[int, int] = (0, 0)
+    accounting_current: tuple[int, int] = (0, 0)
+
+    def accounted(self) -> bool:
+        return self.accounting_current == self.ingest_current
 
     def complete(self, expected_accepted: int, enterprises: int) -> bool:
         return (
             self.ingest_accepted == expected_accepted
-            and self.accounted_revisions == self.ingest_accounted
+            and self.accounted()
             and self.outbox_pending == 0
             and self.rating_accounts == self.accounting_accounts
             and self.rating_versions == self.accounting_versions
@@ -94,6 +102,22 @@ class Probe:
         sql = f"SELECT count(*) FROM {table} WHERE credit_code = ANY($1) AND {_ACCOUNTED}"
         return await self._val("ingest", sql, self.codes, *_FAMILIES)
 
+    async def _accounted_current(self) -> tuple[int, int]:
+        """(facts, Σ revision) of ingest's heads in accounting's families."""
+        row = await self.pools["ingest"].fetchrow(
+            f"SELECT count(*), coalesce(sum(revision), 0) FROM fact_heads WHERE credit_code = ANY($1) AND {_ACCOUNTED}",
+            self.codes,
+            *_FAMILIES,
+        )
+        return int(row[0]), int(row[1])
+
+    async def _accounting_current(self) -> tuple[int, int]:
+        """(facts, Σ revision) of accounting's current facts (its ``facts`` view)."""
+        row = await self.pools["accounting"].fetchrow(
+            "SELECT count(*), coalesce(sum(revision), 0) FROM facts WHERE credit_code = ANY($1)", self.codes
+        )
+        return int(row[0]), int(row[1])
+
     async def server_version(self) -> str:
         return str(await self.pools["ingest"].fetchval("SHOW server_version"))
 
@@ -123,19 +147,23 @@ class Probe:
         )
         if "ingest" in final:
             accepted, accounted = final["ingest"]
+            current = final["ingest_current"]
         else:
             accepted = await self._val("ingest", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c)
             accounted = await self._accounted("facts")
+            current = await self._accounted_current()
             if accepted == expect_accepted:
-                final["ingest"] = (accepted, accounted)
+                final["ingest"], final["ingest_current"] = (accepted, accounted), current
         if "accounting" in final:
             applied = final["accounting"][0]
+            acc_current = final["accounting_current"]
         else:
             applied = await self._val(
                 "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
             )
-            if "ingest" in final and applied == accounted:
-                final["accounting"] = (applied, applied)
+            acc_current = await self._accounting_current()
+            if "ingest" in final and acc_current == current:
+                final["accounting"], final["accounting_current"] = (applied, applied), acc_current
         return Progress(
             ingest_accepted=accepted,
             ingest_accounted=accounted,
@@ -147,6 +175,8 @@ class Probe:
             rated=len(rating),
             lending_in_step=sum(1 for k, v in rating.items() if lending.get(k) == v),
             outbox_pending=pending,
+            ingest_current=current,
+            accounting_current=acc_current,
         )
 
     async def rating_current(self) -> dict[str, str]:
@@ -164,6 +194,7 @@ class Probe:
 
     async def observed(self) -> Observed:
         c = self.codes
+        acc_current = await self._accounting_current()
         rows = await self.pools["accounting"].fetch(
             "SELECT credit_code, period, scope1_combustion_tco2, scope1_process_tco2, scope2_location_tco2,"
             " total_tco2 FROM accounts WHERE credit_code = ANY($1)",
@@ -184,9 +215,9 @@ class Probe:
             accounted_revisions=await self._val(
                 "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
             ),
-            accounted_facts=await self._val(
-                "accounting", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c
-            ),
+            accounted_facts=acc_current[0],
+            accounted_revision_sum=acc_current[1],
+            ingest_accounted_revision_sum=(await self._accounted_current())[1],
             accounts=accounts,
             rating_current=await self.rating_current(),
             lending_current=await self.lending_current(),

@@ -335,7 +335,7 @@ async def _wait_settled(
         if (
             not unaccounted
             and p.outbox_pending == 0
-            and p.accounted_revisions == p.ingest_accounted
+            and p.accounted()
             and (p.rating_accounts, p.rating_versions) == (p.accounting_accounts, p.accounting_versions)
             and p.lending_in_step == p.rated
         ):
