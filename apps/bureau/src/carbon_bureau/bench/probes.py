@@ -118,6 +118,13 @@ class Probe:
         )
         return int(row[0]), int(row[1])
 
+    async def estimate(self) -> tuple[int, int]:
+        """(facts ingest inserted, fact revisions accounting inserted) from PostgreSQL's statistics
+        (up to a second behind): the progress bars while the replay sends. The exact counts scan
+        the tables; polled every 5 s they cost the server 13 CPU-s of a 110 s full-pilot replay."""
+        sql = "SELECT coalesce(sum(n_tup_ins), 0) FROM pg_stat_user_tables WHERE relname = $1"
+        return await self._val("ingest", sql, "facts"), await self._val("accounting", sql, "fact_history")
+
     async def server_version(self) -> str:
         return str(await self.pools["ingest"].fetchval("SHOW server_version"))
 
