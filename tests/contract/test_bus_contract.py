@@ -265,3 +265,28 @@ async def test_a_full_batch_does_not_linger(harness: BusHarness) -> None:
     await bus.publish([harness.record(fact(i)) for i in range(10)])
     await wait_for(lambda: sum(sizes) >= 10, timeout=60)
     assert sizes == [5, 5]
+
+
+@pytest.mark.integration
+async def test_kafka_places_each_key_where_the_default_partitioner_does() -> None:
+    """KafkaBus picks partitions itself (murmur2, memoised per key); it must agree with aiokafka's
+    (and the Java client's) default partitioner, or a producer without the memo (the pilot's Kafka
+    replay, another client) would put an enterprise's records on two partitions."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    h = BusHarness("kafka")
+    await h.prepare()
+    try:
+        got: list[Decoded[Any]] = []
+        bus = h.new_bus()
+        bus.subscribe(Subscription("g-part", [h.topic], envelope_decoder(), collector(got)))
+        await bus.start()
+        codes = [f"9114{i:014d}" for i in range(60)]
+        await bus.publish([h.record(fact(i, code)) for i, code in enumerate(codes * 2)])
+        await wait_for(lambda: len(got) >= 120)
+        default = DefaultPartitioner()
+        placed = {(d.item.data.credit_code, d.record.partition) for d in got}
+        assert placed == {(c, default(c.encode(), [0, 1, 2], [0, 1, 2])) for c in codes}
+        assert len({p for _, p in placed}) == 3  # the keys spread over all three partitions
+    finally:
+        await h.close()
