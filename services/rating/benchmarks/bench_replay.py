@@ -35,7 +35,7 @@ after a generator change).
 Prints inputs/s, ratings/s, CPU seconds of this process (handler + relay) per 1,000 inputs and
 PostgreSQL backend CPU when readable (``/proc`` of the backends), the statements' execution time of
 the bench database over the timed part from ``pg_stat_statements`` (total and the most expensive
-statements), the input cache's counters, and a digest of every rating issued (ids, scores, labels,
+statements: ``BENCH_STATEMENTS`` of them, default 8), the input cache's counters, and a digest of every rating issued (ids, scores, labels,
 details, issued_at) so that two code versions can be checked to rate bit for bit the same.
 ``--profile out.html`` wraps the timed part in pyinstrument.
 """
@@ -383,7 +383,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"  PostgreSQL statements (pg_stat_statements total_exec_time): {total_ms / 1000:.2f}s "
                 f"= {total_ms / n:.3f} s per 1,000 inputs"
             )
-            for ms, calls, q in delta[:8]:
+            for ms, calls, q in delta[: int(os.environ.get("BENCH_STATEMENTS", "8"))]:
                 print(f"    {ms / 1000:6.2f}s {calls:6,} calls  {q[:110]}")
         inputs = c.inputs
         print(

@@ -257,7 +257,8 @@ class SqlRatingRepository:
 
     async def account_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per enterprise with accounts: (count, sum of calculation versions) of all its months.
-        Months are never deleted and versions only rise, so any change raises one of the two."""
+        Months are never deleted and versions only rise, so any change raises one of the two. Read
+        from ``account_stamps``, which triggers on ``accounts`` keep in every writing statement."""
         if not codes:
             return {}
         rows = await (await self._driver()).fetch(sql.ACCOUNT_STAMPS, list(codes))
@@ -340,7 +341,8 @@ class SqlRatingRepository:
 
     async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
         """Per enterprise with facts: (count, sum of revisions) of all its conduct facts. Facts are
-        never deleted and revisions only rise, so any change raises one of the two."""
+        never deleted and revisions only rise, so any change raises one of the two. Read from
+        ``fact_stamps``, which triggers on ``conduct_facts`` keep in every writing statement."""
         if not codes:
             return {}
         rows = await (await self._driver()).fetch(sql.FACT_STAMPS, list(codes))

@@ -12,11 +12,15 @@ from typing import Any
 
 import orjson
 
+#: the (count, Σ calculation_version) of an enterprise's accounts and (count, Σ revision) of its
+#: conduct facts, kept per enterprise by statement triggers on those tables (migration 0003). At
+#: pilot scale (~430 enterprises per batch, ~50,000 accounts, ~90,000 facts) the same aggregate over
+#: the tables was 14-38 ms (accounts) and 15-24 ms (facts) per batch; this is an index lookup
+#: (0.2-0.4 ms). ``n > 0``: an enterprise whose rows were all deleted has no stamp, as before.
 ACCOUNT_STAMPS = """
-    SELECT credit_code, count(*), sum(calculation_version)
-    FROM accounts
-    WHERE credit_code = ANY($1::varchar[])
-    GROUP BY credit_code
+    SELECT credit_code, n, total
+    FROM account_stamps
+    WHERE credit_code = ANY($1::varchar[]) AND n > 0
 """
 ACCOUNT_VERSIONS = """
     SELECT credit_code, array_agg(period ORDER BY period COLLATE "C"),
@@ -33,10 +37,9 @@ ACCOUNT_ROWS = """
       ON a.credit_code = k.code AND a.period = k.period
 """
 FACT_STAMPS = """
-    SELECT credit_code, count(*), sum(revision)
-    FROM conduct_facts
-    WHERE credit_code = ANY($1::varchar[])
-    GROUP BY credit_code
+    SELECT credit_code, n, total
+    FROM fact_stamps
+    WHERE credit_code = ANY($1::varchar[]) AND n > 0
 """
 ALL_FACTS = """
     SELECT credit_code, indicator, period, value, attributes::text

@@ -5,7 +5,9 @@ enterprise's last 24 account months, of which typically one changed since its pr
 its conduct facts, which usually did not change at all. Reading all of them again (and building
 ``AccountMonth``s and ``ConductFact``s from them) was about 40 % of rating's batch CPU. With the
 cache, a batch reads a (count, sum of calculation versions) stamp of every touched enterprise's
-account months and a (count, sum of revisions) stamp of its facts; the stored versions of its
+account months and a (count, sum of revisions) stamp of its facts (one row per enterprise in
+``account_stamps`` / ``fact_stamps``, kept by statement triggers on the tables, migration 0003, so
+they hold for every writer); the stored versions of its
 months are read only when the account stamp differs from what the cache plus the batch's own
 writes predict (``InputReads.load``), and full rows only where the cache does not hold exactly the
 stored state.
