@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from carbon_ingest.service_layer.ids import time_ordered_id
+from carbon_common.db import time_ordered_id
 from carbon_ingest.service_layer.submissions import Clock
 
 

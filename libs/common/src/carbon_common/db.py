@@ -42,12 +42,26 @@ def _uuid4_strings() -> Iterator[str]:
             yield f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-{variant[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
 
 
+def _uuid7_strings() -> Iterator[str]:
+    """Time-ordered (version 7, RFC 9562) UUID strings: the millisecond clock, then 74 random bits
+    (128 ids per ``os.urandom`` call, like ``_uuid4_strings``)."""
+    variant = "89ab"
+    clock = time.time_ns
+    while True:
+        h = os.urandom(2048).hex()
+        for i in range(0, 4096, 32):
+            ms = f"{clock() // 1_000_000:012x}"
+            yield f"{ms[:8]}-{ms[8:]}-7{h[i + 13 : i + 16]}-{variant[int(h[i + 16], 16) & 3]}{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+
+
 _uuid4_stream = _uuid4_strings()
+_uuid7_stream = _uuid7_strings()
 
 
 def _reseed_after_fork() -> None:
-    global _uuid4_stream
+    global _uuid4_stream, _uuid7_stream
     _uuid4_stream = _uuid4_strings()  # a forked child must not replay the parent's buffer
+    _uuid7_stream = _uuid7_strings()
 
 
 os.register_at_fork(after_in_child=_reseed_after_fork)
@@ -58,6 +72,14 @@ def new_id() -> str:
     hot paths draw two per fact (fact id, event id), and one ``getrandom`` syscall each showed up
     as a sixth of ingest's submission CPU."""
     return next(_uuid4_stream)
+
+
+def time_ordered_id() -> str:
+    """A UUID version 7 (canonical text): the millisecond clock first, so ids drawn together sort
+    together and a B-tree keyed by them grows at its right edge instead of on random pages (ingest's
+    fact and submission ids: docs/performance-notes.md). Ids sort by time only roughly (same
+    millisecond: random order; several processes: interleaved); only their uniqueness is relied on."""
+    return next(_uuid7_stream)
 
 
 def tune_gc(young_threshold: int = 20_000) -> None:

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 
 import orjson
 
-from carbon_common.db import new_id
+from carbon_common.db import new_id, time_ordered_id
 from carbon_common.events import Envelope, FactRecorded, encode
 from carbon_common.telemetry import current_traceparent
 from carbon_ingest.domain import evidence, identifiers
@@ -39,7 +39,6 @@ from carbon_ingest.domain.facts import Fact, plan_onto
 from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
-from carbon_ingest.service_layer.ids import time_ordered_id
 from carbon_ingest.service_layer.metrics import EVIDENCE_CHAIN_LENGTH, FLAGS, RECORDS
 from carbon_ingest.service_layer.plausibility import check_plausibility
 from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport, UnitOfWork
@@ -54,7 +53,7 @@ _HASH_FIELD = b'"evidence_hash":"' + _UNCHAINED.encode() + b'"'
 @dataclass(frozen=True, slots=True)
 class Clock:
     """Injected time and ids, so tests can pin "today" (future-period rule) and fact ids. Fact
-    and submission ids are time-ordered (``ids.time_ordered_id``: B-tree friendly keys)."""
+    and submission ids are time-ordered (``carbon_common.db.time_ordered_id``: B-tree friendly keys)."""
 
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], str] = time_ordered_id
