@@ -70,8 +70,10 @@ class Probe:
         self.urls = urls
         self.codes = codes
         self.pools: dict[str, asyncpg.Pool] = {}
-        #: counts that reached their final value (see ``progress``)
-        self._final: dict[str, tuple[int, int]] = {}
+        #: counts that reached their final value, for the expectation they were taken under (``progress``)
+        self._settled_for: int | None = None
+        self._ingest_settled: tuple[int, int, tuple[int, int]] | None = None
+        self._accounting_settled: tuple[int, tuple[int, int]] | None = None
 
     async def open(self) -> None:
         for name, url in self.urls.items():
@@ -129,16 +131,14 @@ class Probe:
         return str(await self.pools["ingest"].fetchval("SHOW server_version"))
 
     async def progress(self, expect_accepted: int | None = None) -> Progress:
-        """The pipeline's counts. With ``expect_accepted``, the two counts that scan ingest's facts
-        are taken once more only until they reach it, and accounting's applied revisions only until
-        they reach ingest's final count: those tables only grow, so a count that has reached its
-        final value stays there, and the drain phase's polling (every 0.5 s) stops costing the
-        server table scans (about 7 CPU-s of a full-pilot replay). The verification recounts all."""
+        """The pipeline's counts. With ``expect_accepted``, ingest's counts are taken again only
+        until its accepted facts reach it, and accounting's only until its current facts equal
+        ingest's: those tables only grow, so a count that has reached its final value stays there,
+        and the drain phase's polling (every 0.5 s) stops costing the server table scans. Without
+        it (the later phases add facts) every count is taken afresh. The verification recounts all."""
         c = self.codes
-        # without an expectation nothing is cached or reused (later phases add facts)
-        if expect_accepted is None or self._final.get("expect") != (expect_accepted, 0):
-            self._final = {} if expect_accepted is None else {"expect": (expect_accepted, 0)}
-        final = self._final
+        if expect_accepted is None or expect_accepted != self._settled_for:
+            self._settled_for, self._ingest_settled, self._accounting_settled = expect_accepted, None, None
         pending = 0
         for db in ("ingest", "accounting", "rating"):
             pending += await self._val(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
@@ -152,25 +152,23 @@ class Probe:
             "SELECT count(*), coalesce(sum(calculation_version), 0) FROM accounts WHERE credit_code = ANY($1)",
             c,
         )
-        if "ingest" in final:
-            accepted, accounted = final["ingest"]
-            current = final["ingest_current"]
+        if self._ingest_settled is not None:
+            accepted, accounted, current = self._ingest_settled
         else:
             accepted = await self._val("ingest", "SELECT count(*) FROM facts WHERE credit_code = ANY($1)", c)
             accounted = await self._accounted("facts")
             current = await self._accounted_current()
-            if accepted == expect_accepted:
-                final["ingest"], final["ingest_current"] = (accepted, accounted), current
-        if "accounting" in final:
-            applied = final["accounting"][0]
-            acc_current = final["accounting_current"]
+            if expect_accepted is not None and accepted == expect_accepted:
+                self._ingest_settled = (accepted, accounted, current)
+        if self._accounting_settled is not None:
+            applied, acc_current = self._accounting_settled
         else:
             applied = await self._val(
                 "accounting", "SELECT count(*) FROM fact_history WHERE credit_code = ANY($1)", c
             )
             acc_current = await self._accounting_current()
-            if "ingest" in final and acc_current == current:
-                final["accounting"], final["accounting_current"] = (applied, applied), acc_current
+            if self._ingest_settled is not None and acc_current == current:
+                self._accounting_settled = (applied, acc_current)
         return Progress(
             ingest_accepted=accepted,
             ingest_accounted=accounted,
