@@ -16,8 +16,8 @@ if [ -x scripts/ensure-kustomize.sh ]; then bash scripts/ensure-kustomize.sh; fi
 { bash scripts/ensure-fonts.sh && bash scripts/ensure-chromium.sh; } >/dev/null || echo "rating report tests will fail: see above" >&2  # CJK font, headless chromium
 export PATH="${CARBON_CACHE:-$HOME/.cache/carbon-bureau}/bin:$PATH"
 
+started=1  # before `stack up`: a start that fails half-way (Kafka's port taken) still stops PostgreSQL
 .venv/bin/bureau stack up
-started=1
 eval "$(.venv/bin/bureau stack env)"
 echo "stack ready in $(( $(date +%s) - t0 ))s: KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP PG_URL_BASE=$PG_URL_BASE"
 
