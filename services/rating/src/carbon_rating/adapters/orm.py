@@ -66,24 +66,22 @@ conduct_facts = Table(
     Index("ix_conduct_facts_code_period", "credit_code", "period"),
 )
 
+
 #: per enterprise: (count, Σ calculation_version) of its accounts, (count, Σ revision) of its conduct
 #: facts; written only by statement triggers on accounts / conduct_facts (migration 0003), read by
 #: the input cache's check (``statements.ACCOUNT_STAMPS``, ``FACT_STAMPS``)
-account_stamps = Table(
-    "account_stamps",
-    metadata,
-    Column("credit_code", String(18), primary_key=True),
-    Column("n", BigInteger, nullable=False),
-    Column("total", BigInteger, nullable=False),
-)
+def _stamp_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("credit_code", String(18), primary_key=True),
+        Column("n", BigInteger, nullable=False),
+        Column("total", BigInteger, nullable=False),
+    )
 
-fact_stamps = Table(
-    "fact_stamps",
-    metadata,
-    Column("credit_code", String(18), primary_key=True),
-    Column("n", BigInteger, nullable=False),
-    Column("total", BigInteger, nullable=False),
-)
+
+account_stamps = _stamp_table("account_stamps")
+fact_stamps = _stamp_table("fact_stamps")
 
 ratings = Table(
     "ratings",
