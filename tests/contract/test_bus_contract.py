@@ -113,6 +113,30 @@ async def test_delivers_every_record_in_key_order(harness: BusHarness) -> None:
     assert got[0].item.data.ce_type == FactRecorded.ce_type
 
 
+async def test_a_publish_larger_than_a_record_batch_keeps_order_and_headers(harness: BusHarness) -> None:
+    """KafkaBus hands each partition's records to the producer as whole record batches (at most
+    256 KiB each): a relay's round of ~1 MB per partition spans several of them, which must arrive
+    complete, in order per key, each with its own headers."""
+    got: list[Decoded[Any]] = []
+    bus = harness.new_bus()
+    bus.subscribe(Subscription("g-big", [harness.topic], envelope_decoder(), collector(got)))
+    await bus.start()
+    padding = "x" * 1500  # ~1.9 KB per record: 600 records per key ≈ 1.1 MB, several batches
+    records = []
+    for i in range(1200):
+        env = fact(i, CODE_A if i % 2 else CODE_B)
+        env = Envelope(data=env.data.model_copy(update={"attributes": {"note": padding}}), source="test")
+        records.append(harness.record(env))
+    await bus.publish(records)
+    await wait_for(lambda: len(got) >= 1200, timeout=60)
+    assert len(got) == 1200
+    for code in (CODE_A, CODE_B):
+        values = [int(d.item.data.value) for d in got if d.item.data.credit_code == code]
+        assert values == sorted(values) and len(values) == 600
+    sent = {r.value: dict(r.headers)["ce_id"] for r in records}
+    assert all(dict(d.record.headers)["ce_id"] == sent[d.record.value] for d in got)
+
+
 async def test_each_group_gets_its_own_copy(harness: BusHarness) -> None:
     a: list[Decoded[Any]] = []
     b: list[Decoded[Any]] = []

@@ -195,7 +195,7 @@ class OutboxRelay:
                 OUTBOX_AGE.labels(self._service).set(0)
                 return 0
             records: Sequence[Record] = [
-                Record(topic, key, value, tuple((k, v.encode()) for k, v in orjson.loads(headers)))
+                Record(topic, key, value, tuple([(k, v.encode()) for k, v in orjson.loads(headers)]))
                 for _, topic, key, value, headers in rows
             ]
             await self._bus.publish(records)
