@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -198,13 +198,19 @@ def header_traceparent(headers: Sequence[tuple[str, bytes]]) -> bytes | None:
 
 @contextmanager
 def process_span(
-    group: str, topic: str, traceparents: Sequence[str | bytes | None], **attributes: Any
+    group: str,
+    topic: str,
+    traceparents: Iterable[str | bytes | None],
+    message_count: int,
+    **attributes: Any,
 ) -> Iterator[trace.Span]:
-    """The CONSUMER span around one batch that a group applies.
+    """The CONSUMER span around one batch of ``message_count`` records that a group applies.
 
     Its parent is the producer span of the first record that carries a ``traceparent``; the
     other distinct producers are span links (up to ``MAX_LINKS``). A batch without any context
     starts a new trace. Everything the handler does (SQL, emitted events) is its child.
+    ``traceparents`` is read lazily and only until the links are full: a batch of thousands of
+    records from as many producer spans does not pay a header scan per record.
     """
     parent: SpanContext | None = None
     links: list[Link] = []
@@ -227,7 +233,7 @@ def process_span(
         "messaging.operation.type": "process",
         "messaging.destination.name": topic,
         "messaging.consumer.group.name": group,
-        "messaging.batch.message_count": len(traceparents),
+        "messaging.batch.message_count": message_count,
         **attributes,
     }
     with trace.get_tracer("carbon_common.bus").start_as_current_span(

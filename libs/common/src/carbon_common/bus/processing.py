@@ -92,7 +92,9 @@ async def process_batch(
     if not records:
         return
     faults.scope.set(records[0].topic)
-    with process_span(sub.group, records[0].topic, [header_traceparent(r.headers) for r in records]):
+    with process_span(
+        sub.group, records[0].topic, (header_traceparent(r.headers) for r in records), len(records)
+    ):
         await _process(sub, records, publish, stopping, backoff_cap)
     BUS_PROCESSED.labels(sub.group, records[0].topic).inc(len(records))
 
