@@ -59,9 +59,13 @@ async def observed() -> AsyncIterator[Observed]:
                     transport=httpx.ASGITransport(app=app), base_url="http://embedded"
                 ) as client:
                     result = await run_skeleton(client, API)
-                    # one record nobody can decode, on a topic three groups read
+                    # one record nobody can decode on each fact stream: ingest.facts.v1 (accounting)
+                    # and ingest.credit-facts.v1 (rating, lending)
                     await bureau.bus.publish(
-                        [Record(Topics.FACTS, result.credit_code.encode(), b"{not json")]
+                        [
+                            Record(topic, result.credit_code.encode(), b"{not json")
+                            for topic in (Topics.FACTS, Topics.CREDIT_FACTS)
+                        ]
                     )
                     await bureau.bus.drain()
                     yield Observed(bureau, client, result, exporter.get_finished_spans(), before)
@@ -211,12 +215,9 @@ async def test_metrics_endpoint_shows_the_traffic(observed: Observed) -> None:
         assert delta("bus_records_processed_total", group=group, topic=topic) >= 1, (group, topic)
         lags = _matching(after, "bus_consumer_lag_records", group=group, topic=topic)
         assert lags and all(v == 0 for _, v in lags), (group, topic, lags)
-    # the undecodable record was dead-lettered by every group reading the topic, with its reason class
-    for group in ("accounting", "rating"):
-        assert (
-            delta("bus_records_dead_lettered_total", group=group, topic=Topics.FACTS, reason="undecodable")
-            == 1
-        )
+    # the undecodable records were dead-lettered by the groups reading their topics, with the reason class
+    for group, topic in (("accounting", Topics.FACTS), ("rating", Topics.CREDIT_FACTS)):
+        assert delta("bus_records_dead_lettered_total", group=group, topic=topic, reason="undecodable") == 1
 
     # outbox: the relay has sampled the backlog gauges of every service
     for service in SERVICE_NAMES:
