@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +19,15 @@ import pytest
 from stdnum.cn import uscc
 
 from carbon_common.bus.memory import InMemoryBus
-from carbon_common.bus.port import to_record
-from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded, RatingIssued
+from carbon_common.bus.port import Record, to_record
+from carbon_common.events import (
+    AccountUpdated,
+    EnterpriseRegistered,
+    Envelope,
+    FactRecorded,
+    RatingIssued,
+    Topics,
+)
 from carbon_common.migrations import upgrade_head
 from carbon_common.settings import KafkaSettings, PostgresSettings
 from carbon_common.testing import drop_database, fresh_database
@@ -78,9 +85,22 @@ async def app_env(
     await bus.stop()
 
 
+#: the indicator families ingest also writes to ``ingest.credit-facts.v1`` (the lead's contract)
+CREDIT_FAMILIES = ("compliance.", "ets.", "transition.", "finance.")
+
+
+def as_published(env: Envelope[Any]) -> list[Record]:
+    """The records an upstream service publishes for ``env``: a fact of a credit family also on
+    ``ingest.credit-facts.v1`` (the same bytes and key), the stream lending reads."""
+    r = to_record(env)
+    if isinstance(env.data, FactRecorded) and env.data.indicator.startswith(CREDIT_FAMILIES):
+        return [r, replace(r, topic=Topics.CREDIT_FACTS)]
+    return [r]
+
+
 async def publish(bus: InMemoryBus, *events: Any, source: str = "test") -> list[Envelope[Any]]:
     envs = [Envelope(data=e, source=source) for e in events]
-    await bus.publish([to_record(e) for e in envs])
+    await bus.publish([r for e in envs for r in as_published(e)])
     await bus.drain()
     return envs
 

@@ -1,13 +1,14 @@
 """The consumer's fast paths keep its meaning (issue 6): the header fast path decodes exactly what
 carbon_common's decoder does, only the finance facts PCAF reads are kept, a batch ends where its
-events applied one by one end, and a redelivered batch of accounts or facts (no inbox claim)
-changes nothing. Real PostgreSQL, lending's own subscription driven directly.
+events applied one by one end, and a redelivered batch of ratings, accounts or facts (no inbox
+claim) changes nothing. Real PostgreSQL, lending's own subscription driven directly.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -47,9 +48,16 @@ D = Decimal
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
+def delivered(env: Envelope[Any]) -> Record:
+    """``env`` as lending receives it: a fact on ``ingest.credit-facts.v1`` (ingest's copy of the
+    credit families), anything else on its own topic."""
+    r = to_record(env)
+    return replace(r, topic=Topics.CREDIT_FACTS) if isinstance(env.data, FactRecorded) else r
+
+
 def record(event: Event, **headers: bytes | str | None) -> Record:
     """``event`` as delivered, with some headers replaced (``None``: removed)."""
-    r = to_record(Envelope(data=event, source="/test", traceparent=TRACE, tracestate="k=v"))
+    r = delivered(Envelope(data=event, source="/test", traceparent=TRACE, tracestate="k=v"))
     hs = [(k, v) for k, v in r.headers if k not in headers]
     hs += [(k, v) for k, v in headers.items() if v is not None]
     return Record(r.topic, r.key, r.value, tuple(hs), 0, 0)  # type: ignore[arg-type]
@@ -131,13 +139,41 @@ def test_only_the_finance_facts_pcaf_reads_are_decoded() -> None:
     for kept in ("finance.revenue", "finance.total_debt", "finance.total_equity"):
         env = decode(record(fact_of(kept)))
         assert env is not None and env.data.indicator == kept
-    for skipped in (
+    for skipped in (  # everything else on the credit stream (and a stray account-family fact)
         "energy.raw_coal",
         "finance.value_added",
         "finance.total_capex",
         "finance.reduction_capex",
+        "compliance.env_penalty",
+        "ets.surrendered",
+        "transition.milestones_met",
     ):
         assert decode(record(fact_of(skipped))) is None, skipped
+
+
+def test_lending_reads_the_credit_facts_stream_not_every_fact(app_env) -> None:  # type: ignore[no-untyped-def]
+    sub = consumer_subscription(app_env[0])
+    assert Topics.CREDIT_FACTS in sub.topics and Topics.FACTS not in sub.topics
+    assert set(sub.topics) == {Topics.ENTERPRISES, Topics.RATINGS, Topics.ACCOUNTS, Topics.CREDIT_FACTS}
+
+
+async def test_a_finance_fact_reaches_pcaf_only_through_the_credit_stream(app_env, up) -> None:  # type: ignore[no-untyped-def]
+    """Published on ``ingest.facts.v1`` alone it is not lending's; its credit-stream copy is."""
+    container, bus, _ = app_env
+    code = up.code()
+    debt = up.fact(code, "finance.total_debt", "2024-12", "123.45")
+    await bus.publish([to_record(Envelope(data=debt, source="/test"))])  # the main stream only
+    await bus.drain()
+
+    async def stored() -> list[tuple[Any, ...]]:
+        f = enterprise_finance.c
+        async with container.uow() as uow:
+            q = select(f.indicator, f.value, f.fact_id).where(f.credit_code == code)
+            return [tuple(r) for r in (await uow.session.execute(q)).all()]
+
+    assert await stored() == []
+    await up.publish(debt)  # as ingest publishes it: both streams
+    assert await stored() == [("finance.total_debt", D("123.45"), debt.fact_id)]
 
 
 # --- a batch = its events one by one -----------------------------------------------------------
@@ -155,7 +191,7 @@ def upstream_events(codes: Sequence[str], tag: str, seed: int) -> dict[str, list
     """Restated accounts in shuffled order, finance facts with corrections and ties, ratings
     issued out of order (per enterprise), deterministic from ``seed`` whatever the codes."""
     rng = random.Random(seed)
-    out: dict[str, list[Event]] = {Topics.RATINGS: [], Topics.ACCOUNTS: [], Topics.FACTS: []}
+    out: dict[str, list[Event]] = {Topics.RATINGS: [], Topics.ACCOUNTS: [], Topics.CREDIT_FACTS: []}
     for i, code in enumerate(codes):
         for n in range(6):
             label = rng.choice(LABELS)
@@ -191,7 +227,7 @@ def upstream_events(codes: Sequence[str], tag: str, seed: int) -> dict[str, list
                 )
         for indicator in ("finance.revenue", "finance.total_debt", "finance.total_equity"):
             for k in range(3):
-                out[Topics.FACTS].append(
+                out[Topics.CREDIT_FACTS].append(
                     FactRecorded(
                         fact_id=f"{tag}-f{i}-{indicator}-{k}",
                         fact_key=f"tax/{tag}-{i}-{indicator}",
@@ -310,8 +346,8 @@ async def test_a_batch_ends_where_its_events_one_by_one_end(app_env, up, seed: i
             await book(client, code, kpi=True)
         tag = f"{mode}-{seed}-{codes[0]}"
         events = upstream_events(codes, tag, seed)
-        for topic in (Topics.RATINGS, Topics.ACCOUNTS, Topics.FACTS):
-            rs = [to_record(Envelope(data=ev, source="/test")) for ev in events[topic]]
+        for topic in (Topics.RATINGS, Topics.ACCOUNTS, Topics.CREDIT_FACTS):
+            rs = [delivered(Envelope(data=ev, source="/test")) for ev in events[topic]]
             if mode == "batch":
                 await process_batch(sub, rs, dead)
             else:
@@ -328,8 +364,9 @@ async def test_a_batch_ends_where_its_events_one_by_one_end(app_env, up, seed: i
         assert batch[part] == one_by_one[part], part
 
 
-async def test_redelivered_accounts_and_facts_change_nothing(app_env, up) -> None:  # type: ignore[no-untyped-def]
-    """No inbox claim for these two topics: the upserts themselves are idempotent."""
+async def test_redelivered_ratings_accounts_and_facts_change_nothing(app_env, up) -> None:  # type: ignore[no-untyped-def]
+    """No inbox claim for these three: the upserts themselves are idempotent, and a rating
+    reprices or alerts only when it becomes current, which a redelivered one does not."""
     container, _, client = app_env
     sub = consumer_subscription(container)
 
@@ -338,10 +375,11 @@ async def test_redelivered_accounts_and_facts_change_nothing(app_env, up) -> Non
 
     code = await up.rated("light_green")
     await book(client, code, kpi=True)
+    await book(client, code, kpi=False)
     events = upstream_events([code], f"redelivery-{code}", seed=7)
     batches = {
-        t: [to_record(Envelope(data=ev, source="/test")) for ev in events[t]]
-        for t in (Topics.ACCOUNTS, Topics.FACTS)
+        t: [delivered(Envelope(data=ev, source="/test")) for ev in events[t]]
+        for t in (Topics.RATINGS, Topics.ACCOUNTS, Topics.CREDIT_FACTS)
     }
 
     async def outbox_rows() -> int:
@@ -351,11 +389,16 @@ async def test_redelivered_accounts_and_facts_change_nothing(app_env, up) -> Non
     for rs in batches.values():
         await process_batch(sub, rs, dead)
     before, events_before = await state(container, [code], "x"), await outbox_rows()
-    assert before["loans"][0][2] != 0  # the KPI loan was repriced once
+    assert any(r[2] != 0 and r[1] for r in before["loans"])  # the KPI loan was repriced once
+    assert before["history"] == [(0, 7)]  # up.rated's rating and the six
+    assert "-r0-" in str(before["current"][0][1])  # one of the six became current
     for rs in batches.values():  # the same envelopes again (a redelivery after a lost offset commit)
         await process_batch(sub, rs, dead)
+    for rs in batches.values():  # and one by one
+        for r in rs:
+            await process_batch(sub, [r], dead)
     assert await state(container, [code], "x") == before
-    assert await outbox_rows() == events_before  # no second LoanRepriced
+    assert await outbox_rows() == events_before  # no second LoanRepriced or LoanAlert
 
 
 async def test_only_enterprises_whose_current_rating_changed_are_dropped_from_the_quote_cache(
@@ -511,3 +554,66 @@ async def test_a_rating_that_keeps_the_label_reevaluates_only_what_it_can_move(a
     await up.publish(up.rating(code, "light_green", issued_at=datetime(2025, 2, 4, tzinfo=UTC)))
     assert await kinds() == ["veto", "downgrade"]
     assert (await loan())["current_label"] == "light_green"
+
+
+async def test_the_consumers_loan_reads_see_a_loan_as_the_api_does(app_env, up) -> None:  # type: ignore[no-untyped-def]
+    """``relabel_loans`` and ``open_kpi_loans_for`` read loans with a fixed asyncpg statement;
+    the state they build is the one ``loan_state`` (SQLAlchemy) builds, on every date, with rate
+    changes pending and in force."""
+    from carbon_lending.service_layer.ingestion import to_rating
+
+    container, _, client = app_env
+    sub = consumer_subscription(container)
+
+    async def dead(rs: Sequence[Record]) -> None:
+        raise AssertionError(f"dead-lettered: {rs}")
+
+    code = await up.rated("light_green")
+    kpi_loan, label_loan = await book(client, code, kpi=True), await book(client, code, kpi=False)
+    events = upstream_events([code], f"reads-{code}", seed=5)
+    for topic in (Topics.RATINGS, Topics.ACCOUNTS, Topics.CREDIT_FACTS):
+        await process_batch(sub, [delivered(Envelope(data=ev, source="/test")) for ev in events[topic]], dead)
+    vetoed, _ = to_rating(up.rating(code, "red", vetoes=["penalty"]))  # vetoes: every open loan moves
+    for day in (date(2025, 1, 20), *RATE_DATES):
+        async with container.uow() as uow:  # not committed: the relabelling is rolled back
+            expected = {i: await uow.repo.loan_state(A["X-Org"], i, day) for i in (kpi_loan, label_loan)}
+            assert all(expected.values())
+            # as before: ``kpi_targets IS NOT NULL``, which a loan without targets (JSON null) passes
+            kpi = await uow.repo.open_kpi_loans_for([code], day)
+            assert sorted(kpi, key=lambda s: s.loan_id) == sorted(expected.values(), key=lambda s: s.loan_id)  # type: ignore[union-attr]
+            assert [s.kpi_targets != () for s in kpi if s.loan_id == kpi_loan] == [True]
+            moved = await uow.repo.relabel_loans([vetoed], day)
+            assert sorted(moved, key=lambda s: s.loan_id) == sorted(
+                expected.values(), key=lambda s: s.loan_id
+            )  # type: ignore[union-attr]
+    assert any(s is not None and s.ratchet_bp != 0 for s in expected.values())  # not all at origination
+
+
+async def test_the_statements_sent_to_asyncpg_are_spans_under_the_batch_span(app_env, up) -> None:  # type: ignore[no-untyped-def]
+    """The consumer's statements bypass SQLAlchemy (and its instrumentation): they get the same
+    CLIENT spans, children of the bus's processing span, so a trace still shows lending's SQL."""
+    from opentelemetry.trace import SpanKind
+
+    from carbon_common.telemetry import capture_spans
+
+    container, _, _ = app_env
+    sub = consumer_subscription(container)
+
+    async def dead(rs: Sequence[Record]) -> None:
+        raise AssertionError(f"dead-lettered: {rs}")
+
+    code = up.code()
+    with capture_spans() as exporter:
+        await process_batch(sub, [delivered(Envelope(data=up.rating(code, "yellow"), source="/test"))], dead)
+    spans = exporter.get_finished_spans()
+    (batch,) = [s for s in spans if s.kind is SpanKind.CONSUMER]
+    sql = [
+        str((s.attributes or {}).get("db.statement"))
+        for s in spans
+        if s.kind is SpanKind.CLIENT
+        and (s.attributes or {}).get("db.system") == "postgresql"
+        and s.parent is not None
+        and s.parent.span_id == batch.context.span_id
+    ]
+    assert any(q.startswith("WITH history AS (INSERT INTO ratings") for q in sql), sql
+    assert any("UPDATE loans SET current_label" in q for q in sql), sql

@@ -214,7 +214,7 @@ enterprise_emissions = Table(
     PrimaryKeyConstraint("credit_code", "period", name="pk_enterprise_emissions"),
 )
 
-#: the borrowers' finance facts from ingest.facts.v1 (``domain.pcaf.PCAF_INDICATORS``): debt, equity, revenue
+#: the borrowers' finance facts from ingest.credit-facts.v1 (``domain.pcaf.PCAF_INDICATORS``): debt, equity, revenue
 enterprise_finance = Table(
     "enterprise_finance",
     metadata,

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Boolean, String, any_, bindparam, column, func, or_, select, text, union_all, update
+from sqlalchemy import String, any_, bindparam, func, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -110,12 +110,17 @@ class SqlLendingRepository:
         """History (all) and current (newest per enterprise, only if newer); returns new currents."""
         if not items:
             return []
-        await rm.add_rating_history(self.session, [_rating_row(r) for r, _ in items], [p for _, p in items])
+        rows = {r.rating_id: _rating_row(r) for r, _ in items}
         newest: dict[str, Rating] = {}
         for r, _ in items:
             if r.newer_than(newest.get(r.credit_code)):
                 newest[r.credit_code] = r
-        won = await rm.set_current_ratings(self.session, [_rating_row(r) for r in newest.values()])
+        won = await rm.add_ratings(
+            self.session,
+            [rows[r.rating_id] for r, _ in items],
+            [p for _, p in items],
+            [rows[r.rating_id] for r in newest.values()],
+        )
         return [r for r in newest.values() if r.rating_id in won]
 
     async def upsert_objections(self, rows: Sequence[Document]) -> None:
@@ -286,36 +291,19 @@ class SqlLendingRepository:
             values["outstanding_cny"] = Decimal(0)
         await self.session.execute(update(loans).where(loans.c.loan_id == loan_id).values(values))
 
-    async def loans_moved_by(self, ratings: Sequence[Rating], today: date) -> list[LoanState]:
-        """The open loans of these enterprises that their new current rating can move or alert
-        on: those whose label is not already the rating's, and all of them when it carries
-        vetoes. (A loan that already has the rating's label has the ratchet for that label and
-        no downgrade to report; only its rating id changes, which ``sync_labels`` writes.)"""
-        u = (
-            func.unnest(
-                bindparam("codes", [r.credit_code for r in ratings], type_=ARRAY(String)),
-                bindparam("labels", [r.label for r in ratings], type_=ARRAY(String)),
-                bindparam("vetoed", [bool(r.vetoes) for r in ratings], type_=ARRAY(Boolean)),
-            )
-            .table_valued(column("code", String), column("label", String), column("vetoed", Boolean))
-            .render_derived(name="u")
-        )
-        q = (
-            self._loans_query(today)
-            .join(u, loans.c.credit_code == u.c.code)
-            .where(
-                loans.c.status != "repaid", or_(loans.c.current_label.is_distinct_from(u.c.label), u.c.vetoed)
-            )
-        )
-        return [_state(r) for r in (await self.session.execute(q)).all()]
+    async def relabel_loans(self, ratings: Sequence[Rating], today: date) -> list[LoanState]:
+        """Every open loan of these enterprises (one new current rating each) now carries their
+        label and rating id; returns the open loans the new rating can move or alert on, as they
+        were before: those whose label was not already the rating's, and all of them when it
+        carries vetoes. (A loan that already had the rating's label has the ratchet for that
+        label and no downgrade to report; only its rating id changes.)"""
+        if not ratings:
+            return []
+        rows = [(r.credit_code, r.label, r.rating_id, bool(r.vetoes)) for r in ratings]
+        return [loan_state_of(r) for r in await rm.relabel_loans(self.session, today, rows)]
 
     async def open_kpi_loans_for(self, credit_codes: Sequence[str], today: date) -> list[LoanState]:
-        q = self._loans_query(today).where(
-            loans.c.credit_code == any_(_codes(credit_codes)),
-            loans.c.status != "repaid",
-            loans.c.kpi_targets.is_not(None),
-        )
-        return [_state(r) for r in (await self.session.execute(q)).all()]
+        return [loan_state_of(r) for r in await rm.kpi_loans(self.session, today, credit_codes)]
 
     async def open_pledge_loans(self, today: date) -> list[LoanState]:
         q = self._loans_query(today).where(
@@ -332,11 +320,6 @@ class SqlLendingRepository:
                     for r in repricings
                 ],
             )
-
-    async def sync_labels(self, ratings: Sequence[Rating]) -> None:
-        """Every open loan of these enterprises now carries their current label."""
-        if ratings:
-            await rm.sync_labels(self.session, [(r.credit_code, r.label, r.rating_id) for r in ratings])
 
     async def set_margin_calls(self, loan_ids: Sequence[str], open_: bool) -> None:
         if loan_ids:
@@ -443,13 +426,6 @@ class SqlLendingRepository:
         ]
 
 
-def _codes(credit_codes: Sequence[str]) -> Any:
-    """One array parameter (``= ANY(:codes)``): the statement's text, and so its prepared plan,
-    does not change with the number of codes (an expanding ``IN`` is re-rendered and re-prepared
-    for every new count)."""
-    return bindparam("codes", list(credit_codes), type_=ARRAY(String))
-
-
 def _rating_row(r: Rating) -> rm.RatingRow:
     return (
         r.rating_id,
@@ -501,6 +477,29 @@ def _state(row: Any) -> LoanState:
         margin_call_open=row.margin_call_open,
         kpi_targets=tuple(KpiTarget(t["metric"], Decimal(t["target"])) for t in row.kpi_targets or ()),
         rating_id=row.rating_id,
+    )
+
+
+def loan_state_of(r: Any) -> LoanState:
+    """A row of ``read_model_writes._LOAN_STATE`` (by position), as ``_state`` reads a loan."""
+    kpi = orjson.loads(r[13]) if r[13] is not None else None
+    return LoanState(
+        loan_id=r[0],
+        bank_id=r[1],
+        credit_code=r[2],
+        product=r[3],
+        outstanding=r[4],
+        drawn_on=r[5],
+        status=r[6],
+        rate_pct=r[15],
+        origin_bp=r[7] * 100,
+        ratchet_bp=r[8],
+        origin_label=r[9],
+        current_label=r[10],
+        allowance_quantity_t=r[11],
+        margin_call_open=r[12],
+        kpi_targets=tuple(KpiTarget(t["metric"], Decimal(t["target"])) for t in kpi or ()),
+        rating_id=r[14],
     )
 
 

@@ -4,17 +4,21 @@
   and alerts, and objections to ratings (``ObjectionChanged``: an open one sends quotes to
   manual review);
 * ``accounting.accounts.v1`` → the borrowers' monthly emissions (PCAF, KPI ratchets);
-* ``ingest.facts.v1`` → only the finance facts PCAF attribution reads (``finance.total_debt``,
-  ``finance.total_equity``, ``finance.revenue``). Every other fact is dropped by :func:`decoder`
-  before it is decoded (a byte search; lending reads about one fact in seven), and it is
-  neither claimed nor applied.
+* ``ingest.credit-facts.v1`` (the credit families of ``ingest.facts.v1``: conduct, ETS,
+  transition and finance facts, the same events) → only the finance facts PCAF attribution reads
+  (``finance.total_debt``, ``finance.total_equity``, ``finance.revenue``). Every other fact is
+  dropped by :func:`decoder` before it is decoded (a byte search; lending keeps about 43 % of the
+  credit stream, 14 % of all facts), and it is neither claimed nor applied.
 
-A redelivered batch changes nothing. The ids of directory, rating and objection events are
-claimed in the inbox in the same transaction as the effect. Accounts and finance facts are not:
-their effects are upserts where the highest ``calculation_version`` (accounts) or the
-authoritative, latest-recorded fact (finance) wins, so applying one again writes what is already
-there, and the KPI repricing they trigger compares with the stored ratchet (no second
-``LoanRepriced``); an inbox row per event (about 220k in the pilot replay) bought nothing there.
+A redelivered batch changes nothing. The ids of directory and objection events (and of types
+lending ignores) are claimed in the inbox in the same transaction as the effect. Ratings,
+accounts and finance facts are not: their effects are upserts where the newest
+``(issued_at, rating_id)`` (current rating; the history is keyed by ``rating_id``), the highest
+``calculation_version`` (accounts) or the authoritative, latest-recorded fact (finance) wins, so
+applying one again writes what is already there; a rating repricing happens only when a rating
+becomes current, which a redelivered one no longer does, and the KPI repricing compares with the
+stored ratchet (no second ``LoanRepriced`` or ``LoanAlert``; tested). An inbox row per event
+(about 310k in the pilot replay) bought nothing there.
 Events are coalesced per enterprise and written in bulk; the
 bus runs each batch in one CONSUMER span parented on the producer. Event types lending does not
 use are claimed and ignored (tolerant reader), and so is a well-formed CloudEvent of a type this
@@ -59,10 +63,8 @@ from carbon_lending.service_layer.ingestion import (
 )
 from carbon_lending.service_layer.ports import UnitOfWorkPort
 
-TOPICS = (Topics.ENTERPRISES, Topics.RATINGS, Topics.ACCOUNTS, Topics.FACTS)
+TOPICS = (Topics.ENTERPRISES, Topics.RATINGS, Topics.ACCOUNTS, Topics.CREDIT_FACTS)
 GROUP = "lending"
-#: topics whose effects are idempotent by version (module docstring): no inbox claim
-UNCLAIMED_TOPICS = frozenset({Topics.ACCOUNTS, Topics.FACTS})
 
 BatchHandler = Callable[[Sequence[Decoded[Envelope[Any] | None]]], Any]
 _FINANCE_MARK = b'"finance.'
@@ -145,7 +147,11 @@ def decoder() -> Decoder[Envelope[Any] | None]:
     unknown_seen: set[str] = set()
 
     def _decode(record: Record) -> Envelope[Any] | None:
-        if record.topic == Topics.FACTS and record.value is not None and not may_be_kept_fact(record.value):
+        if (
+            record.topic == Topics.CREDIT_FACTS
+            and record.value is not None
+            and not may_be_kept_fact(record.value)
+        ):
             return None
         env = fast_decode(record)
         if env is not None:
@@ -164,6 +170,28 @@ def decoder() -> Decoder[Envelope[Any] | None]:
     return _decode
 
 
+def _kind(cls: type[Any]) -> str | None:
+    """What the handler does with events of ``cls`` (a subclass counts as its base, e.g.
+    ``EnterpriseUpdated`` as ``EnterpriseRegistered``); None: claimed and ignored."""
+    kind = _KINDS.get(cls, "")
+    if kind == "":
+        kind = next((k for base, k in _KIND_BASES if issubclass(cls, base)), None)
+        _KINDS[cls] = kind
+    return kind
+
+
+_KIND_BASES: tuple[tuple[type[Event], str], ...] = (
+    (EnterpriseRegistered, "directory"),
+    (RatingIssued, "rating"),
+    (ObjectionChanged, "objection"),
+    (AccountUpdated, "account"),
+    (FactRecorded, "fact"),
+)
+_KINDS: dict[type[Any], str | None] = {}
+#: effects that are idempotent by version (module docstring): their events are not claimed
+UNCLAIMED_KINDS = frozenset({"rating", "account", "fact"})
+
+
 def make_handler(
     uow_factory: Callable[[], UnitOfWorkPort],
     book: PolicyBook,
@@ -171,51 +199,42 @@ def make_handler(
     on_applied: Callable[[Iterable[str]], None] | None = None,
 ) -> BatchHandler:
     async def handle(batch: Sequence[Decoded[Envelope[Any] | None]]) -> None:
-        by_topic: dict[str, list[tuple[Decoded[Any], Envelope[Any]]]] = defaultdict(list)
+        # the events to claim first (per topic), and the rest by kind
+        claimed: dict[str, list[tuple[Decoded[Any], Envelope[Any], str | None]]] = defaultdict(list)
+        by_kind: dict[str, list[Any]] = defaultdict(list)
         for d in batch:
             env = d.item
             if env is None:
                 continue
-            if isinstance(env.data, FactRecorded) and env.data.indicator not in PCAF_INDICATORS:
-                continue
-            by_topic[d.record.topic].append((d, env))
-        if not by_topic:
+            data = env.data
+            kind = _kind(type(data))
+            if kind in UNCLAIMED_KINDS:
+                if kind == "fact" and data.indicator not in PCAF_INDICATORS:
+                    continue
+                if kind == "rating" and data.issued_at.tzinfo is None:
+                    raise PoisonRecord(d.record, "RatingIssued.issued_at has no time zone")
+                by_kind[kind].append(data)
+            else:
+                claimed[d.record.topic].append((d, env, kind))
+        if not claimed and not by_kind:
             return
-        directory: list[EnterpriseRegistered] = []
-        ratings: list[RatingIssued] = []
-        accounts: list[AccountUpdated] = []
-        facts: list[FactRecorded] = []
-        objections: list[ObjectionChanged] = []
         async with uow_factory() as uow:
-            for topic, items in by_topic.items():
-                if topic in UNCLAIMED_TOPICS:
-                    new = None
-                else:
-                    new = await uow.repo.claim(f"{GROUP}:{topic}", [env.id for _, env in items])
-                for d, env in items:
-                    if new is not None and env.id not in new:
+            for topic, items in claimed.items():
+                new = await uow.repo.claim(f"{GROUP}:{topic}", [env.id for _, env, _ in items])
+                for d, env, kind in items:
+                    if env.id not in new or kind is None:
                         continue
-                    data = env.data
-                    if isinstance(data, EnterpriseRegistered):  # includes EnterpriseUpdated
-                        directory.append(data)
-                    elif isinstance(data, RatingIssued):
-                        if data.issued_at.tzinfo is None:
-                            raise PoisonRecord(d.record, "RatingIssued.issued_at has no time zone")
-                        ratings.append(data)
-                    elif isinstance(data, ObjectionChanged):
-                        if data.changed_at.tzinfo is None:
-                            raise PoisonRecord(d.record, "ObjectionChanged.changed_at has no time zone")
-                        objections.append(data)
-                    elif isinstance(data, AccountUpdated):
-                        accounts.append(data)
-                    elif isinstance(data, FactRecorded):
-                        facts.append(data)
+                    if kind == "objection" and env.data.changed_at.tzinfo is None:
+                        raise PoisonRecord(d.record, "ObjectionChanged.changed_at has no time zone")
+                    by_kind[kind].append(env.data)
+            directory: list[EnterpriseRegistered] = by_kind["directory"]
+            objections: list[ObjectionChanged] = by_kind["objection"]
             await apply_directory(uow, directory)
             now = clock()
-            rated = await apply_ratings(uow, ratings, book, now)
+            rated = await apply_ratings(uow, by_kind["rating"], book, now)
             await apply_objections(uow, objections)
-            await apply_finance(uow, facts)
-            await apply_accounts(uow, accounts, book, now)
+            await apply_finance(uow, by_kind["fact"])
+            await apply_accounts(uow, by_kind["account"], book, now)
             await uow.commit()
         if on_applied is not None and (directory or rated or objections):
             # only what changed: an older rating that did not become current keeps the cache

@@ -22,15 +22,16 @@ async def reprice_on_ratings(
 ) -> tuple[int, int]:
     """Re-evaluate the open loans of the enterprises whose current rating changed.
 
-    One query loads the loans the new rating can move or alert on (a loan already carrying the
-    rating's label, with no vetoes to report, is not re-evaluated: nothing would change but its
-    rating id); repricings, label syncs and events are written in bulk. Returns (repriced, alerts).
+    One statement moves every open loan of these enterprises to its new label and rating id and
+    returns, as they were, the loans the new rating can move or alert on (a loan already carrying
+    the rating's label, with no vetoes to report, is not re-evaluated: nothing would change but
+    its rating id); repricings and events are written in bulk. Returns (repriced, alerts).
     """
     if not ratings:
         return 0, 0
     today = now.date()
     by_code = {r.credit_code: r for r in ratings}
-    loans = await uow.repo.loans_moved_by(ratings, today)
+    loans = await uow.repo.relabel_loans(ratings, today)  # a replay's enterprises mostly have no loans
     repricings: list[Repricing] = []
     alerts: list[Alert] = []
     for loan in loans:
@@ -39,7 +40,6 @@ async def reprice_on_ratings(
             repricings.append(rep)
         alerts.extend(found)
     await uow.repo.save_repricings(repricings)
-    await uow.repo.sync_labels(ratings)  # one statement; a replay's enterprises mostly have no loans
     rows = _emit_repricings(uow, repricings, now)
     rows.extend(_emit_alerts(uow, alerts, now))
     await uow.repo.add_loan_events(rows)
