@@ -5,9 +5,12 @@ Replays ``generate(seed, enterprises, months)`` through the service layer in Kaf
 ``append_to_chain``, as the Kafka consumer does), with a pinned clock and (by default) sequential ids, then
 prints pg_stat_statements' exec time per statement of this run's database (a diff of two
 snapshots: the shared statistics are never reset; the ANALYZE the bench runs every
-``--analyze-every`` transactions, standing in for autovacuum, left out), the backend's CPU seconds, and a digest of
-the results (facts, chain, heads, quality flags, events) to compare two versions of the code
-byte for byte. Needs ``PG_URL_BASE`` and pg_stat_statements loaded. Usage::
+``--analyze-every`` transactions, standing in for autovacuum, left out; only when pg_stat_statements is loaded),
+the process's and the database backends' CPU µs per record, and a digest of the results (facts, chain, heads,
+quality flags, the ``ingest.facts.v1`` and directory events) to compare two versions of the code byte for byte;
+then checks the credit stream (every credit-family event copied exactly, nothing else;
+``--no-extra-streams`` publishes the main stream only, to see what the copies cost). Needs ``PG_URL_BASE``.
+Usage::
 
     PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:55432 \
         .venv/bin/python services/ingest/bench/bench_pg_replay.py --enterprises 200 --months 45
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -59,8 +63,20 @@ _DIGEST = [
     'SELECT credit_code, period, indicator, "check", department, value::text, reference_departments,'
     " reference_value::text, relative_difference::text, tolerance::text FROM quality_flags"
     ' ORDER BY credit_code, period, indicator, "check", department',
-    "SELECT topic, key, value FROM outbox ORDER BY id",
+    # the ingest.facts.v1 stream and the directory's events (comparable with the code from before the
+    # credit stream existed); the credit stream is checked against it below
+    "SELECT topic, key, value FROM outbox WHERE topic <> 'ingest.credit-facts.v1' ORDER BY id",
 ]
+#: the credit stream's rows that are not an exact copy (id, key, value, headers) of a fact event of
+#: the credit families, and the fact events of those families without their copy (both must be 0)
+_CREDIT_MISMATCH = """
+WITH f AS (SELECT event_id, key, value, headers FROM outbox WHERE topic = 'ingest.facts.v1'
+           AND convert_from(value, 'UTF8')::jsonb ->> 'indicator' ~ '^(compliance|ets|transition|finance)[.]'),
+     c AS (SELECT event_id, key, value, headers FROM outbox WHERE topic = 'ingest.credit-facts.v1')
+SELECT (SELECT count(*) FROM (SELECT * FROM c EXCEPT ALL SELECT * FROM f) x),
+       (SELECT count(*) FROM (SELECT * FROM f EXCEPT ALL SELECT * FROM c) y),
+       (SELECT count(*) FROM c)
+"""
 
 
 def _dsn(url: str) -> str:
@@ -91,6 +107,12 @@ async def main(args: argparse.Namespace) -> None:
     await upgrade_head(Path(carbon_ingest.__file__).parent / "migrations", url)
     admin = await asyncpg.connect(_dsn(url))
     await admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    try:  # without pg_stat_statements loaded, only the CPU figures and the digest
+        await _snapshot(admin, db)
+        statements = True
+    except asyncpg.ObjectNotInPrerequisiteStateError:
+        statements = False
+        print("pg_stat_statements is not loaded (shared_preload_libraries): no per-statement figures")
     if args.no_autovacuum:  # the worst case of a replay: nothing vacuumed (no index-only scans)
         for (table,) in await admin.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"):
             await admin.execute(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
@@ -101,6 +123,9 @@ async def main(args: argparse.Namespace) -> None:
     clock = Clock(now=lambda: NOW, new_id=id_source)
     bus = InMemoryBus()
     container = bootstrap(Settings(postgres=PostgresSettings(url=url)), bus=bus, clock=clock)
+    catalogue = container.catalogue
+    if args.no_extra_streams:  # what the credit stream's copies cost, on the same code
+        catalogue = dataclasses.replace(catalogue, streams={})
     await container.start()
     await bus.start()
     try:
@@ -118,7 +143,7 @@ async def main(args: argparse.Namespace) -> None:
             groups[-1].append(RecordSubmission(s["department"], raw, channel="kafka"))
             size += len(raw)
         records = sum(size for size in (len(c.records) for g in groups for c in g))
-        before = await _snapshot(admin, db)
+        before = await _snapshot(admin, db) if statements else {}
         cpu0 = await _backend_cpu(admin, db)
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
@@ -126,13 +151,13 @@ async def main(args: argparse.Namespace) -> None:
             if n % args.analyze_every == args.analyze_every - 1:
                 await admin.execute("ANALYZE")  # what autovacuum would do: plans follow the data
             async with container.uow() as uow:
-                applied = await apply_submissions(g, uow, container.catalogue, clock, [None] * len(g))
-                await append_to_chain(uow, container.catalogue, [a for _, a in applied])
+                applied = await apply_submissions(g, uow, catalogue, clock, [None] * len(g))
+                await append_to_chain(uow, catalogue, [a for _, a in applied])
                 await uow.commit()
         wall = time.perf_counter() - t0
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu1 = await _backend_cpu(admin, db)
-        after = await _snapshot(admin, db)
+        after = await _snapshot(admin, db) if statements else {}
     finally:
         await bus.stop()
         await container.stop()
@@ -144,11 +169,14 @@ async def main(args: argparse.Namespace) -> None:
     rows.sort(reverse=True)
     total = sum(r[0] for r in rows)
     print(f"records {records} in {len(groups)} transactions, wall {wall:.1f} s")
-    print(f"client CPU {ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime:.1f} s, "
-          f"backend CPU (pool backends alive at the end) {cpu1 - cpu0:.1f} s")  # fmt: skip
-    print(
-        f"pg_stat_statements exec total {total / 1000:.2f} s ({total / records * 1000:.1f} ms per 1,000 records)"
-    )
+    client = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
+    print(f"client CPU {client:.1f} s ({client / records * 1e6:.1f} µs per record), "
+          f"backend CPU (pool backends alive at the end) {cpu1 - cpu0:.1f} s "
+          f"({(cpu1 - cpu0) / records * 1e6:.1f} µs per record)")  # fmt: skip
+    if statements:
+        print(
+            f"pg_stat_statements exec total {total / 1000:.2f} s ({total / records * 1000:.1f} ms per 1,000 records)"
+        )
     for ms, calls, n, blocks, q in rows[:14]:
         print(
             f"{ms / 1000:7.2f} s {calls:5d} calls {ms / calls:7.2f} ms/call {n:7d} rows {blocks:8d} buffers  {q}"
@@ -157,6 +185,10 @@ async def main(args: argparse.Namespace) -> None:
     for q in _DIGEST:
         for r in await admin.fetch(q):
             digest.update(repr(tuple(r)).encode())
+    extra, missing, copies = await admin.fetchrow(_CREDIT_MISMATCH)
+    print(
+        f"credit stream: {copies} rows, {extra} not a copy of a credit-family fact event, {missing} missing"
+    )
     flags = await admin.fetchval("SELECT count(*) FROM quality_flags WHERE \"check\" = 'plausibility'")
     print(f"plausibility flags {flags}; results digest {digest.hexdigest()}")
     await admin.close()
@@ -175,5 +207,10 @@ if __name__ == "__main__":
     p.add_argument("--keep", action="store_true")
     p.add_argument("--no-autovacuum", action="store_true")
     p.add_argument("--ids", choices=["seq", "service", "uuid4"], default="seq", help="fact/submission ids")
+    p.add_argument(
+        "--no-extra-streams",
+        action="store_true",
+        help="publish ingest.facts.v1 only (no credit-stream copies)",
+    )
     p.add_argument("--analyze-every", type=int, default=20, help="ANALYZE after this many transactions")
     asyncio.run(main(p.parse_args()))

@@ -1,5 +1,6 @@
-"""The chain append's pre-encoded events: the evidence hash patched in under the chain lock must
-give exactly the bytes that encoding the finished event gives, whatever the submitted content."""
+"""The chain's canonical bytes and content hashes: the fast paths must give exactly the reference
+bytes (every stored entry must still verify), and a failed submission leaves nothing. (The
+pre-encoded events with their hash joined in under the lock: tests/test_fact_events.py.)"""
 
 from __future__ import annotations
 
@@ -12,48 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from carbon_common.events import FactRecorded
 from carbon_ingest.adapters.catalogue_files import load_catalogue
 from carbon_ingest.domain.evidence import canonical_fact
-from carbon_ingest.domain.facts import Fact
 from carbon_ingest.domain.records import CheckedRecord
 from carbon_ingest.domain.units import canonical_decimal
-from carbon_ingest.service_layer.submissions import _UNCHAINED, _encoded, _event, _with_hash
-
-PLACEHOLDER_KEY = {"evidence_hash": _UNCHAINED}  # an attribute that mimics the field itself
-
-
-def fact(record_id: str, attributes: dict[str, Any]) -> Fact:
-    return Fact(fact_id="f-1", department="stats-140400", record_id=record_id, revision=1,
-                credit_code="91140400MA0000001X", indicator="energy.raw_coal", period="2024-03",
-                value=Decimal("12.5"), unit="t", original_value="12.5", original_unit="t", attributes=attributes,
-                authoritative=True, content_hash="c" * 64, recorded_at=datetime(2024, 4, 1, tzinfo=UTC))  # fmt: skip
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=70),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=15), inner, max_size=3),
-    max_leaves=8,
-)
-
-
-@given(
-    record_id=st.one_of(st.text(min_size=1, max_size=80), st.just(f'"evidence_hash":"{_UNCHAINED}"')),
-    attributes=st.one_of(
-        st.just(PLACEHOLDER_KEY), st.dictionaries(st.text(max_size=20), json_values, max_size=4)
-    ),
-    real=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
-)
-def test_patched_event_equals_the_encoded_finished_event(
-    record_id: str, attributes: dict[str, Any], real: str
-) -> None:
-    f = fact(record_id, attributes)
-    row = _with_hash(_encoded(_event(f, _UNCHAINED), "ingest", None), real)
-    finished = _event(f, real)
-    assert row.value == finished.model_dump_json().encode()
-    assert FactRecorded.model_validate_json(row.value).evidence_hash == real
-    assert FactRecorded.model_validate_json(row.value).attributes == attributes
-
 
 any_json = st.recursive(
     st.none()

@@ -32,7 +32,7 @@ from carbon_ingest.domain.facts import Fact, Head
 from carbon_ingest.domain.plausibility import PLAUSIBILITY, MonthSummary, Target
 from carbon_ingest.domain.quality import CROSS_SOURCE, Flag, SourceValue
 from carbon_ingest.domain.records import Rejection
-from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport
+from carbon_ingest.service_layer.ports import FactEventRows, SubmissionReport
 
 _EMPTY: frozenset[str] = frozenset()
 #: pg_advisory_xact_lock key of the evidence chain: one appender at a time (our own constant)
@@ -85,15 +85,23 @@ WITH s AS (
 INSERT INTO submission_rejections (submission_id, position, record_id, field, reason)
 SELECT * FROM unnest($11::varchar[], $12::int[], $13::varchar[], $14::varchar[], $15::text[])
 """
-#: the values cross-validation compares, and — in the same statement, so one round trip under
-#: the chain lock — the deletion of the cross-source flags it is about to recompute
+#: the values cross-validation compares — the heads of exactly the (credit code, indicator, period)
+#: months the transaction touched, one range of ix_fact_heads_series each — and, in the same
+#: statement (one round trip under the chain lock), the deletion of those months' cross-source flags,
+#: about to be recomputed. (It took every head of the codes × periods × indicators of the batch
+#: before: with many periods per batch, a superset many times the size of what was touched.)
 _SOURCE_VALUES_FOR_RECHECK = """
-WITH cleared AS (
-    DELETE FROM quality_flags WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[])
-      AND indicator = ANY($3::varchar[]) AND "check" = $4
+WITH m AS (
+    SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS m(credit_code, indicator, period)
+), cleared AS (
+    DELETE FROM quality_flags q USING m
+    WHERE q.credit_code = m.credit_code AND q.period = m.period AND q.indicator = m.indicator AND q."check" = $4
 )
-SELECT credit_code, period, indicator, department, authoritative, value FROM fact_heads
-WHERE credit_code = ANY($1::varchar[]) AND period = ANY($2::varchar[]) AND indicator = ANY($3::varchar[])
+SELECT h.credit_code, h.period, h.indicator, h.department, h.authoritative, h.value
+FROM m CROSS JOIN LATERAL (
+    SELECT * FROM fact_heads h
+    WHERE h.credit_code = m.credit_code AND h.indicator = m.indicator AND h.period = m.period
+) AS h
 """
 _INSERT_FLAGS = """
 INSERT INTO quality_flags (credit_code, period, indicator, "check", department, value, reference_departments,
@@ -104,21 +112,27 @@ SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
 #: the heads upsert: a first revision (``$3`` = 1) has no stored head — the heads read under the
 #: department lock found none — so it is a plain INSERT (a unique violation would be a broken
 #: invariant, loud), which skips ON CONFLICT's extra probe of the primary key per row (the
-#: speculative insertion); only later revisions go through ON CONFLICT ... DO UPDATE
+#: speculative insertion); only later revisions go through ON CONFLICT ... DO UPDATE. Values travel as
+#: their canonical text (the validator spelled it already; asyncpg's binary numeric encoding of a
+#: Decimal costs more than the text's copy), cast to numeric here: the same numeric, scale included
 _UPSERT_HEADS = """
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::numeric[], $10::bool[])
+                         $8::text[], $9::text[], $10::bool[])
          AS t(department, record_id, revision, content_hash, fact_id, credit_code, indicator, period, value,
               authoritative)
 ), fresh AS (
     INSERT INTO fact_heads (department, record_id, revision, content_hash, fact_id, credit_code, indicator,
                             period, value, authoritative)
-    SELECT * FROM t WHERE revision = 1
+    SELECT department, record_id, revision, content_hash, fact_id, credit_code, indicator, period,
+           value::numeric, authoritative
+    FROM t WHERE revision = 1
 )
 INSERT INTO fact_heads (department, record_id, revision, content_hash, fact_id, credit_code, indicator, period,
                         value, authoritative)
-SELECT * FROM t WHERE revision > 1
+SELECT department, record_id, revision, content_hash, fact_id, credit_code, indicator, period, value::numeric,
+       authoritative
+FROM t WHERE revision > 1
 ON CONFLICT (department, record_id) DO UPDATE SET
     revision = excluded.revision, content_hash = excluded.content_hash, fact_id = excluded.fact_id,
     credit_code = excluded.credit_code, indicator = excluded.indicator, period = excluded.period,
@@ -126,30 +140,44 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 """
 
 
-#: the chain append: facts, evidence entries (fact ids and entry hashes reused from the facts'
-#: arrays) and the FactRecorded outbox rows (carbon_common.outbox's table, which this service's
-#: migrations create in its own database), in one statement
+#: the chain append: facts, evidence entries and the FactRecorded outbox rows (carbon_common.outbox's
+#: table, which this service's migrations create in its own database), in one statement. Derived
+#: server-side instead of sent per fact: the entries' seq and previous hash (from the first seq and
+#: the hashes' own order), the events' key (the fact's credit code: the ``FactRecorded`` subject)
+#: and topic. The extra stream's copy of an event (``$21``: which facts, ``$27``: its topic) reuses
+#: the event's id, value and headers: nothing is encoded or sent twice. The outbox rows go in fact
+#: order, the copies after the originals (the relay publishes in id order: per key, each topic
+#: keeps the chain's order). No joins: every array is one row per fact, read in its order. Values
+#: as canonical text, cast (as in the heads upsert).
 _APPEND_FACTS = """
-WITH new_facts AS (
+WITH t AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
+                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
+                         $15::text[], $16::text[], $17::timestamptz[], $18::text[], $19::bytea[], $20::text[],
+                         $21::bool[]) WITH ORDINALITY
+         AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
+              original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
+              submission_id, recorded_at, event_id, event, headers_text, copied, n)
+), e AS (  -- each event's headers parsed once, for its row and its copy's
+    SELECT event_id, convert_to(credit_code, 'UTF8') AS key, event, headers_text::jsonb AS headers, copied, n
+    FROM t
+), new_facts AS (
     INSERT INTO facts (fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
                        original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
                        submission_id, recorded_at)
-    SELECT fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
+    SELECT fact_id, department, record_id, revision, credit_code, indicator, period, value::numeric, unit,
            original_value, original_unit, attributes::jsonb, authoritative, content_hash, evidence_hash,
            submission_id, recorded_at
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
-                $8::numeric[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
-                $15::text[], $16::text[], $17::timestamptz[])
-         AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
-              original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
-              submission_id, recorded_at)
+    FROM t
 ), new_entries AS (
     INSERT INTO evidence (seq, fact_id, prev_hash, entry_hash)
-    SELECT * FROM unnest($18::bigint[], $1::text[], $19::text[], $15::text[])
+    SELECT $22::bigint + n - 1, fact_id, coalesce(lag(evidence_hash) OVER (ORDER BY n), $23::text), evidence_hash
+    FROM t
 )
 INSERT INTO outbox (event_id, topic, key, value, headers)
-SELECT event_id, topic, key, value, headers::jsonb
-FROM unnest($20::text[], $21::text[], $22::bytea[], $23::bytea[], $24::text[]) AS o(event_id, topic, key, value, headers)
+SELECT event_id, $24::text, key, event, headers FROM e
+UNION ALL
+SELECT event_id, $25::text, key, event, headers FROM e WHERE copied
 """
 
 
@@ -303,15 +331,24 @@ class SqlRepository:
         first_seq: int,
         prev_hash: str,
         submission_ids: Sequence[str],
-        events: Sequence[OutboxRow] = (),
+        events: FactEventRows | None = None,
     ) -> None:
         """Insert the facts (``submission_ids``: each fact's submission), their chain entries and
-        their events' outbox rows with ONE statement for a whole transaction (data-modifying CTEs
-        over column arrays): it runs under the chain lock, where every round trip counts; COPY
-        would cost three (and a type introspection each)."""
+        their events' outbox rows (one per fact, plus the extra stream's copies) with ONE statement
+        for a whole transaction (data-modifying CTEs over column arrays): it runs under the chain
+        lock, where every round trip counts; COPY would cost three (and a type introspection each)."""
         if not new:
             return
-        previous = [prev_hash, *hashes[:-1]]
+        if events is None or len(events.ids) != len(new):
+            raise ValueError("add_facts: one FactRecorded per fact")
+        if len(events.copies) > 1:  # the catalogue has one extra stream (domain.catalogue.STREAMS)
+            raise ValueError(f"add_facts: one extra stream at most, not {sorted(events.copies)}")
+        copied = [False] * len(new)
+        copy_topic = ""
+        if events.copies:
+            ((copy_topic, positions),) = events.copies.items()
+            for p in positions:
+                copied[p] = True
         await self._raw_execute(
             _APPEND_FACTS,
             [f.fact_id for f in new],
@@ -321,51 +358,48 @@ class SqlRepository:
             [f.credit_code for f in new],
             [f.indicator for f in new],
             [f.period for f in new],
-            [f.value for f in new],
+            [f.spelled_value for f in new],
             [f.unit for f in new],
             [f.original_value for f in new],
             [f.original_unit for f in new],
             [_jsonb(f.attributes) for f in new],
             [f.authoritative for f in new],
             [f.content_hash for f in new],
-            list(hashes),
-            list(submission_ids),
+            hashes if isinstance(hashes, list) else list(hashes),
+            submission_ids if isinstance(submission_ids, list) else list(submission_ids),
             [f.recorded_at for f in new],
-            list(range(first_seq, first_seq + len(new))),
-            previous,
-            [e.event_id for e in events],
-            [e.topic for e in events],
-            [e.key for e in events],
-            [e.value for e in events],
-            [e.headers_json for e in events],
+            events.ids,
+            events.values,
+            events.headers,
+            copied,
+            first_seq,
+            prev_hash,
+            events.topic,
+            copy_topic,
         )
 
     async def upsert_heads(self, new: Sequence[Fact]) -> None:
-        """Point every fact key of the batch at its newest revision (before the chain lock)."""
+        """Point every fact key of the batch at its newest revision (before the chain lock): one
+        ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` for the whole batch."""
         if not new:
             return
-        # a batch may carry a record twice; ON CONFLICT may touch a row only once per statement
-        head_rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for f in new:
-            head_rows[(f.department, f.record_id)] = {
-                "department": f.department,
-                "record_id": f.record_id,
-                "revision": f.revision,
-                "content_hash": f.content_hash,
-                "fact_id": f.fact_id,
-                "credit_code": f.credit_code,
-                "indicator": f.indicator,
-                "period": f.period,
-                "value": f.value,
-                "authoritative": f.authoritative,
-            }
-        await self._upsert_heads(list(head_rows.values()))
-
-    async def _upsert_heads(self, rows: list[dict[str, Any]]) -> None:
-        """One ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` for the whole batch
-        (column arrays instead of 10,000 bound rows)."""
-        columns = list(rows[0])
-        await self._raw_execute(_UPSERT_HEADS, *([r[c] for r in rows] for c in columns))
+        # a batch may carry a record twice; ON CONFLICT may touch a row only once per statement:
+        # the last revision of each key
+        latest = {(f.department, f.record_id): f for f in new}
+        heads = list(latest.values()) if len(latest) < len(new) else new
+        await self._raw_execute(
+            _UPSERT_HEADS,
+            [f.department for f in heads],
+            [f.record_id for f in heads],
+            [f.revision for f in heads],
+            [f.content_hash for f in heads],
+            [f.fact_id for f in heads],
+            [f.credit_code for f in heads],
+            [f.indicator for f in heads],
+            [f.period for f in heads],
+            [f.spelled_value for f in heads],
+            [f.authoritative for f in heads],
+        )
 
     async def _raw_execute(self, sql: str, *args: Any) -> None:
         """A fixed statement on the session's asyncpg connection (prepared once per connection)."""
@@ -470,13 +504,18 @@ class SqlRepository:
         )
 
     # --- quality ------------------------------------------------------------------------------
-    async def source_values_for_recheck(
-        self, credit_codes: set[str], periods: set[str], indicators: set[str]
-    ) -> list[SourceValue]:
-        """The current values of the given enterprises × periods × indicators, their cross-source
-        flags deleted (the caller adds the recomputed ones): one statement."""
+    async def source_values_for_recheck(self, months: Iterable[tuple[str, str, str]]) -> list[SourceValue]:
+        """The current values of the given (credit code, indicator, period) months (distinct), their
+        cross-source flags deleted (the caller adds the recomputed ones): one statement."""
+        codes: list[str] = []
+        indicators: list[str] = []
+        periods: list[str] = []
+        for code, indicator, period in months:
+            codes.append(code)
+            indicators.append(indicator)
+            periods.append(period)
         rows = await (await self._driver()).fetch(
-            _SOURCE_VALUES_FOR_RECHECK, list(credit_codes), list(periods), list(indicators), CROSS_SOURCE
+            _SOURCE_VALUES_FOR_RECHECK, codes, indicators, periods, CROSS_SOURCE
         )
         return [SourceValue(*r) for r in rows]
 

@@ -17,6 +17,10 @@ from carbon_ingest.domain.plausibility import PlausibilityRule, rule_for
 from carbon_ingest.domain.units import UnitError, factor
 
 ATTRIBUTE_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "bool": bool, "number": (int, float)}
+#: the fact streams besides the one that carries every fact (``streams`` in the catalogue data):
+#: ``credit``, the families the rating and lending services read (service_layer/fact_events.py
+#: maps each stream to its topic)
+STREAMS = frozenset({"credit"})
 
 
 class CatalogueError(ValueError):
@@ -54,12 +58,21 @@ class Catalogue:
     indicators: Mapping[str, Indicator]
     #: plausibility rules per indicator family (domain/plausibility.py)
     plausibility: tuple[PlausibilityRule, ...] = ()
+    #: per extra fact stream (``STREAMS``), the indicator families (code prefixes) it carries
+    streams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: each indicator's plausibility rule (derived from ``plausibility``)
     plausibility_rules: Mapping[str, PlausibilityRule] = field(init=False)
+    #: per extra fact stream, the indicator codes it carries (derived from ``streams``)
+    stream_indicators: Mapping[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         rules = {c: r for c in self.indicators if (r := rule_for(self.plausibility, c)) is not None}
         object.__setattr__(self, "plausibility_rules", rules)
+        carried = {
+            stream: frozenset(c for c in self.indicators if c.startswith(tuple(families)))
+            for stream, families in self.streams.items()
+        }
+        object.__setattr__(self, "stream_indicators", carried)
 
     def get(self, code: str) -> Indicator | None:
         return self.indicators.get(code)
@@ -131,12 +144,38 @@ def _plausibility(spec: Mapping[str, Any]) -> PlausibilityRule:
     return rule
 
 
+def _streams(spec: Any, indicators: Mapping[str, Indicator]) -> dict[str, tuple[str, ...]]:
+    """``streams: {<stream>: [<family prefix>, ...]}``: every stream known, every prefix a non-empty
+    string that matches at least one indicator (a typo would silently starve a consumer)."""
+    if spec is None:
+        return {}
+    if not isinstance(spec, dict):
+        raise CatalogueError("streams: must map a stream name to a list of indicator families")
+    out: dict[str, tuple[str, ...]] = {}
+    for name, families in spec.items():
+        where = f"streams.{name}"
+        if name not in STREAMS:
+            raise CatalogueError(f"{where}: unknown stream (known: {', '.join(sorted(STREAMS))})")
+        if not isinstance(families, list) or not families:
+            raise CatalogueError(f"{where}: must be a non-empty list of indicator families (code prefixes)")
+        for family in families:
+            if not isinstance(family, str) or not family:
+                raise CatalogueError(f"{where}: {family!r} is not an indicator family (a code prefix)")
+            if not any(code.startswith(family) for code in indicators):
+                raise CatalogueError(f"{where}: family {family!r} matches no indicator")
+        if len(set(families)) != len(families):
+            raise CatalogueError(f"{where}: a family appears twice in {families}")
+        out[str(name)] = tuple(families)
+    return out
+
+
 def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
     """Build and check a catalogue from its data-file mapping."""
     try:
         version = int(data["version"])
         indicators = {str(code): _indicator(str(code), spec) for code, spec in data["indicators"].items()}
         plausibility = tuple(_plausibility(r) for r in data.get("plausibility") or ())
+        streams = _streams(data.get("streams"), indicators)
     except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError) as exc:
         if isinstance(exc, CatalogueError):
             raise
@@ -147,4 +186,4 @@ def parse_catalogue(data: Mapping[str, Any]) -> Catalogue:
     for r in plausibility:
         if not any(code.startswith(r.family) for code in indicators):
             raise CatalogueError(f"plausibility: family {r.family!r} matches no indicator")
-    return Catalogue(version=version, indicators=indicators, plausibility=plausibility)
+    return Catalogue(version=version, indicators=indicators, plausibility=plausibility, streams=streams)

@@ -42,6 +42,48 @@ def canonical_fact(
     recorded_at: datetime,
 ) -> bytes:
     """The bytes a fact is hashed as: sorted keys, decimal strings, UTC ISO time, UTF-8."""
+    return canonical_bytes(
+        fact_id=fact_id,
+        department=department,
+        record_id=record_id,
+        revision=revision,
+        credit_code=credit_code,
+        indicator=indicator,
+        period=period,
+        value=canonical_decimal(value),
+        unit=unit,
+        original_value=original_value,
+        original_unit=original_unit,
+        attributes=attributes,
+        authoritative=authoritative,
+        recorded_at=utc_text(recorded_at),
+    )
+
+
+def utc_text(at: datetime) -> str:
+    """A time as the canonical bytes spell it (UTC, ISO 8601)."""
+    return at.astimezone(UTC).isoformat()
+
+
+def canonical_bytes(
+    *,
+    fact_id: str,
+    department: str,
+    record_id: str,
+    revision: int,
+    credit_code: str,
+    indicator: str,
+    period: str,
+    value: str,
+    unit: str,
+    original_value: str,
+    original_unit: str,
+    attributes: Mapping[str, Any],
+    authoritative: bool,
+    recorded_at: str,
+) -> bytes:
+    """``canonical_fact`` with the value and time already in their canonical text
+    (``canonical_decimal``, ``utc_text``): a batch spells its one ``recorded_at`` once."""
     body = {
         "fact_id": fact_id,
         "department": department,
@@ -50,15 +92,15 @@ def canonical_fact(
         "credit_code": credit_code,
         "indicator": indicator,
         "period": period,
-        "value": canonical_decimal(value),
+        "value": value,
         "unit": unit,
         "original_value": original_value,
         "original_unit": original_unit,
         "attributes": attributes,
         "authoritative": authoritative,
-        "recorded_at": recorded_at.astimezone(UTC).isoformat(),
+        "recorded_at": recorded_at,
     }
-    if _plain(attributes):
+    if type(attributes) is dict and plain_json(attributes):
         try:
             return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:
@@ -66,20 +108,23 @@ def canonical_fact(
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _plain(value: Any) -> bool:
-    """JSON made of strings, 64-bit integers, booleans, null, lists and string-keyed objects only:
+def plain_json(value: Any) -> bool:
+    """JSON made of strings, 64-bit integers, booleans, null, lists and string-keyed dicts only:
     then orjson's compact sorted output is byte for byte the reference ``json.dumps`` form above
     (property-tested, tests/test_chain_append.py), ~10x faster. Floats (whose text the two
     encoders spell differently, e.g. ``1e+16`` vs ``1e16``) take the reference path, so every
-    existing entry hash stays verifiable."""
-    if isinstance(value, str | bool) or value is None:
+    existing entry hash stays verifiable. Concrete types only (``type(x) is dict``, not an
+    ``isinstance`` against the ``Mapping`` ABC: that check is a Python-level call per fact);
+    anything else (a subclass, another mapping) takes the reference path."""
+    t = type(value)
+    if t is str or t is bool or value is None:
         return True
-    if isinstance(value, int):
-        return -(2**63) <= value < 2**64
-    if isinstance(value, Mapping):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
+    if t is int:
+        return -(2**63) <= value < 2**64  # type: ignore[no-any-return]
+    if t is dict:
+        return not value or all(type(k) is str and plain_json(v) for k, v in value.items())
+    if t is list or t is tuple:
+        return all(plain_json(v) for v in value)
     return False
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import NamedTuple
 
 from carbon_ingest.domain.quality import Flag
 
@@ -58,10 +59,10 @@ def period_of(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Target:
+class Target(NamedTuple):
     """One month of one department's series for one enterprise and indicator, to be checked
-    against its own history from ``first_period`` (inclusive) to ``period`` (exclusive)."""
+    against its own history from ``first_period`` (inclusive) to ``period`` (exclusive). Ordered
+    by its fields, in order (a tuple)."""
 
     credit_code: str
     indicator: str
@@ -70,8 +71,7 @@ class Target:
     first_period: str
 
 
-@dataclass(frozen=True, slots=True)
-class MonthSummary:
+class MonthSummary(NamedTuple):
     """A target month's total and its history (count and median of the earlier months' totals)."""
 
     credit_code: str
@@ -88,11 +88,12 @@ def targets_for(
 ) -> list[Target]:
     """The checks a batch owes: one per (credit_code, indicator, department, period) it touched
     whose indicator has a rule."""
-    keys = {m for m in months if m[1] in rules}
-    return sorted(
+    keys = sorted({m for m in months if m[1] in rules})  # tuples: C comparisons, not Target.__lt__
+    # ``first_period`` follows from (indicator, period), so this is the targets' own order
+    return [
         Target(code, indicator, dept, period, _window_start(period, rules[indicator].window_months))
         for code, indicator, dept, period in keys
-    )
+    ]
 
 
 @lru_cache(maxsize=4096)

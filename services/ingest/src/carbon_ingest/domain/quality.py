@@ -14,12 +14,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 CROSS_SOURCE = "cross_source"
 
 
-@dataclass(frozen=True, slots=True)
-class SourceValue:
+class SourceValue(NamedTuple):
     credit_code: str
     period: str
     indicator: str

@@ -14,18 +14,19 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from carbon_ingest.domain import identifiers
 from carbon_ingest.domain.catalogue import ATTRIBUTE_TYPES, Catalogue, Indicator
-from carbon_ingest.domain.units import UnitError, canonical_decimal, convert
+from carbon_ingest.domain.units import UnitError, canonical_decimal, convert_spelled
 
 MAX_RECORD_ID = 200
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """A record as received (any JSON types): validation decides what it is."""
+class RawRecord(NamedTuple):
+    """A record as received (any JSON types): validation decides what it is. (The per-record
+    value objects are ``NamedTuple``s: immutable, and built in one C call, where a frozen
+    dataclass sets each field through ``object.__setattr__``.)"""
 
     record_id: Any
     credit_code: Any = None
@@ -45,8 +46,7 @@ class Rejection:
     position: int = -1
 
 
-@dataclass(frozen=True, slots=True)
-class CheckedRecord:
+class CheckedRecord(NamedTuple):
     record_id: str
     credit_code: str
     indicator: Indicator
@@ -56,6 +56,8 @@ class CheckedRecord:
     original_unit: str
     attributes: Mapping[str, Any]
     position: int = -1
+    #: ``canonical_decimal(value)``, when the validator has it already ("" = not given)
+    value_text: str = ""
 
     @property
     def unit(self) -> str:
@@ -65,7 +67,7 @@ class CheckedRecord:
     def content_hash(self) -> str:
         """What makes two submissions of one record_id "the same content" (canonical units, so
         1,000 kg and 1 t are the same value)."""
-        value = canonical_decimal(self.value)
+        value = self.value_text or canonical_decimal(self.value)
         if not self.attributes:
             # the common case, spelled out: byte for byte what json.dumps(sort_keys=True) gives for
             # these validated ASCII fields (nothing to escape), without the encoder's overhead
@@ -189,7 +191,7 @@ def check_record(
                 "unit", f"{unit!r} is not accepted for {code} (accepted: {', '.join(ind.accepted_units)})"
             )
         try:
-            canonical = convert(value, unit, ind.unit)
+            canonical, spelled = convert_spelled(value, unit, ind.unit)
         except UnitError as exc:
             raise _Reject("unit", str(exc)) from exc
         attributes = _attributes(raw.attributes, ind)
@@ -205,4 +207,5 @@ def check_record(
         original_unit=unit,
         attributes=attributes,
         position=position,
+        value_text=spelled,
     )

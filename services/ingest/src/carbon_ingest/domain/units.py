@@ -66,8 +66,14 @@ def factor(unit: str, canonical: str) -> Decimal:
 def convert(value: Decimal, unit: str, canonical: str) -> Decimal:
     """``value`` in ``canonical`` units, in plain notation (``1250``, never ``1.25E+3``: the JSON
     of ``FactRecorded`` carries ``str(value)``)."""
+    return convert_spelled(value, unit, canonical)[0]
+
+
+def convert_spelled(value: Decimal, unit: str, canonical: str) -> tuple[Decimal, str]:
+    """``convert`` and the result's ``canonical_decimal`` text (hashes and statements reuse it)."""
     result = value if unit == canonical else value * factor(unit, canonical)
-    return Decimal(canonical_decimal(result))
+    text = canonical_decimal(result)
+    return Decimal(text), text
 
 
 def canonical_decimal(value: Decimal) -> str:

@@ -38,15 +38,19 @@ class SubmissionReport:
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxRow:
-    """An encoded event for the outbox table, written by the repository with the facts."""
+class FactEventRows:
+    """The ``FactRecorded`` outbox rows of one chain append, as columns in chain order (one event
+    per fact; each event's Kafka key is its fact's credit code), and the extra streams that carry a
+    copy of some of them (the same id, key, value and headers on another topic)."""
 
-    event_id: str
+    #: the topic every event goes to (``FactRecorded.topic``)
     topic: str
-    key: bytes | None
-    value: bytes
+    ids: Sequence[str]
+    values: Sequence[bytes]
     #: the record headers as the outbox stores them (JSON text of ``[[name, value], ...]``)
-    headers_json: str
+    headers: Sequence[str]
+    #: per extra topic, the (0-based, ascending) positions of the events it carries too
+    copies: Mapping[str, Sequence[int]]
 
 
 class Repository(Protocol):
@@ -72,7 +76,7 @@ class Repository(Protocol):
         first_seq: int,
         prev_hash: str,
         submission_ids: Sequence[str],
-        events: Sequence[OutboxRow] = (),
+        events: FactEventRows | None = None,
     ) -> None: ...
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]: ...
 
@@ -82,7 +86,7 @@ class Repository(Protocol):
 
     # quality
     async def source_values_for_recheck(
-        self, credit_codes: set[str], periods: set[str], indicators: set[str]
+        self, months: Iterable[tuple[str, str, str]]
     ) -> list[SourceValue]: ...
     async def month_summaries_for_recheck(self, targets: Sequence[Target]) -> list[MonthSummary]: ...
     async def add_flags(self, flags: Sequence[Flag]) -> None: ...

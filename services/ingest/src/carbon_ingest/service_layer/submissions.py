@@ -12,12 +12,14 @@ evidence-chain append is serialised:
    revision had) / correction, submission by submission in arrival order, in memory → upsert the
    heads → re-run the plausibility checks (one department's own history, so the department lock
    suffices) → store the submissions and their rejections (one statement) → encode the facts'
-   canonical bytes and ``FactRecorded`` events (everything that does not need the chain).
+   canonical bytes and ``FactRecorded`` events, noting which also go on the credit stream
+   (``fact_events``; everything that does not need the chain).
 2. ``append_to_chain`` (once per transaction, the last step before COMMIT): take the global
    chain lock → re-run cross-validation once for the enterprise-periods touched (it compares
    departments, so it needs every other department's committed heads) → read the last entry →
    hash the entries → one INSERT of facts, evidence and outbox rows for the whole transaction
-   (the events carry the entry hashes) → the caller commits, which releases the lock. The lock
+   (the events carry the entry hashes; a credit-family fact's event is written twice, once per
+   topic, from the same arrays) → the caller commits, which releases the lock. The lock
    is taken last, so a transaction never waits for a department lock while holding the chain (no
    deadlock with a Kafka batch that spans departments).
 """
@@ -28,10 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-import orjson
-
-from carbon_common.db import new_id, time_ordered_id
-from carbon_common.events import Envelope, FactRecorded, encode
+from carbon_common.db import time_ordered_id
 from carbon_common.telemetry import current_traceparent
 from carbon_ingest.domain import evidence, identifiers
 from carbon_ingest.domain.catalogue import Catalogue
@@ -39,15 +38,10 @@ from carbon_ingest.domain.facts import Fact, plan_onto
 from carbon_ingest.domain.quality import cross_check
 from carbon_ingest.domain.records import CheckedRecord, Rejection, check_record
 from carbon_ingest.service_layer.commands import RecordSubmission
+from carbon_ingest.service_layer.fact_events import FactEvents, encode_facts
 from carbon_ingest.service_layer.metrics import EVIDENCE_CHAIN_LENGTH, FLAGS, RECORDS
 from carbon_ingest.service_layer.plausibility import check_plausibility
-from carbon_ingest.service_layer.ports import OutboxRow, SubmissionReport, UnitOfWork
-
-#: the evidence hash of an event encoded before its chain entry exists (replaced under the lock)
-_UNCHAINED = "0" * 64
-#: ``FactRecorded`` serialises ``evidence_hash`` after every submitted (user) field, so the *last*
-#: occurrence of this in the encoded value is the field itself, whatever the attributes hold
-_HASH_FIELD = b'"evidence_hash":"' + _UNCHAINED.encode() + b'"'
+from carbon_ingest.service_layer.ports import SubmissionReport, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +64,9 @@ class Accepted:
     facts: list[Fact] = field(default_factory=list)
     #: canonical bytes of each fact (what its chain entry hashes)
     canonical: list[bytes] = field(default_factory=list)
-    #: each fact's encoded ``FactRecorded`` outbox row, ``evidence_hash`` still the placeholder:
-    #: encoding before the chain lock keeps it out of the serialised section
-    events: list[OutboxRow] = field(default_factory=list)
+    #: each fact's encoded ``FactRecorded`` (and the extra streams' copies), ``evidence_hash`` left
+    #: out: encoding before the chain lock keeps it out of the serialised section
+    events: FactEvents = field(default_factory=FactEvents)
 
 
 async def apply_submission(
@@ -162,11 +156,10 @@ async def apply_submissions(
             accepted.facts = plan.facts
             if plan.facts:
                 new_facts += plan.facts
-                accepted.canonical = [_canonical(f) for f in plan.facts]
-                traceparent = traceparents[k]
-                accepted.events = [
-                    _encoded(_event(f, _UNCHAINED), uow.source, traceparent) for f in plan.facts
-                ]
+                accepted.canonical = _canonical(plan.facts)
+                accepted.events = encode_facts(
+                    plan.facts, uow.source, traceparents[k], catalogue.stream_indicators
+                )
             rejections = rejected[k] + plan.rejections if plan.rejections else rejected[k]
             rejections.sort(key=lambda r: r.position)
             report = _report(
@@ -201,17 +194,17 @@ async def append_to_chain(uow: UnitOfWork, catalogue: Catalogue, batches: Sequen
     # under the chain lock, not 64), in submission order
     facts: list[Fact] = []
     canonical: list[bytes] = []
-    events: list[OutboxRow] = []
+    events = FactEvents()
     submission_ids: list[str] = []
     for b in batches:
         facts += b.facts
         canonical += b.canonical
-        events += b.events
+        events.extend(b.events)
         submission_ids += [b.submission_id] * len(b.facts)
     hashes = evidence.chain(last_hash, canonical)
-    events = [_with_hash(e, h) for e, h in zip(events, hashes, strict=True)]
-    await uow.repo.add_facts(facts, hashes, last_seq + 1, last_hash, submission_ids, events)
-    uow.written_to_outbox(len(events))
+    rows = events.rows(hashes)
+    await uow.repo.add_facts(facts, hashes, last_seq + 1, last_hash, submission_ids, rows)
+    uow.written_to_outbox(len(rows.ids) + sum(len(c) for c in rows.copies.values()))
     EVIDENCE_CHAIN_LENGTH.set(last_seq + len(facts))
 
 
@@ -229,13 +222,11 @@ async def record_submission(
 async def _cross_validate(uow: UnitOfWork, catalogue: Catalogue, new: Sequence[Fact]) -> None:
     """Recompute the flags of the enterprise-periods this batch touched, once per batch."""
     checked = catalogue.cross_checked
-    touched = [f for f in new if f.indicator in checked]
-    if not touched:
+    months = {(f.credit_code, f.indicator, f.period) for f in new if f.indicator in checked}
+    if not months:
         return
-    codes = {f.credit_code for f in touched}
-    periods = {f.period for f in touched}
-    indicators = {f.indicator for f in touched}
-    values = await uow.repo.source_values_for_recheck(codes, periods, indicators)  # old flags deleted
+    values = await uow.repo.source_values_for_recheck(months)  # their old flags deleted
+    indicators = {m[1] for m in months}
     tolerance = {
         code: tol
         for code in indicators
@@ -247,61 +238,34 @@ async def _cross_validate(uow: UnitOfWork, catalogue: Catalogue, new: Sequence[F
         FLAGS.labels(f.indicator).inc()
 
 
-def _canonical(f: Fact) -> bytes:
-    return evidence.canonical_fact(
-        fact_id=f.fact_id,
-        department=f.department,
-        record_id=f.record_id,
-        revision=f.revision,
-        credit_code=f.credit_code,
-        indicator=f.indicator,
-        period=f.period,
-        value=f.value,
-        unit=f.unit,
-        original_value=f.original_value,
-        original_unit=f.original_unit,
-        attributes=f.attributes,
-        authoritative=f.authoritative,
-        recorded_at=f.recorded_at,
-    )
-
-
-def _event(f: Fact, evidence_hash: str) -> FactRecorded:
-    return FactRecorded(
-        fact_id=f.fact_id,
-        fact_key=f.fact_key,
-        revision=f.revision,
-        credit_code=f.credit_code,
-        department=f.department,
-        record_id=f.record_id,
-        indicator=f.indicator,
-        period=f.period,
-        value=f.value,
-        unit=f.unit,
-        attributes=dict(f.attributes),
-        evidence_hash=evidence_hash,
-        authoritative=f.authoritative,
-        recorded_at=f.recorded_at,
-    )
-
-
-def _encoded(event: FactRecorded, source: str, traceparent: str | None) -> OutboxRow:
-    """The outbox row of ``event`` exactly as ``UnitOfWork.emit`` would stage it."""
-    env: Envelope[FactRecorded] = Envelope(data=event, source=source, id=new_id(), traceparent=traceparent)
-    key, value, headers = encode(env)
-    return OutboxRow(
-        env.id, env.topic, key, value, orjson.dumps([[k, v.decode()] for k, v in headers]).decode()
-    )
-
-
-def _with_hash(row: OutboxRow, evidence_hash: str) -> OutboxRow:
-    """The row with the placeholder ``evidence_hash`` replaced (its last occurrence: the field)."""
-    at = row.value.rfind(_HASH_FIELD)
-    if at < 0:
-        raise AssertionError("encoded FactRecorded without its evidence_hash placeholder")
-    start = at + len(_HASH_FIELD) - 65
-    value = row.value[:start] + evidence_hash.encode() + row.value[start + 64 :]
-    return OutboxRow(row.event_id, row.topic, row.key, value, row.headers_json)
+def _canonical(facts: Sequence[Fact]) -> list[bytes]:
+    """The canonical bytes of a submission's facts (``evidence.canonical_fact``, the time spelled
+    once: a submission's facts share their ``recorded_at``)."""
+    spelled: dict[datetime, str] = {}
+    out: list[bytes] = []
+    for f in facts:
+        at = spelled.get(f.recorded_at)
+        if at is None:
+            at = spelled[f.recorded_at] = evidence.utc_text(f.recorded_at)
+        out.append(
+            evidence.canonical_bytes(
+                fact_id=f.fact_id,
+                department=f.department,
+                record_id=f.record_id,
+                revision=f.revision,
+                credit_code=f.credit_code,
+                indicator=f.indicator,
+                period=f.period,
+                value=f.spelled_value,
+                unit=f.unit,
+                original_value=f.original_value,
+                original_unit=f.original_unit,
+                attributes=f.attributes,
+                authoritative=f.authoritative,
+                recorded_at=at,
+            )
+        )
+    return out
 
 
 def _rid(value: object) -> str:
