@@ -40,6 +40,9 @@ def _attach() -> None:
     from carbon_bureau.dlq import app as dlq_app
 
     app.add_typer(dlq_app, name="dlq", help="Dead-letter topics: inspect, redrive.")
+    from carbon_bureau.backfill import app as topics_app
+
+    app.add_typer(topics_app, name="topics", help="Topic maintenance: backfill the credit-facts stream.")
     from carbon_bureau.bench.cli import app as bench_app
 
     app.add_typer(bench_app, name="bench", help="The pilot benchmark through the real stack (make bench).")
