@@ -118,6 +118,10 @@ _TAKE = (
 )
 
 
+def _headers(text: str) -> tuple[tuple[str, bytes], ...]:
+    return tuple([(k, v.encode()) for k, v in orjson.loads(text)])
+
+
 class OutboxRelay:
     """Publishes outbox rows. One relay per service process; woken on commit, polls as fallback."""
 
@@ -194,8 +198,13 @@ class OutboxRelay:
                 OUTBOX_PENDING.labels(self._service).set(0)
                 OUTBOX_AGE.labels(self._service).set(0)
                 return 0
+            # a fact written to two topics (ingest's credit stream) has byte-identical headers in
+            # both rows: parse each distinct headers text once per batch
+            parsed: dict[str, tuple[tuple[str, bytes], ...]] = {}
             records: Sequence[Record] = [
-                Record(topic, key, value, tuple([(k, v.encode()) for k, v in orjson.loads(headers)]))
+                Record(
+                    topic, key, value, parsed.get(headers) or parsed.setdefault(headers, _headers(headers))
+                )
                 for _, topic, key, value, headers in rows
             ]
             await self._bus.publish(records)
