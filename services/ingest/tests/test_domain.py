@@ -342,5 +342,14 @@ def test_oversized_values_are_rejected_naming_the_value(raw: str) -> None:
     assert isinstance(out, Rejection) and out.field == "value" and "out of range" in out.reason
 
 
+def test_a_value_out_of_range_only_once_converted_is_rejected_naming_it() -> None:
+    """5e14 kt is below the bound as sent but 5e17 t in the canonical unit, which the
+    ``FactRecorded`` contract refuses: a per-record rejection, not a failed submission."""
+    out = check(rec(value="5e14", unit="kt"))
+    assert isinstance(out, Rejection) and out.field == "value" and "out of range" in out.reason
+    assert "kt" in out.reason and "t" in out.reason
+    assert isinstance(check(rec(value="5e11", unit="kt")), CheckedRecord)  # 5e14 t: in range
+
+
 def test_large_but_plausible_values_pass() -> None:
     assert isinstance(check(rec(value="123456789012.5")), CheckedRecord)

@@ -194,6 +194,12 @@ def check_record(
             canonical, spelled = convert_spelled(value, unit, ind.unit)
         except UnitError as exc:
             raise _Reject("unit", str(exc)) from exc
+        if abs(canonical) >= MAX_MAGNITUDE:  # e.g. 5e14 kt: in range as sent, 5e17 t once converted
+            raise _Reject(
+                "value",
+                f"{str(raw.value).strip()[:40]} {unit} is {canonical:.3e} {ind.unit}: out of range "
+                f"(magnitude below 1e15 in the canonical unit)",
+            )
         attributes = _attributes(raw.attributes, ind)
     except _Reject as rej:
         return Rejection(record_id or "", rej.field, rej.reason, position)
