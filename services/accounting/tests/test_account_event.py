@@ -1,4 +1,4 @@
-"""``AccountUpdated`` written without the pydantic model (``emit_account``) is byte for byte the
+"""``AccountUpdated`` written without the pydantic model (``account_record``, ``save_accounts``) is byte for byte the
 record the model gives (``to_record(Envelope(data=account_event(...)))``), and decodes back to
 the same event. Pure: no database."""
 
@@ -68,7 +68,7 @@ def figures_strategy() -> st.SearchStrategy[AccountFigures]:
     time=times,
     traceparent=traceparents,
 )
-def test_emit_account_writes_the_bytes_the_model_writes(
+def test_account_record_writes_the_bytes_the_model_writes(
     figures: AccountFigures, version: int, event_id: str, time: datetime, traceparent: str | None
 ) -> None:
     model = account_event(figures, version)
@@ -112,3 +112,70 @@ def test_a_typical_account_round_trips() -> None:
     assert isinstance(event, AccountUpdated)
     assert event.total_tco2 == Decimal("7266.3") and event.calculation_version == 2
     assert event.intensity_per_output == Decimal("3.633150") and event.revenue_10k_cny is None
+
+
+async def test_save_accounts_stages_the_model_records_and_stores_the_rows(service: Any, b: Any) -> None:
+    """``save_accounts``: every published account's outbox record equals the model's record (same
+    id, time and trace as staged), unpublished ones stage nothing, and every account is stored
+    with the figures it was given (real PostgreSQL)."""
+    from carbon_accounting.service_layer.ports import StoredAccount
+
+    container, _ = service
+    code_a, code_b = b.credit_code(), b.credit_code()
+    base: dict[str, Any] = dict(
+        period="2024-05", industry_code="4411", method="power", scope1_combustion_tco2=Decimal("1900.30"),
+        scope1_process_tco2=Decimal(0), scope2_location_tco2=Decimal("-0"), scope2_market_tco2=Decimal("5856"),
+        scope3_tco2=Decimal("1E+3"), total_tco2=Decimal("7266.3"), output_quantity=Decimal("2000"),
+        output_unit="MWh", intensity_per_output=Decimal("3.633150"), revenue_10k_cny=None,
+        intensity_per_revenue=None, value_added_10k_cny=Decimal("12.5"),
+        intensity_per_value_added=Decimal("581.304000"), data_quality_score=Decimal(2), fact_count=3,
+        factor_set="cn-default@1",
+    )  # fmt: skip
+    first = AccountFigures(credit_code=code_a, **base)
+    second = AccountFigures(
+        credit_code=code_b,
+        **{**base, "industry_code": None, "value_added_10k_cny": None, "intensity_per_value_added": None},
+        cross_check=CrossCheck(
+            Decimal("7000.5"), "eeb-140400", Decimal("7266.3"), "stats-140400", Decimal("0.05")
+        ),
+    )
+    third = first._replace(period="2024-06", data_quality_score=Decimal("3"))
+    accounts = [StoredAccount(first, 1), StoredAccount(second, 4), StoredAccount(third, 2)]
+    async with container.uow() as uow:
+        await uow.save_accounts(accounts, [True, True, False])
+        staged = list(uow.session.info.get("outbox_pending", []))
+        await uow.commit()
+    assert len(staged) == 2
+    for row, stored in zip(staged, accounts[:2], strict=True):
+        headers = {k: v for k, v in row["headers"]}
+        expected = to_record(
+            Envelope(
+                data=account_event(stored.figures, stored.calculation_version),
+                source="/accounting",
+                id=row["event_id"],
+                time=datetime.fromisoformat(headers["ce_time"]),
+                traceparent=headers.get("traceparent"),
+            )
+        )
+        assert (row["topic"], row["key"], row["value"]) == (expected.topic, expected.key, expected.value)
+        assert [[k, v.decode()] for k, v in expected.headers] == row["headers"]
+    async with container.uow() as uow:
+        pairs = [(a.figures.credit_code, a.figures.period) for a in accounts]
+        states = await uow.repo.account_states(pairs)
+        full = await uow.repo.accounts(pairs)
+        assert set(states) == set(full) == set(pairs)
+        for pair, state in states.items():  # the recomputation's view of a stored account
+            assert state.comparable == full[pair].figures.comparable()
+            assert (state.factor_set, state.calculation_version) == (
+                full[pair].figures.factor_set,
+                full[pair].calculation_version,
+            )
+        for stored in accounts:
+            got = await uow.repo.account(stored.figures.credit_code, stored.figures.period)
+            assert got is not None and got.calculation_version == stored.calculation_version
+            assert got.figures.comparable() == stored.figures.comparable()
+            assert got.figures._replace(cross_check=None) == stored.figures._replace(cross_check=None)
+            if stored.figures.cross_check is None:
+                assert got.figures.cross_check is None
+            else:
+                assert got.figures.cross_check == stored.figures.cross_check

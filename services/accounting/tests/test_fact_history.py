@@ -54,10 +54,15 @@ async def test_corrections_supersede_and_stale_revisions_stay_superseded(
         march = await repo.facts_for([(code, "2024-03"), (code, "2024-04")])
         assert [(f.fact_key, f.revision) for f in march[(code, "2024-03")]] == [(other.fact_key, 2)]
         assert [(f.revision, f.value) for f in march[(code, "2024-04")]] == [(3, Decimal("12"))]
-        facts, enterprises = await repo.facts_and_enterprises([(code, "2024-03"), (code, "2024-04")])
-        assert {k: [f.revision for f in v] for k, v in facts.items()} == {
-            (code, "2024-03"): [2],
-            (code, "2024-04"): [3],
+        rows, enterprises = await repo.figure_rows_and_enterprises([(code, "2024-03"), (code, "2024-04")])
+        # the consumer's rows: Fact positions, the columns the figures read (attributes None when empty)
+        assert {k: [(r[0], r[4], r[6], r[8], r[11], r[12]) for r in v] for k, v in rows.items()} == {
+            (code, "2024-03"): [
+                (other.fact_key, other.department, "energy.diesel", Decimal("3"), True, None)
+            ],
+            (code, "2024-04"): [
+                (rev1.fact_key, rev1.department, "energy.raw_coal", Decimal("12"), True, None)
+            ],
         }
         assert enterprises == {}  # no directory entry for this code
         assert await repo.fact_pairs([code]) == [(code, "2024-03"), (code, "2024-04")]
@@ -122,3 +127,38 @@ async def test_migration_0004_turns_the_facts_table_into_the_view() -> None:
         assert [tuple(r) for r in restored] == [tuple(r) for r in before]
     finally:
         await drop_database(url)
+
+
+async def test_the_consumers_rows_give_the_reference_figures(service: Service, b: SimpleNamespace) -> None:
+    """The recomputation's read (attributes decoded only when present, unused columns NULL) fed to
+    ``account_figures`` gives the figures ``compute_account`` gives on the full facts."""
+    from carbon_accounting.adapters.factor_files import load_packaged
+    from carbon_accounting.domain.calculation import account_figures, compute_account
+    from carbon_accounting.domain.model import Enterprise
+
+    container, _ = service
+    code = b.credit_code()
+    facts = [
+        to_fact(b.fact(code, "electricity.purchased", "1200.5", "MWh", "2023-04", department="grid-140400",
+                       attributes={"grid_region": "shanxi"})),
+        to_fact(b.fact(code, "electricity.purchased", "10", "MWh", "2023-04", department="self-140400",
+                       authoritative=False)),
+        to_fact(b.fact(code, "process.carbonate", "300.25", "t", "2023-04",
+                       attributes={"carbonate_type": "dolomite", "note": "kiln 2"})),
+        to_fact(b.fact(code, "energy.raw_coal", "1000", "t", "2023-04")),
+        to_fact(b.fact(code, "emissions.verified", "3000", "tCO2", "2023-04", department="eeb-140400")),
+    ]  # fmt: skip
+    async with container.uow() as uow:
+        assert await uow.repo.upsert_facts(facts) == {(code, "2023-04")}
+        rows, _ = await uow.repo.figure_rows_and_enterprises([(code, "2023-04")])
+        stored = (await uow.repo.facts_for([(code, "2023-04")]))[(code, "2023-04")]
+    by_key = {r[0]: r for r in rows[(code, "2023-04")]}
+    assert by_key[facts[0].fact_key][12] == {"grid_region": "shanxi"}
+    assert by_key[facts[2].fact_key][12] == {"carbonate_type": "dolomite", "note": "kiln 2"}
+    assert by_key[facts[3].fact_key][12] is None
+    ent = Enterprise(code, "3011", "140400")
+    fs = load_packaged()
+    fast = account_figures(code, "2023-04", rows[(code, "2023-04")], ent, fs)
+    reference = compute_account(code, "2023-04", stored, ent, fs).figures
+    assert fast == reference and [repr(x) for x in fast] == [repr(x) for x in reference]
+    assert fast.scope1_process_tco2 != 0 and fast.cross_check is not None and fast.fact_count == 4

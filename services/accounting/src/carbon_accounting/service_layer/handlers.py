@@ -1,6 +1,6 @@
 """Use cases of the accounting service. The table at the bottom is the one place they are listed.
 
-Handlers change state and stage the events they owe (``uow.emit_account``); the caller commits once.
+Handlers change state and stage the events they owe (``uow.save_accounts``); the caller commits once.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from carbon_accounting.domain.calculation import compute_account
+from carbon_accounting.domain.calculation import account_figures
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, Fact
 from carbon_accounting.domain.quality import TOLERANCE
@@ -40,7 +40,7 @@ def latest_revisions(facts: Iterable[Fact]) -> list[Fact]:
 
 
 def account_event(figures: AccountFigures, calculation_version: int) -> AccountUpdated:
-    """The contract event of one account (the reference mapping: ``uow.emit_account`` writes the
+    """The contract event of one account (the reference mapping: ``uow.save_accounts`` writes the
     same bytes without building the model, tested against this)."""
     return AccountUpdated(
         credit_code=figures.credit_code,
@@ -82,33 +82,34 @@ async def recompute(
     wanted = sorted(set(pairs))
     if not wanted:
         return Outcome(0, 0)
-    facts, enterprises = await uow.repo.facts_and_enterprises(wanted)
-    existing = await uow.repo.accounts(wanted)
+    facts, enterprises = await uow.repo.figure_rows_and_enterprises(wanted)
+    existing = await uow.repo.account_states(wanted)
     missing = {code for code, period in existing if (code, period) not in facts} - enterprises.keys()
     if missing:
         # the directory entries come with the facts; an emptied month's enterprise may have none
         # left (only corrections that move facts get here)
         enterprises = {**enterprises, **await uow.repo.enterprises(missing)}
     to_store: list[StoredAccount] = []
+    publish: list[bool] = []
     restated = 0
     for pair in wanted:
         pair_facts = facts.get(pair)
         if not pair_facts and pair not in existing:
             continue
         code, period = pair
-        figures = compute_account(
-            code, period, pair_facts or (), enterprises.get(code), factors, tolerance
-        ).figures
+        # figures only (the lineage endpoint recomputes the lines with ``compute_account``)
+        figures = account_figures(code, period, pair_facts or (), enterprises.get(code), factors, tolerance)
         prev = existing.get(pair)
-        if prev is not None and prev.figures.comparable() == figures.comparable():
-            if prev.figures.factor_set != figures.factor_set:
+        if prev is not None and prev.comparable == figures.comparable():
+            if prev.factor_set != figures.factor_set:
                 to_store.append(StoredAccount(figures, prev.calculation_version))
+                publish.append(False)
             continue
         version = 1 if prev is None else prev.calculation_version + 1
         to_store.append(StoredAccount(figures, version))
-        uow.emit_account(figures, version)
+        publish.append(True)
         restated += 1
-    await uow.repo.upsert_accounts(to_store)
+    await uow.save_accounts(to_store, publish)
     return Outcome(len(wanted), restated)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import AccountFigures, Enterprise, Fact
@@ -17,6 +17,15 @@ Pair = tuple[str, str]  # (credit_code, period)
 @dataclass(frozen=True, slots=True)
 class StoredAccount:
     figures: AccountFigures
+    calculation_version: int
+
+
+class AccountState(NamedTuple):
+    """A stored account as the recomputation compares it: ``AccountFigures.comparable()``, the
+    factor-set label and the version."""
+
+    comparable: tuple[Any, ...]
+    factor_set: str
     calculation_version: int
 
 
@@ -64,10 +73,11 @@ class AccountingRepository(Protocol):
 
     async def facts_for(self, pairs: Iterable[Pair]) -> dict[Pair, list[Fact]]: ...
 
-    async def facts_and_enterprises(
+    async def figure_rows_and_enterprises(
         self, pairs: Iterable[Pair]
-    ) -> tuple[dict[Pair, list[Fact]], dict[str, Enterprise]]:
-        """The facts of each pair and the directory entries of their enterprises, in one read."""
+    ) -> tuple[dict[Pair, list[Any]], dict[str, Enterprise]]:
+        """The facts of each pair as rows in ``Fact``'s field order, with at least the columns
+        ``calculation.account_figures`` reads, and the directory entries, in one read."""
         ...
 
     async def fact_pairs(self, credit_codes: Iterable[str] | None = None) -> list[Pair]:
@@ -78,6 +88,10 @@ class AccountingRepository(Protocol):
     async def enterprises(self, credit_codes: Iterable[str]) -> dict[str, Enterprise]: ...
 
     async def accounts(self, pairs: Iterable[Pair]) -> dict[Pair, StoredAccount]: ...
+
+    async def account_states(self, pairs: Iterable[Pair]) -> dict[Pair, AccountState]:
+        """``accounts(pairs)`` as ``AccountState``s (what the recomputation needs of them)."""
+        ...
 
     async def upsert_accounts(self, accounts: Sequence[StoredAccount]) -> None: ...
 
@@ -115,8 +129,9 @@ class AccountingUnitOfWork(Protocol):
 
     def emit(self, event: Any) -> Any: ...
 
-    def emit_account(self, figures: AccountFigures, calculation_version: int) -> None:
-        """Stage the ``AccountUpdated`` of one enterprise-month (``handlers.account_event``)."""
+    async def save_accounts(self, accounts: Sequence[StoredAccount], publish: Sequence[bool]) -> None:
+        """Store ``accounts`` and stage the ``AccountUpdated`` of each one flagged in ``publish``
+        (the record ``to_record(Envelope(data=handlers.account_event(...)))`` gives), in order."""
         ...
 
     async def commit(self) -> None: ...
