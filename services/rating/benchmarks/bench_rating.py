@@ -2,8 +2,9 @@
 
 Run: ``PG_URL_BASE=postgresql+asyncpg://postgres@127.0.0.1:55999 .venv/bin/python
 services/rating/benchmarks/bench_rating.py``. Measures (1) consuming AccountUpdated for 1,122
-enterprises x 24 months through the bus, (2) consuming FactRecorded (10% in the families rating
-keeps), (3) a full re-rating after a methodology change, (4) HTML report rendering p50.
+enterprises x 24 months through the bus, (2) consuming FactRecorded from the credit-facts
+stream (10% in the families rating keeps, the rest lending's ``finance.revenue``), (3) a full
+re-rating after a methodology change, (4) HTML report rendering p50.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from stdnum.cn import uscc
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import to_record
 from carbon_common.db import tune_gc
-from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded
+from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded, Topics
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
 from carbon_rating.bootstrap import bootstrap
@@ -116,7 +117,7 @@ async def main() -> None:
             ind = (
                 rnd.choice(["compliance.env_penalty", "finance.total_capex", "ets.surrendered"])
                 if kept
-                else "energy.raw_coal"
+                else "finance.revenue"  # on the credit-facts stream, read by lending only
             )
             facts.append(
                 FactRecorded(
@@ -135,7 +136,8 @@ async def main() -> None:
                 )
             )
         t0 = time.perf_counter()
-        await bus.publish([to_record(env(f)) for f in facts])
+        # ingest's copy on the credit-facts stream, the one rating subscribes to
+        await bus.publish([dataclasses.replace(to_record(env(f)), topic=Topics.CREDIT_FACTS) for f in facts])
         await bus.drain(600)
         t_f = time.perf_counter() - t0
         print(

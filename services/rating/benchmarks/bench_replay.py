@@ -29,6 +29,13 @@ What it does:
    own heap (the stream, the warm-up's objects) is frozen out of the cyclic collector: a service
    process has no such heap, and one full collection over it cost ~0.65 s of the timed part.
 
+Facts go to the facts topic the code under test subscribes to (``ingest.credit-facts.v1`` since
+the fifth pass; ``ingest.facts.v1`` before). ``--stream all`` (default) replays every fact, as
+the old stream carried them, so that rating's own CPU can be compared with code from before the
+credit stream on the same input; ``--stream credit`` replays only the credit families
+(``compliance.``, ``ets.``, ``transition.``, ``finance.``), as ``ingest.credit-facts.v1`` carries
+them: fewer inputs, other batches, so other intermediate ratings and another digest.
+
 The built stream is cached as encoded records in ``--cache-dir`` (``/tmp``; ~450 MB; delete it
 after a generator change).
 
@@ -56,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 
 from carbon_bureau.pilot.catalogue import CATALOGUE, GRID, department_kind, to_canonical
 from carbon_bureau.pilot.factors import COMBUSTION, FACTORS, PROCESS, grid_factor
@@ -63,7 +71,7 @@ from carbon_bureau.pilot.generator import generate
 from carbon_bureau.pilot.industries import INDUSTRIES, PROFILES
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.bus.port import Decoded, Record, envelope_decoder, to_record
-from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded
+from carbon_common.events import AccountUpdated, EnterpriseRegistered, Envelope, FactRecorded, Topics
 from carbon_common.migrations import upgrade_head
 from carbon_common.testing import drop_database, fresh_database
 from carbon_rating.bootstrap import bootstrap
@@ -75,6 +83,21 @@ except ImportError:  # pragma: no cover
     rating_decoder = envelope_decoder
 from carbon_rating.service_layer.handlers import rerate_all
 from carbon_rating.settings import Settings
+
+try:  # the facts stream the code under test subscribes to (before: every fact on ingest.facts.v1)
+    from carbon_rating.bootstrap import CONSUMED_TOPICS
+
+    FACT_TOPIC = getattr(Topics, "CREDIT_FACTS", Topics.FACTS)
+    FACT_TOPIC = FACT_TOPIC if FACT_TOPIC in CONSUMED_TOPICS else Topics.FACTS
+except ImportError:  # pragma: no cover
+    FACT_TOPIC = Topics.FACTS
+#: the indicator families ingest copies to ``ingest.credit-facts.v1``
+CREDIT_FAMILIES = ("compliance.", "ets.", "transition.", "finance.")
+
+
+def credit_family(r: Record) -> bool:
+    return str(orjson.loads(r.value or b"{}").get("indicator", "")).startswith(CREDIT_FAMILIES)
+
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_rating" / "migrations"
 ACCOUNTING_BATCH = 500
@@ -323,6 +346,11 @@ async def main(args: argparse.Namespace) -> None:
         handle = make_batch_handler(c.uow, lambda: c.methodology, c.inputs)
         consume = rating_decoder()  # the subscription's decoder (bootstrap), decoding inside the timing
         timed = [r for s in slots[args.warm : args.warm + args.months] for r in s]
+        timed = [
+            Record(FACT_TOPIC, r.key, r.value, r.headers) if r.topic == Topics.FACTS else r
+            for r in timed
+            if args.stream == "all" or r.topic != Topics.FACTS or credit_family(r)
+        ]
         records = [Record(r.topic, r.key, r.value, r.headers, i % 6, i) for i, r in enumerate(timed)]
         # The stream and the warm-up's objects are the benchmark's, not the service's: keep them out
         # of the cyclic collector's full passes (a service process has no such heap; with it, one
@@ -369,7 +397,8 @@ async def main(args: argparse.Namespace) -> None:
         n_acc = sum(1 for r in records if r.topic.startswith("accounting"))
         print(
             f"timed: slots {args.warm}..{args.warm + args.months - 1}: {n:,} inputs "
-            f"({n_acc:,} AccountUpdated, {n - n_acc:,} FactRecorded) in batches of {args.batch}"
+            f"({n_acc:,} AccountUpdated, {n - n_acc:,} FactRecorded on {FACT_TOPIC}, stream "
+            f"{args.stream!r}) in batches of {args.batch}"
         )
         print(f"  handler wall {t_handled:.2f}s, incl. outbox relay drained {wall:.2f}s")
         print(f"  {n / wall:,.0f} inputs/s, {issued:,} ratings issued = {issued / wall:,.0f} ratings/s")
@@ -389,7 +418,8 @@ async def main(args: argparse.Namespace) -> None:
         print(
             f"  input cache: account rows {inputs.hits:,} hits / {inputs.misses:,} read; "
             f"versions known from stamp {getattr(inputs, 'stamp_hits', 0):,}; "
-            f"peer months {getattr(inputs, 'peer_hits', 0):,} hits / {getattr(inputs, 'peer_misses', 0):,} read"
+            f"peer months {getattr(inputs, 'peer_hits', 0):,} hits / {getattr(inputs, 'peer_misses', 0):,} read; "
+            f"conduct parts {getattr(inputs, 'conduct_hits', 0):,} reused / {getattr(inputs, 'conduct_misses', 0):,} computed"
         )
         print(f"  load average: {os.getloadavg()[0]:.2f}")
         print(f"  ratings digest: {digest.hexdigest()}")
@@ -406,6 +436,14 @@ if __name__ == "__main__":
     p.add_argument("--warm", type=int, default=24, help="arrival slots loaded before timing")
     p.add_argument("--months", type=int, default=6, help="arrival slots replayed while timing")
     p.add_argument("--batch", type=int, default=500, help="consumer batch size (events)")
+    p.add_argument(
+        "--stream",
+        choices=("all", "credit"),
+        default="all",
+        help="facts in the timed part: every fact (the old ingest.facts.v1, to compare rating's own "
+        "CPU with code before the credit stream) or only the credit families (ingest.credit-facts.v1); "
+        "either way on the facts topic the code under test subscribes to",
+    )
     p.add_argument(
         "--profile", help="write a pyinstrument profile of the timed part here (.txt: text, else HTML)"
     )

@@ -3,6 +3,7 @@ test), a rating container on the in-process bus, event builders and an HTTP clie
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from stdnum.cn import uscc
 
 from carbon_common.bus.memory import InMemoryBus
-from carbon_common.bus.port import to_record
+from carbon_common.bus.port import Record, to_record
 from carbon_common.events import (
     EVENT_TYPES,
     AccountUpdated,
@@ -124,6 +125,20 @@ def envelope(event: Event) -> Envelope[Event]:
     return Envelope(data=event, source="/test")
 
 
+#: the indicator families ingest copies to ``ingest.credit-facts.v1`` (the stream rating reads)
+CREDIT_FAMILIES = ("compliance.", "ets.", "transition.", "finance.")
+
+
+def record(env: Envelope[Event]) -> Record:
+    """The record as the pipeline delivers it to rating: a fact of the credit families on
+    ``ingest.credit-facts.v1`` (ingest's copy: same bytes, id and key), every other event on its
+    own topic (a fact of another family then stays on ``ingest.facts.v1``, which rating does not read)."""
+    r = to_record(env)
+    if isinstance(env.data, FactRecorded) and env.data.indicator.startswith(CREDIT_FAMILIES):
+        return dataclasses.replace(r, topic=Topics.CREDIT_FACTS)
+    return r
+
+
 @pytest.fixture(scope="session")
 async def db_url() -> AsyncIterator[str]:
     url = await fresh_database("rating")
@@ -139,7 +154,7 @@ class Harness:
 
     async def publish(self, *events: Event | Envelope[Event]) -> list[Envelope[Event]]:
         envs = [e if isinstance(e, Envelope) else envelope(e) for e in events]
-        await self.bus.publish([to_record(e) for e in envs])
+        await self.bus.publish([record(e) for e in envs])
         return envs
 
     async def settle(self) -> None:
@@ -198,6 +213,7 @@ class Builders:
     account = staticmethod(account)
     fact = staticmethod(fact)
     envelope = staticmethod(envelope)
+    record = staticmethod(record)
 
 
 @pytest.fixture

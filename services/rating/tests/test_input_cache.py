@@ -304,5 +304,5 @@ def test_value_only_gap_score_equals_the_full_score(seed: int, ev) -> None:
     inputs = RatingInputs(ent, "2024-12", months, (), peers)
     with localcontext(_CTX):
         ctx = _context(inputs, m, PeerRanking(peers))
-        score, _, _ = _score(ctx, m)
+        score, _ = _score(ctx, m)
         assert _score_only(ctx, m, ctx.own) == score

@@ -335,8 +335,8 @@ class SqlRatingRepository:
         )
         out: dict[tuple[str, str], list[PeerTotals]] = {(i, last): [] for i, _, last in groups}
         keys = [(i, last) for i, _, last in g]  # by the group's ordinal (from 1)
-        for r in rows:
-            out[keys[r[0] - 1]].append(PeerTotals(r[1], Decimal(r[2]), r[3], Decimal(r[4]), Decimal(r[5])))
+        for r in rows:  # (the sums are numeric: asyncpg gives them as Decimal)
+            out[keys[r[0] - 1]].append(PeerTotals(r[1], r[2], r[3], r[4], r[5]))
         return {k: tuple(v) for k, v in out.items()}
 
     async def fact_stamps(self, codes: Sequence[str]) -> dict[str, tuple[int, int]]:

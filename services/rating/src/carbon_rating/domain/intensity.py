@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from carbon_rating.domain.inputs import AccountMonth, Intensity, PeerTotals
 
+_ZERO = Decimal(0)
+
 
 def _in(accounts: Iterable[AccountMonth], periods: AbstractSet[str]) -> list[AccountMonth]:
     return [a for a in accounts if a.period in periods]
@@ -56,6 +58,34 @@ def own_intensity(accounts: Sequence[AccountMonth], periods: AbstractSet[str]) -
         return None
     value = intensity_on(rows, periods, basis)
     return None if value is None else Intensity(basis, value)
+
+
+def window_intensity(rows: Sequence[AccountMonth]) -> Intensity | None:
+    """``own_intensity`` of months already cut to the window (``rows``), in fewer passes: the same
+    basis rule, the same sums added in the same order from ``Decimal(0)``, the same division.
+
+    The rating calls this once per re-rating; ``own_intensity`` filtered the months twice and
+    summed them in generator expressions (tested equal)."""
+    if not rows:
+        return None
+    unit = rows[0].output_unit
+    if (
+        unit is not None
+        and all(a.output_unit == unit for a in rows)  # == len({units}) == 1, no None
+        and all((a.output_quantity or 0) > 0 for a in rows)
+    ):
+        total = denom = _ZERO
+        for a in rows:
+            total += a.total_tco2
+            denom += a.output_quantity or _ZERO
+        return Intensity(f"per_output:{unit}", total / denom) if denom > 0 else None
+    if all((a.revenue_10k_cny or 0) > 0 for a in rows):
+        total = denom = _ZERO
+        for a in rows:
+            total += a.total_tco2
+            denom += a.revenue_10k_cny or _ZERO
+        return Intensity("per_revenue", total / denom) if denom > 0 else None
+    return None
 
 
 def basis_unit(basis: str) -> str | None:

@@ -1,4 +1,12 @@
-"""The shape of a rating result: what the API shows and what ``RatingIssued`` carries."""
+"""The shape of a rating result: what the API shows and what ``RatingIssued`` carries.
+
+``SubScoreView`` and ``RatingResult`` are treated as immutable values but are not ``frozen``
+dataclasses: a frozen slotted dataclass stores every field through ``object.__setattr__`` (≈ 4×
+the cost of a plain store), and these are built for every rating the consumer issues (seven views
+and one result each; with ``SubScore`` and the rating's internal context, ≈ 15 % of the rating
+function's CPU went to those stores — docs/performance-notes.md, rating, fifth pass). They hold
+dicts, so they were never hashable anyway; nothing assigns to them after construction.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubScoreView:
     """A sub-score as used: its value (or the neutral substitute), effective weight, evidence."""
 
@@ -38,7 +46,7 @@ class Gap:
     note: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RatingResult:
     credit_code: str
     as_of_period: str

@@ -21,7 +21,7 @@ from carbon_rating.domain.methodology import Methodology
 HUNDRED = Decimal(100)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for construction speed: see ``domain/result.py``
 class SubScore:
     name: str
     value: Decimal | None
@@ -31,8 +31,15 @@ class SubScore:
     facts: dict[str, str] = field(default_factory=dict)
 
 
+_ZERO = Decimal(0)
+
+
 def clamp(x: Decimal) -> Decimal:
-    return max(Decimal(0), min(HUNDRED, x))
+    """``max(Decimal(0), min(HUNDRED, x))``, with the same result object on ties (``min`` and
+    ``max`` keep their first argument), without the two calls."""
+    if not x < HUNDRED:
+        x = HUNDRED
+    return x if x > _ZERO else _ZERO
 
 
 def _benchmark_score(m: Methodology, ratio: Decimal) -> Decimal:
@@ -178,17 +185,30 @@ def _latest(facts: Sequence[ConductFact], indicator: str) -> Decimal | None:
 
 def forward_looking(m: Methodology, facts: Sequence[ConductFact]) -> SubScore:
     """Mean of reduction-capex share and transition milestones met (whichever are reported)."""
+    # one pass: the capex sums in fact order (as ``_sum``), the latest milestones by period with
+    # the later fact winning a tie (as ``_latest``'s stable sort)
+    total_capex = reduction = _ZERO
+    planned_f: ConductFact | None = None
+    met_f: ConductFact | None = None
+    for f in facts:
+        ind = f.indicator
+        if ind == "finance.total_capex":
+            total_capex += f.value
+        elif ind == "finance.reduction_capex":
+            reduction += f.value
+        elif ind == "transition.milestones_planned":
+            if planned_f is None or f.period >= planned_f.period:
+                planned_f = f
+        elif ind == "transition.milestones_met" and (met_f is None or f.period >= met_f.period):
+            met_f = f
     parts: list[Decimal] = []
     info: dict[str, str] = {}
-    total_capex = _sum(facts, "finance.total_capex")
     if total_capex > 0:
-        share = _sum(facts, "finance.reduction_capex") / total_capex
+        share = reduction / total_capex
         parts.append(clamp(HUNDRED * share / m.p("capex_share_full_marks")))
         info["reduction_capex_share"] = str(share)
-    planned, met = (
-        _latest(facts, "transition.milestones_planned"),
-        _latest(facts, "transition.milestones_met"),
-    )
+    planned = None if planned_f is None else planned_f.value
+    met = None if met_f is None else met_f.value
     if planned is not None and planned > 0:
         parts.append(clamp(HUNDRED * (met or Decimal(0)) / planned))
         info["milestones"] = f"{met or 0}/{planned}"

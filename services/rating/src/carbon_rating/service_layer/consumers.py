@@ -6,12 +6,16 @@ once, owed ``RatingIssued`` events go to the outbox, and the whole thing commits
 row is claimed per event: a redelivered or superseded input changes no row (its revision or
 calculation version is not newer), so it re-rates nothing and issues nothing (``apply_inputs``).
 
-Of ``ingest.facts.v1`` only the families rating needs are kept (compliance.*, ets.*,
-finance.reduction_capex, finance.total_capex, transition.*). The others (≈ 95 % of the facts
-during a replay) never reach the handler as events: ``rating_decoder`` reads their indicator with
-orjson and their id and time from the CloudEvents headers, without validating the payload
-(≈ 5× cheaper than a full decode), and the handler does not open a transaction for a batch of
-nothing else; their time still counts for the batch's ``issued_at``, as before. (The
+Facts come from ``ingest.credit-facts.v1`` (the same ``FactRecorded`` events as
+``ingest.facts.v1``, only the credit families: ``compliance.*``, ``ets.*``, ``transition.*``,
+``finance.*``); ingest writes that copy in the same outbox transaction as the main one, so it is
+complete and ordered per enterprise. Of those, only the families rating rates on are kept
+(compliance.*, ets.*, finance.reduction_capex, finance.total_capex, transition.*); the others on
+that stream (lending's ``finance.revenue`` / ``total_debt`` / ``total_equity``) never reach the
+handler as events: ``rating_decoder`` reads their indicator with orjson and their id and time
+from the CloudEvents headers, without validating the payload (≈ 5× cheaper than a full decode),
+and the handler does not open a transaction for a batch of nothing else; their time still counts
+for the batch's ``issued_at``, as before. (The
 mapping lives in the service layer rather than ``entrypoints/`` because the composition root,
 which sits below entrypoints in the import-linter layers, registers it.)
 """
@@ -79,7 +83,7 @@ def rating_decoder() -> Decoder[Item]:
     full = envelope_decoder()
 
     def decode(record: Record) -> Item:
-        if record.topic == Topics.FACTS:
+        if record.topic == Topics.CREDIT_FACTS:
             ignored = _ignored_fact(record)
             if ignored is not None:
                 return ignored

@@ -38,8 +38,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from carbon_rating.domain.inputs import ConductFact
+from carbon_rating.domain.inputs import ConductFact, RatingInputs
+from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
+from carbon_rating.domain.rating import Conduct, conduct, window_facts
 from carbon_rating.service_layer.ports import AccountRow, RatingRepository
 
 FactStamp = tuple[int, int]
@@ -58,6 +60,13 @@ class InputCache:
         self.misses = 0
         #: enterprises whose account versions were known from their stamp (not read)
         self.stamp_hits = 0
+        #: per enterprise, the ``Conduct`` last computed and what it was computed from
+        self._conduct: OrderedDict[str, tuple[list[ConductFact], bool, str, Methodology, Conduct]] = (
+            OrderedDict()
+        )
+        #: ratings whose conduct part was reused / computed
+        self.conduct_hits = 0
+        self.conduct_misses = 0
 
     def __len__(self) -> int:
         return len(self._months)
@@ -70,6 +79,42 @@ class InputCache:
         self._months.clear()
         self._versions.clear()
         self._facts.clear()
+        self._conduct.clear()
+
+    def conduct(self, inputs: RatingInputs, m: Methodology) -> Conduct:
+        """``rating.conduct(inputs, m)``, reused while nothing it depends on changed.
+
+        ``conduct`` is a pure function of the facts in the rating window, the enterprise's ETS
+        flag and declared stage, and the methodology. The facts are compared by identity: the
+        fact objects are the cached ones as long as the enterprise's fact stamp is unchanged
+        (``load_facts``), and any change reads them anew (new objects); the entry holds them, so
+        an identity cannot be reused by another object. So the *same fact objects* in the window
+        (or none, both times), the same flags and the same methodology object mean the same
+        result — also when the window moved by a month without a fact entering or leaving it.
+        Nothing here depends on the transaction committing: a memo of a pure function."""
+        ent = inputs.enterprise
+        code = ent.credit_code
+        in_window = window_facts(inputs, m)
+        entry = self._conduct.get(code)
+        if entry is not None:
+            old, ets, stage, old_m, known = entry
+            if (
+                len(old) == len(in_window)
+                and all(a is b for a, b in zip(old, in_window, strict=True))
+                and ets == ent.ets_participant
+                and stage == ent.transition_stage
+                and old_m is m
+            ):
+                self._conduct.move_to_end(code)
+                self.conduct_hits += 1
+                return known
+        known = conduct(inputs, m, in_window)
+        self.conduct_misses += 1
+        self._conduct[code] = (in_window, ent.ets_participant, ent.transition_stage, m, known)
+        self._conduct.move_to_end(code)
+        while len(self._conduct) > self.max_enterprises:
+            self._conduct.popitem(last=False)
+        return known
 
     def _store(
         self, code: str, months: dict[str, AccountRow], versions: dict[str, int] | None = None
@@ -130,16 +175,20 @@ class InputReads:
             mine = self._written.get(code)
             if mine is not None:
                 merged = dict(predicted) if predicted is not None else {}
-                grew = False
+                last = next(reversed(merged), None)  # periods stay oldest first while new ones
+                in_order = True  # only ever come after the last (the usual case: a new month)
                 for period, written in mine.items():
                     v = written.month.calculation_version
                     old = merged.get(period)
                     if old is None:
                         merged[period] = v
-                        grew = True
+                        if last is None or period > last:
+                            last = period
+                        else:
+                            in_order = False
                     elif old < v:
                         merged[period] = v
-                predicted = dict(sorted(merged.items())) if grew else merged
+                predicted = merged if in_order else dict(sorted(merged.items()))
             if predicted is not None and len(predicted) == count and sum(predicted.values()) == total:
                 versions[code] = predicted
                 self.cache.stamp_hits += 1

@@ -10,6 +10,7 @@ reads in full only the account months and facts that changed since the enterpris
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,7 +23,7 @@ from carbon_rating.domain.methodology import Methodology
 from carbon_rating.domain.periods import window
 from carbon_rating.domain.rating import assess
 from carbon_rating.domain.result import RatingResult
-from carbon_rating.service_layer.input_cache import InputReads
+from carbon_rating.service_layer.input_cache import InputCache, InputReads
 from carbon_rating.service_layer.metrics import RATINGS_ISSUED
 from carbon_rating.service_layer.ports import AccountRow, StoredRating, UnitOfWorkPort
 from carbon_rating.service_layer.serialize import result_details
@@ -30,9 +31,19 @@ from carbon_rating.service_layer.serialize import result_details
 _NS = uuid.UUID("6f1d3c2e-8b1a-4c57-9a0e-2f4d6b8c0a11")
 
 
+_NS_BYTES = _NS.bytes
+
+
 def rating_id(credit_code: str, seq: int) -> str:
-    """Deterministic: a replay after a crash issues the same ids."""
-    return str(uuid.uuid5(_NS, f"{credit_code}/{seq}"))
+    """Deterministic: a replay after a crash issues the same ids.
+
+    ``str(uuid.uuid5(_NS, f"{credit_code}/{seq}"))`` (RFC 4122 §4.3: SHA-1 of namespace and name,
+    version 5, RFC variant), without building the ``UUID`` object (tested equal)."""
+    h = bytearray(hashlib.sha1(_NS_BYTES + f"{credit_code}/{seq}".encode()).digest()[:16])
+    h[6] = (h[6] & 0x0F) | 0x50
+    h[8] = (h[8] & 0x3F) | 0x80
+    x = h.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def to_event(r: StoredRating) -> RatingIssued:
@@ -66,7 +77,7 @@ def issue_time(candidate: datetime, current: StoredRating | None) -> datetime:
 
     Consumers (lending) keep the newest rating by ``(issued_at, rating_id)``, so the order of
     ``issued_at`` must be the order of issue. The candidate is the newest input event's time,
-    and inputs do not arrive in event-time order: a batch of ``ingest.facts.v1`` can be applied
+    and inputs do not arrive in event-time order: a batch of ``ingest.credit-facts.v1`` can be applied
     after a batch of ``accounting.accounts.v1`` whose events are newer (the two topics lag
     differently, markedly after a broker outage). Without the floor, the next rating would
     carry an earlier ``issued_at`` than the current one and lending would keep the old one.
@@ -161,7 +172,8 @@ async def rerate(
             w = window(period, m.window_months)
             missing.append((industry, w[0], w[-1]))
     cache.update(await repo.peer_totals(missing))
-    issued = _rate_groups(groups, cache, own, facts, profiles, current, m, reason, issued_at)
+    memo = None if reads is None else reads.cache
+    issued = _rate_groups(groups, cache, own, facts, profiles, current, m, reason, issued_at, memo)
     if issued:
         await repo.add_ratings(issued)
         for s in issued:
@@ -179,8 +191,12 @@ def _rate_groups(
     m: Methodology,
     reason: str,
     issued_at: datetime,
+    memo: InputCache | None = None,
 ) -> list[StoredRating]:
-    """Rate each group's members against the group's peers; the ratings whose outcome changed."""
+    """Rate each group's members against the group's peers; the ratings whose outcome changed.
+
+    ``memo``: the consumer's input cache, which also keeps each enterprise's conduct part of the
+    rating (``InputCache.conduct``) while its facts, period, flags and methodology stay the same."""
     issued: list[StoredRating] = []
     for (industry, period), members in sorted(groups.items()):
         peers = cache[(industry, period)]
@@ -191,10 +207,11 @@ def _rate_groups(
                 enterprise=profiles[c],
                 as_of_period=period,
                 accounts=tuple([r.month for r in rows]),
-                facts=tuple(facts.get(c, [])),
+                facts=tuple(facts.get(c, ())),
                 peers=peers,
             )
-            outcome = assess(inputs, m, ranking)
+            known = None if memo is None else memo.conduct(inputs, m)
+            outcome = assess(inputs, m, ranking, known)
             cur = current.get(c)
             if cur is not None and outcome.same_outcome(
                 cur.score, cur.label, cur.vetoes, cur.methodology_version, cur.stage

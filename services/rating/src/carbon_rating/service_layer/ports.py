@@ -31,9 +31,12 @@ class FactRow:
     fact: ConductFact
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StoredRating:
-    """A rating as kept in history; ``details`` is the JSON view of the full result."""
+    """A rating as kept in history; ``details`` is the JSON view of the full result.
+
+    Treated as immutable; not ``frozen`` only because it is built for every rating issued and
+    every current rating read (see ``domain/result.py``: ``RatingResult``)."""
 
     rating_id: str
     credit_code: str
