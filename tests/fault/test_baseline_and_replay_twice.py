@@ -15,7 +15,7 @@ from tests.fault.conftest import Baseline
 pytestmark = pytest.mark.integration
 #: tCO2; both sides round each fact to 6 decimals (as the demo's check, ``summary.py``)
 TOLERANCE = Decimal("0.01")
-EMITTED = (Topics.FACTS, Topics.ACCOUNTS, Topics.RATINGS)
+EMITTED = (Topics.FACTS, Topics.CREDIT_FACTS, Topics.ACCOUNTS, Topics.RATINGS)
 
 
 async def test_baseline_accounts_match_the_generator(baseline: Baseline, pilot: PilotDataset) -> None:
