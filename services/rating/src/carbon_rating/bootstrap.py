@@ -6,7 +6,6 @@ Nothing is built at import time; ``create_app`` (or the embedded host) calls ``b
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,13 +25,6 @@ from carbon_rating.service_layer.ports import MethodologyChange
 from carbon_rating.settings import Settings
 
 log = logging.getLogger("carbon_rating")
-#: the cyclic collector's young-generation threshold for rating's process (the runtime's
-#: ``tune_gc`` sets 20,000). The collector counts tracked objects allocated minus freed, so the
-#: threshold bounds how often it re-scans what a consumer batch keeps alive — the input cache as
-#: it fills, the batch's rows — not how much garbage waits: raising it costs no memory beyond what
-#: is alive anyway. On the replay benchmark (slots 24–29, batches of 500) the collector's time went
-#: 0.63 → 0.15 CPU-s (34 young + 3 middle collections → 1) (docs/performance-notes.md, rating).
-GC_YOUNG_THRESHOLD = 200_000
 #: rating reads the credit-facts stream (conduct, ETS, transition and finance facts: the families
 #: it rates on, plus lending's finance ones), not ``ingest.facts.v1`` with every fact of the
 #: account families (≈ 95 % of the facts, which only accounting reads)
@@ -58,8 +50,6 @@ class Container:
     async def start(self) -> None:
         await self._reconcile()  # before the consumers start: they rate under the methodology in force
         await self.runtime.start()
-        _, middle, old = gc.get_threshold()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
         if self.settings.run_workers and self.settings.rerate_interval_seconds > 0:
             self._cycle = asyncio.create_task(self._periodic(), name="rating:periodic-cycle")
         if self.settings.run_workers and self.settings.methodology_refresh_seconds > 0:
