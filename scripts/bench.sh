@@ -22,7 +22,7 @@ running() {  # running <kafka|postgres> [env prefix...]: is it up and answering?
   "$@" "$BUREAU" stack status 2>/dev/null | grep -E "^│ $what " | grep -q 'ready'
 }
 
-started_pg=0; started_kafka=0; started_private=0
+started_pg=0; started_kafka=0; started_private=0; ROOT_ENV=()
 cleanup() {
   if [ "$started_private" = 1 ]; then "${PRIVATE[@]}" "$BUREAU" stack down --no-postgres || true; fi
   if [ "$started_kafka" = 1 ]; then "$BUREAU" stack down --no-postgres || true; fi
@@ -48,8 +48,12 @@ else
   rm -rf "$PWD/var/bench-stack/var/stack/kafka"
   "${PRIVATE[@]}" "$BUREAU" stack up --no-postgres; started_private=1
   KAFKA_BOOTSTRAP=$("${PRIVATE[@]}" "$BUREAU" stack env | sed -n 's/^export KAFKA_BOOTSTRAP=//p')
-  export KAFKA_BOOTSTRAP CARBON_ROOT="$PWD/var/bench-stack"   # CARBON_ROOT: the report reads the broker's version
+  export KAFKA_BOOTSTRAP
+  # the report reads the broker's version from its stack: CARBON_ROOT for the bench command only —
+  # exported, it also pointed the exit trap's `stack down --no-kafka` at the bench stack, which left
+  # the main stack's PostgreSQL running (and the next `make test` found its port taken)
+  ROOT_ENV=(CARBON_ROOT="$PWD/var/bench-stack")
 fi
 echo "bench: KAFKA_BOOTSTRAP=$KAFKA_BOOTSTRAP ($BROKER broker) PG_URL_BASE=$PG_URL_BASE"
 # shellcheck disable=SC2086  # BENCH_ARGS is a list of options on purpose
-.venv/bin/python -m carbon_bureau.bench run ${BENCH_ARGS:-} "$@"
+env "${ROOT_ENV[@]}" .venv/bin/python -m carbon_bureau.bench run ${BENCH_ARGS:-} "$@"
