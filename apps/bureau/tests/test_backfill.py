@@ -9,12 +9,12 @@ from collections import defaultdict
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 from typer.testing import CliRunner
 
-from carbon_bureau.backfill import app, backfill_credit_facts, credit_families
+from carbon_bureau.backfill import _partitions, _read, app, backfill_credit_facts, credit_families
 from carbon_common.events.topics import Topics
 from carbon_common.testing import kafka_bootstrap
 
@@ -65,19 +65,17 @@ async def _all(bootstrap: str, topic: str, at_least: int) -> list[Row]:
 
 
 async def _read_all(bootstrap: str, topic: str) -> list[Row]:
+    """Read with the command's own partition lookup and reader (a plain ``assign`` right after the
+    topic was created could see no partitions or end offsets yet)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await consumer.seek_to_beginning(*tps)
         got: list[Row] = []
-        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
-            for tp, msgs in (await consumer.getmany(timeout_ms=1000)).items():
+        for tp in await _partitions(consumer, topic):
+            async for chunk in _read(consumer, tp):
                 got += [
                     (tp.partition, m.offset, m.key, m.value, [(k, bytes(v)) for k, v in m.headers])
-                    for m in msgs
+                    for m in chunk
                 ]
         return got
     finally:
