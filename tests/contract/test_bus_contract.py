@@ -291,6 +291,34 @@ async def test_a_full_batch_does_not_linger(harness: BusHarness) -> None:
     assert sizes == [5, 5]
 
 
+async def test_a_poll_is_handled_topic_by_topic_in_the_subscriptions_order(harness: BusHarness) -> None:
+    """A subscription lists its reference data first (services subscribe to the enterprise
+    directory before the facts or accounts that refer to it). When one poll returns records of
+    several topics, they are handled in that order: a fact that arrives together with its
+    enterprise's registration is applied after it, not before (which would publish a result
+    without the enterprise's industry, then restate it a moment later)."""
+    reference = harness.topic + ".ref"
+    if harness.kind == "kafka":
+        await ensure_topics(harness.settings(), [reference, Topics.dlq(reference)], partitions=3)
+    calls: list[str] = []
+
+    async def handler(batch: Sequence[Decoded[Any]]) -> None:
+        calls.extend({d.record.topic for d in batch})
+
+    bus = harness.new_bus()
+    bus.subscribe(
+        Subscription(
+            "g-order", [reference, harness.topic], envelope_decoder(), handler, max_batch=1000, linger_ms=3000
+        )
+    )
+    await bus.start()
+    facts = [harness.record(fact(i, CODE_A if i % 2 else CODE_B)) for i in range(20)]
+    await bus.publish(facts)  # the dependent records first, so arrival order is no help
+    await bus.publish([Record(reference, r.key, r.value, r.headers) for r in facts[:4]])
+    await wait_for(lambda: harness.topic in calls, timeout=60)
+    assert calls == [reference, harness.topic]  # the linger makes it one poll
+
+
 @pytest.mark.integration
 async def test_kafka_places_each_key_where_the_default_partitioner_does() -> None:
     """KafkaBus picks partitions itself (murmur2, memoised per key); it must agree with aiokafka's

@@ -247,10 +247,15 @@ class KafkaBus:
                 # across partitions: per-partition order is kept inside the batch, and offsets are
                 # committed only after the handler returned. Per-partition calls made a 6-partition
                 # topic cost 6 transactions (and 6 re-rating passes) per poll.
-                by_topic: dict[str, list[TopicPartition]] = {}
+                # Topics are handled in the subscription's order (reference data first, as the
+                # in-process bus does), whatever order the fetches came back in: a fact polled
+                # together with its enterprise's registration is applied after it.
+                by_topic: dict[str, list[TopicPartition]] = {self._ns(t): [] for t in sub.topics}
                 for tp in batches:
                     by_topic.setdefault(tp.topic, []).append(tp)
                 for topic, tps in by_topic.items():
+                    if not tps:
+                        continue
                     plain = self._plain(topic)
                     records: list[Record] = []
                     for tp in tps:

@@ -54,6 +54,8 @@ class PoisonRecord(Exception):
 @dataclass
 class Subscription(Generic[T]):
     group: str
+    #: in the order a poll's records are handled (one handler call per topic): reference data
+    #: (the enterprise directory) first, then what refers to it
     topics: Sequence[str]
     decoder: Decoder[T]
     handler: BatchHandler[T]
