@@ -90,12 +90,23 @@ SELECT * FROM unnest($11::varchar[], $12::int[], $13::varchar[], $14::varchar[],
 #: statement (one round trip under the chain lock), the deletion of those months' cross-source flags,
 #: about to be recomputed. (It took every head of the codes × periods × indicators of the batch
 #: before: with many periods per batch, a superset many times the size of what was touched.)
+#: Both flag deletions find their rows one primary-key probe per month (LATERAL: the months drive)
+#: and delete them by ``ctid``. As ``DELETE ... USING unnest(...)`` the join order was the
+#: planner's: a cached generic plan, which cannot see the arrays' length (it assumes 10 elements),
+#: chose a nested loop that rescanned the whole array for every flag of the table — quadratic, and
+#: growing with the flags; in the pilot replay it made ingest's database cost 36-45 CPU-s instead of
+#: 22 (docs/performance-notes.md, fifth pass).
 _SOURCE_VALUES_FOR_RECHECK = """
 WITH m AS (
     SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS m(credit_code, indicator, period)
 ), cleared AS (
-    DELETE FROM quality_flags q USING m
-    WHERE q.credit_code = m.credit_code AND q.period = m.period AND q.indicator = m.indicator AND q."check" = $4
+    DELETE FROM quality_flags q
+    WHERE q.ctid = ANY (ARRAY(
+        SELECT f.ctid FROM m CROSS JOIN LATERAL (
+            SELECT f.ctid FROM quality_flags f
+            WHERE f.credit_code = m.credit_code AND f.period = m.period AND f.indicator = m.indicator
+              AND f."check" = $4
+        ) AS f))
 )
 SELECT h.credit_code, h.period, h.indicator, h.department, h.authoritative, h.value
 FROM m CROSS JOIN LATERAL (
@@ -197,9 +208,15 @@ def _jsonb(attributes: Any) -> str:
 _MONTH_SUMMARIES_FOR_RECHECK = """
 WITH cleared AS (
     DELETE FROM quality_flags q
-    USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS c(credit_code, indicator, department, period)
-    WHERE q."check" = $6 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
-      AND q.department = c.department AND q.period = c.period
+    WHERE q.ctid = ANY (ARRAY(
+        SELECT f.ctid
+        FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[])
+             AS c(credit_code, indicator, department, period)
+        CROSS JOIN LATERAL (
+            SELECT f.ctid FROM quality_flags f
+            WHERE f.credit_code = c.credit_code AND f.period = c.period AND f.indicator = c.indicator
+              AND f."check" = $6 AND f.department = c.department
+        ) AS f))
 )
 SELECT t.credit_code, t.indicator, t.department, t.period, s.total,
        coalesce(cardinality(s.history), 0) AS months,
