@@ -95,6 +95,25 @@ def _db_children(spans: Sequence[ReadableSpan], parent: ReadableSpan) -> list[Re
     ]
 
 
+#: the tracer of ``carbon_common.db.TracedConnection``: the statements the services send to asyncpg
+#: directly, bypassing SQLAlchemy (and its instrumentation)
+DIRECT_SQL = "carbon_common.sql"
+
+
+def _direct(spans: Sequence[ReadableSpan]) -> list[str]:
+    """The statements of the direct-SQL spans among ``spans``, checking each span's shape."""
+    found = []
+    for s in spans:
+        if s.instrumentation_scope is None or s.instrumentation_scope.name != DIRECT_SQL:
+            continue
+        attrs = s.attributes or {}
+        statement = str(attrs.get("db.statement"))
+        assert s.kind is SpanKind.CLIENT and attrs.get("db.system") == "postgresql", s
+        assert s.name == statement.split(None, 1)[0], (s.name, statement)
+        found.append(statement)
+    return found
+
+
 def _descends(span: ReadableSpan, ancestor: ReadableSpan, by_id: dict[int, ReadableSpan]) -> bool:
     cur = span
     while cur.parent is not None and cur.parent.span_id in by_id:
@@ -144,6 +163,27 @@ def test_one_trace_follows_the_fact_from_http_to_lending(observed: Observed) -> 
     lending = _process(trace_spans, "lending", Topics.RATINGS, rating)
     assert _db_children(trace_spans, lending), "lending's SQL is not under its processing span"
     assert http.parent is None  # the request started the trace
+
+    # the statements each service sends to asyncpg directly (its hot path, past SQLAlchemy) are
+    # there too, with the same CLIENT span shape as SQLAlchemy's: the request's for ingest, the
+    # batch span's children for the consumers
+    direct = {
+        "ingest": _direct(ingest_sql),
+        "accounting": _direct(_db_children(trace_spans, accounting)),
+        "rating": _direct(_db_children(trace_spans, rating)),
+        "lending": _direct(_db_children(trace_spans, lending)),
+    }
+    assert all(direct.values()), {k: len(v) for k, v in direct.items()}
+    # one known direct statement each: the evidence chain's head, the fact upsert (under the
+    # shared accounts lock), the current rating's reset, the rating history insert
+    assert any("FROM evidence ORDER BY seq DESC" in q for q in direct["ingest"]), direct["ingest"]
+    assert any("pg_advisory_xact_lock_shared" in q for q in direct["accounting"]), direct["accounting"]
+    assert any(q.startswith("UPDATE ratings SET is_current = false") for q in direct["rating"]), direct[
+        "rating"
+    ]
+    assert any(q.startswith("WITH history AS (INSERT INTO ratings") for q in direct["lending"]), direct[
+        "lending"
+    ]
 
 
 def test_database_statements_outside_any_request_or_batch_are_not_traced(observed: Observed) -> None:

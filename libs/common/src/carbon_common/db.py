@@ -9,10 +9,12 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -235,3 +237,82 @@ async def driver_connection(session: AsyncSession) -> Any:
     elif not adapter._started:
         await adapter._start_transaction()
     return raw.driver_connection
+
+
+_SQL_TRACER = trace.get_tracer("carbon_common.sql")
+
+
+def _statement_span(statement: str) -> Any:
+    """The CLIENT span SQLAlchemy's instrumentation gives its own statements (named by the
+    statement's first word; ``db.system``, ``db.statement``), or None when nobody would record it.
+
+    Only under a recording span (a request's, a consumed batch's): with no tracer provider, or
+    outside any request or batch (where the sampler drops CLIENT spans anyway: the outbox relay's
+    polling), a statement costs one context lookup and no span object."""
+    if not trace.get_current_span().is_recording():
+        return None
+    return _SQL_TRACER.start_span(
+        statement.split(None, 1)[0],
+        kind=SpanKind.CLIENT,
+        attributes={"db.system": "postgresql", "db.statement": statement},
+    )
+
+
+def _failed(span: Any, exc: Exception) -> None:
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+class TracedConnection:
+    """A view of an asyncpg connection whose statements are traced like SQLAlchemy's.
+
+    Hot paths send fixed statements to asyncpg directly (``driver_connection``), which bypasses
+    SQLAlchemy's OpenTelemetry instrumentation; through this view each ``fetch``, ``fetchrow``,
+    ``fetchval``, ``execute`` and ``executemany`` is a CLIENT span, child of the current span, so
+    a trace still shows every statement of a request or batch (``_statement_span``). The span is
+    not made current (nothing runs under it) and ends when the statement returns; a statement that
+    fails marks it as an error. ``raw`` is the asyncpg connection itself (untraced).
+    """
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    async def _traced(self, method: str, query: str, *args: Any, **kwargs: Any) -> Any:
+        call = getattr(self.raw, method)
+        span = _statement_span(query)
+        if span is None:
+            return await call(query, *args, **kwargs)
+        try:
+            return await call(query, *args, **kwargs)
+        except Exception as exc:
+            _failed(span, exc)
+            raise
+        finally:
+            span.end()
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        rows: list[Any] = await self._traced("fetch", query, *args, timeout=timeout)
+        return rows
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None) -> Any:
+        return await self._traced("fetchrow", query, *args, timeout=timeout)
+
+    async def fetchval(self, query: str, *args: Any, column: int = 0, timeout: float | None = None) -> Any:
+        return await self._traced("fetchval", query, *args, column=column, timeout=timeout)
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        status: str = await self._traced("execute", query, *args, timeout=timeout)
+        return status
+
+    async def executemany(
+        self, command: str, args: Sequence[Sequence[Any]], *, timeout: float | None = None
+    ) -> None:
+        await self._traced("executemany", command, args, timeout=timeout)
+
+
+async def traced_connection(session: AsyncSession) -> TracedConnection:
+    """``driver_connection(session)`` behind a ``TracedConnection``: what the services' hot paths
+    send their direct statements to."""
+    return TracedConnection(await driver_connection(session))

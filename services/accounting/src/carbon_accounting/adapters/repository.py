@@ -33,7 +33,7 @@ from carbon_accounting.domain.factors import FactorSet
 from carbon_accounting.domain.model import NO_ATTRIBUTES, AccountFigures, CrossCheck, Enterprise, Fact
 from carbon_accounting.domain.rollup import MonthlyAccount
 from carbon_accounting.service_layer.ports import AccountState, FactorSetChange, Pair, StoredAccount
-from carbon_common.db import driver_connection
+from carbon_common.db import TracedConnection, traced_connection
 from carbon_common.events import AccountUpdated
 
 
@@ -373,9 +373,10 @@ class SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def _driver(self) -> Any:
-        """The asyncpg connection under the session, inside the unit of work's transaction."""
-        return await driver_connection(self.session)
+    async def _driver(self) -> TracedConnection:
+        """The asyncpg connection under the session, inside the unit of work's transaction (each
+        statement a CLIENT span, like SQLAlchemy's)."""
+        return await traced_connection(self.session)
 
     async def _fetch(self, query: _Raw, params: dict[str, Any]) -> list[Any]:
         return list(await (await self._driver()).fetch(query.sql, *[params[n] for n in query.names]))

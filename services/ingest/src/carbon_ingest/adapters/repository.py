@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import String
 
-from carbon_common.db import driver_connection
+from carbon_common.db import TracedConnection, traced_connection
 from carbon_common.inbox import claim
 from carbon_ingest.adapters.orm import (
     enterprises,
@@ -419,12 +419,14 @@ class SqlRepository:
         )
 
     async def _raw_execute(self, sql: str, *args: Any) -> None:
-        """A fixed statement on the session's asyncpg connection (prepared once per connection)."""
+        """A fixed statement on the session's asyncpg connection (prepared once per connection),
+        traced like every statement sent through ``_driver``."""
         await (await self._driver()).execute(sql, *args)
 
-    async def _driver(self) -> Any:
-        """The asyncpg connection under the session, inside the unit of work's transaction."""
-        return await driver_connection(self.session)
+    async def _driver(self) -> TracedConnection:
+        """The asyncpg connection under the session, inside the unit of work's transaction (each
+        statement a CLIENT span, like SQLAlchemy's)."""
+        return await traced_connection(self.session)
 
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(

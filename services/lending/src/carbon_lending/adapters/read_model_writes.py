@@ -1,5 +1,6 @@
 """The consumer's bulk writes: one fixed ``INSERT … SELECT FROM unnest(…)`` statement per table,
-sent straight to asyncpg on the unit of work's connection (``carbon_common.db.driver_connection``).
+sent straight to asyncpg on the unit of work's connection (``carbon_common.db.traced_connection``:
+each statement still gets the CLIENT span SQLAlchemy's instrumentation would give it).
 
 Each statement takes one array per column, so its text never depends on the batch size: asyncpg
 prepares it once per connection (its statement cache), and a batch of 5,000 rows costs one round
@@ -26,13 +27,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carbon_common.db import driver_connection
-from carbon_common.telemetry import tracer
-
-_TRACER = tracer("carbon_lending.sql")
+from carbon_common.db import traced_connection
 
 
 def _unnest(columns: Sequence[tuple[str, str]], *, ordinality: bool = False, first: int = 1) -> str:
@@ -229,27 +226,13 @@ def columns(rows: Sequence[Sequence[Any]], names: Sequence[tuple[str, str]]) -> 
     return [_text(c) if t in ("numeric", "jsonb") else c for c, (_, t) in zip(cols, names, strict=True)]
 
 
-def _span(statement: str) -> Any:
-    """The CLIENT span SQLAlchemy's instrumentation gives its own statements (``db.system``,
-    ``db.statement``), for a statement sent to asyncpg directly: the batch's SQL stays visible
-    under the consumer's processing span."""
-    return _TRACER.start_as_current_span(
-        statement.split(None, 1)[0],
-        kind=SpanKind.CLIENT,
-        attributes={"db.system": "postgresql", "db.statement": statement},
-    )
-
-
 async def _execute(session: AsyncSession, statement: str, args: Sequence[Any]) -> None:
-    conn = await driver_connection(session)
-    with _span(statement):
-        await conn.execute(statement, *args)
+    await (await traced_connection(session)).execute(statement, *args)
 
 
 async def _fetch(session: AsyncSession, statement: str, args: Sequence[Any]) -> list[Any]:
-    conn = await driver_connection(session)
-    with _span(statement):
-        return list(await conn.fetch(statement, *args))
+    rows: list[Any] = await (await traced_connection(session)).fetch(statement, *args)
+    return rows
 
 
 RatingRow = tuple[str, str, Decimal, str, Decimal, str, datetime, str, str, str]

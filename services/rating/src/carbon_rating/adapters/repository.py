@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from carbon_common.db import driver_connection
+from carbon_common.db import TracedConnection, traced_connection
 from carbon_common.inbox import claim
 from carbon_rating.adapters import statements as sql
 from carbon_rating.adapters.orm import (
@@ -133,9 +133,10 @@ class SqlRatingRepository:
         new: set[str] = await claim(self.session, consumer, event_ids)
         return new
 
-    async def _driver(self) -> Any:
-        """The asyncpg connection under the session, inside the unit of work's transaction."""
-        return await driver_connection(self.session)
+    async def _driver(self) -> TracedConnection:
+        """The asyncpg connection under the session, inside the unit of work's transaction (each
+        statement a CLIENT span, like SQLAlchemy's)."""
+        return await traced_connection(self.session)
 
     # --- read models ---------------------------------------------------------------------------
     async def upsert_enterprises(self, rows: Sequence[tuple[EnterpriseProfile, int]]) -> set[str]:
