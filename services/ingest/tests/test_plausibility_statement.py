@@ -230,3 +230,34 @@ def _statement() -> str:
 def _text(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """Numerics as text: ``Decimal('2.0') == Decimal('2')``, but the stored flag would differ."""
     return tuple(str(v) if isinstance(v, Decimal) else v for v in row)
+
+
+async def test_the_recheck_statements_are_planned_for_their_arrays_not_from_a_cached_guess(
+    db_url: str,
+) -> None:
+    """Both flag deletions join the table with arrays; a cached generic plan assumes 10 elements and
+    chose, in the pilot replay, a nested loop rescanning the array for every flag (quadratic). The
+    recheck statements run with custom plans, for the rest of their transaction only."""
+    container, uow = await _start(db_url, SqlUnitOfWork)
+    try:
+        months = [(ENTERPRISES[0], "energy.raw_coal", "2024-01")]
+        async with uow() as u:
+            conn = await u.repo._driver()
+            assert await conn.fetchval("SHOW plan_cache_mode") == "auto"
+            await u.repo.source_values_for_recheck(months)
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+            await u.repo.source_values_for_recheck(months)  # set once per transaction
+            await u.commit()
+        async with uow() as u:
+            conn = await u.repo._driver()
+            assert await conn.fetchval("SHOW plan_cache_mode") == "auto"  # SET LOCAL: gone at commit
+            targets = targets_for(
+                [(ENTERPRISES[0], "energy.raw_coal", "stats-140400", "2024-01")],
+                container.catalogue.plausibility_rules,
+            )
+            assert targets
+            await u.repo.month_summaries_for_recheck(targets)
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_custom_plan"
+            await u.commit()
+    finally:
+        await container.stop()

@@ -53,6 +53,7 @@ SELECT pg_advisory_xact_lock(2, hashtext(d))
 FROM (SELECT d FROM unnest($1::text[]) WITH ORDINALITY AS t(d, n) ORDER BY n) AS s
 """
 _LAST_EVIDENCE = "SELECT seq, entry_hash FROM evidence ORDER BY seq DESC LIMIT 1"
+_CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
 #: the heads of a group's record ids, per department: ``$2`` holds every department's record ids
 #: one after the other, ``$3``/``$4`` each department's slice of it (1-based, inclusive), so each
 #: department is one index scan of the (department, record_id) primary key of ``fact_heads``
@@ -90,23 +91,17 @@ SELECT * FROM unnest($11::varchar[], $12::int[], $13::varchar[], $14::varchar[],
 #: statement (one round trip under the chain lock), the deletion of those months' cross-source flags,
 #: about to be recomputed. (It took every head of the codes × periods × indicators of the batch
 #: before: with many periods per batch, a superset many times the size of what was touched.)
-#: Both flag deletions find their rows one primary-key probe per month (LATERAL: the months drive)
-#: and delete them by ``ctid``. As ``DELETE ... USING unnest(...)`` the join order was the
-#: planner's: a cached generic plan, which cannot see the arrays' length (it assumes 10 elements),
-#: chose a nested loop that rescanned the whole array for every flag of the table — quadratic, and
-#: growing with the flags; in the pilot replay it made ingest's database cost 36-45 CPU-s instead of
-#: 22 (docs/performance-notes.md, fifth pass).
+#: Both flag deletions join the table with the months' arrays, so both run with custom plans
+#: (``_custom_plans``): a cached generic plan cannot see the arrays' length (it assumes 10
+#: elements), and with the flags table's statistics of the moment it chose a nested loop that
+#: rescanned the whole array for every flag of the table — quadratic, growing with the flags; in the
+#: pilot replay a fifth to a third of ingest's database CPU (docs/performance-notes.md, fifth pass).
 _SOURCE_VALUES_FOR_RECHECK = """
 WITH m AS (
     SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS m(credit_code, indicator, period)
 ), cleared AS (
-    DELETE FROM quality_flags q
-    WHERE q.ctid = ANY (ARRAY(
-        SELECT f.ctid FROM m CROSS JOIN LATERAL (
-            SELECT f.ctid FROM quality_flags f
-            WHERE f.credit_code = m.credit_code AND f.period = m.period AND f.indicator = m.indicator
-              AND f."check" = $4
-        ) AS f))
+    DELETE FROM quality_flags q USING m
+    WHERE q.credit_code = m.credit_code AND q.period = m.period AND q.indicator = m.indicator AND q."check" = $4
 )
 SELECT h.credit_code, h.period, h.indicator, h.department, h.authoritative, h.value
 FROM m CROSS JOIN LATERAL (
@@ -208,15 +203,9 @@ def _jsonb(attributes: Any) -> str:
 _MONTH_SUMMARIES_FOR_RECHECK = """
 WITH cleared AS (
     DELETE FROM quality_flags q
-    WHERE q.ctid = ANY (ARRAY(
-        SELECT f.ctid
-        FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[])
-             AS c(credit_code, indicator, department, period)
-        CROSS JOIN LATERAL (
-            SELECT f.ctid FROM quality_flags f
-            WHERE f.credit_code = c.credit_code AND f.period = c.period AND f.indicator = c.indicator
-              AND f."check" = $6 AND f.department = c.department
-        ) AS f))
+    USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS c(credit_code, indicator, department, period)
+    WHERE q."check" = $6 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
+      AND q.department = c.department AND q.period = c.period
 )
 SELECT t.credit_code, t.indicator, t.department, t.period, s.total,
        coalesce(cardinality(s.history), 0) AS months,
@@ -251,6 +240,7 @@ def _enterprise(row: Any) -> Enterprise:
 class SqlRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._custom = False  # custom plans set for this unit of work's transaction
 
     # --- directory ----------------------------------------------------------------------------
     async def lock_enterprise(self, credit_code: str) -> None:
@@ -428,6 +418,17 @@ class SqlRepository:
         statement a CLIENT span, like SQLAlchemy's)."""
         return await traced_connection(self.session)
 
+    async def _custom_plans(self) -> TracedConnection:
+        """``_driver()``, with custom plans for the rest of the transaction (``SET LOCAL``, once per
+        unit of work): planned with the arrays' real length and the tables' current statistics
+        rather than a cached generic plan's guesses (the quality-flag deletions above). Only the
+        recheck statements, last in the transaction, need it; planning them costs microseconds."""
+        conn = await self._driver()
+        if not self._custom:
+            await conn.execute(_CUSTOM_PLANS)
+            self._custom = True
+        return conn
+
     async def evidence_entries(self, after_seq: int, limit: int) -> list[StoredEntry]:
         rows = await self.session.execute(
             select(evidence.c.seq, evidence.c.prev_hash, evidence.c.entry_hash, facts)
@@ -533,9 +534,8 @@ class SqlRepository:
             codes.append(code)
             indicators.append(indicator)
             periods.append(period)
-        rows = await (await self._driver()).fetch(
-            _SOURCE_VALUES_FOR_RECHECK, codes, indicators, periods, CROSS_SOURCE
-        )
+        conn = await self._custom_plans()
+        rows = await conn.fetch(_SOURCE_VALUES_FOR_RECHECK, codes, indicators, periods, CROSS_SOURCE)
         return [SourceValue(*r) for r in rows]
 
     async def add_flags(self, new: Sequence[Flag]) -> None:
@@ -560,7 +560,7 @@ class SqlRepository:
         flags deleted (the caller adds the recomputed ones): one statement."""
         if not targets:
             return []
-        rows = await (await self._driver()).fetch(
+        rows = await (await self._custom_plans()).fetch(
             _MONTH_SUMMARIES_FOR_RECHECK,
             [t.credit_code for t in targets],
             [t.indicator for t in targets],
