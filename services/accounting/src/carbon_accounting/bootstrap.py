@@ -47,6 +47,12 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
 
     container = Container(settings, runtime, uow, FactorSets(load_packaged(settings.seed_factor_set)))
     runtime.subscribe(
-        subscription(uow, container.factor_sets, settings.max_batch, settings.verification_tolerance)
+        subscription(
+            uow,
+            container.factor_sets,
+            settings.max_batch,
+            settings.verification_tolerance,
+            burst_linger_ms=settings.burst_linger_ms,
+        )
     )
     return container

@@ -123,4 +123,5 @@ def consumer_subscription(container: Container) -> Subscription[Any]:
             container.uow, container.policies, container.now, on_applied=container.read_model.invalidate
         ),
         max_batch=container.settings.max_batch,
+        burst_linger_ms=container.settings.burst_linger_ms,
     )

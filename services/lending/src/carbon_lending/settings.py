@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from carbon_common.settings import ServiceSettings
@@ -23,6 +24,10 @@ class Settings(ServiceSettings):
     #: records; a steady trickle still gives small batches (getmany returns what is there).
     #: Measured in docs/performance-notes.md (lending, issue 6).
     max_batch: int = 5000
+    #: during a burst of inputs (3,000 records/s or more) a batch keeps filling for up to this
+    #: long (ms; ``LENDING_BURST_LINGER_MS``, 0 = off; ``carbon_common.bus.port.Linger``); a
+    #: steady trickle waits the plain consumer linger only (docs/performance-notes.md, sixth pass).
+    burst_linger_ms: int = Field(default=500, ge=0, le=10_000)
     #: most quotes written in one group-committed transaction
     quote_batch_max: int = 200
     #: recorded as "who" in the policy audit when a policy file names no ``changed_by``

@@ -144,6 +144,7 @@ def bootstrap(settings: Settings, bus: EventBus | None = None) -> Container:
             decoder=rating_decoder(),
             handler=make_batch_handler(uow, lambda: container.methodology, container.inputs),
             max_batch=settings.max_batch,
+            burst_linger_ms=settings.burst_linger_ms,
         )
     )
     return container

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from carbon_common.settings import ServiceSettings
@@ -31,6 +32,11 @@ class Settings(ServiceSettings):
     #: gives small batches (getmany returns what is there). Measured on the replayed pilot
     #: (docs/performance-notes.md, rating, issue 6): 500 → 5,000 cut CPU per input by about 30 %.
     max_batch: int = 5000
+    #: during a burst of inputs (3,000 records/s or more) a batch keeps filling for up to this
+    #: long (ms; ``RATING_BURST_LINGER_MS``, 0 = off; ``carbon_common.bus.port.Linger``): each
+    #: enterprise is re-rated once for more of its inputs. A steady trickle waits the plain
+    #: consumer linger only (docs/performance-notes.md, sixth pass).
+    burst_linger_ms: int = Field(default=600, ge=0, le=10_000)
     #: enterprises whose account months and facts the consumer keeps between batches
     #: (service_layer/input_cache.py; ≈ 16 kB each, least recently rated dropped first; 0 = off)
     input_cache_enterprises: int = 5000

@@ -21,7 +21,7 @@ from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
 
-from carbon_common.bus.port import Record, Subscription
+from carbon_common.bus.port import Linger, Record, Subscription
 from carbon_common.bus.processing import process_batch
 from carbon_common.events.topics import Topics
 from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED, CONSUMER_LAG
@@ -228,6 +228,8 @@ class KafkaBus:
         return True
 
     async def _run(self, sub: Subscription[Any], consumer: AIOKafkaConsumer, lock: asyncio.Lock) -> None:
+        loop = asyncio.get_running_loop()
+        handed_over = loop.time()  # when the last batch went to the handler (for the burst rate)
         while not self._stopping:
             try:
                 batches = await consumer.getmany(
@@ -241,7 +243,8 @@ class KafkaBus:
                 continue
             if not batches:
                 continue
-            batches = await self._linger(consumer, sub, batches)
+            batches = await self._linger(consumer, sub, batches, handed_over)
+            handed_over = loop.time()
             async with lock:
                 # One handler call (one transaction) per topic for everything this poll returned,
                 # across partitions: per-partition order is kept inside the batch, and offsets are
@@ -276,8 +279,10 @@ class KafkaBus:
         consumer: AIOKafkaConsumer,
         sub: Subscription[Any],
         batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        since: float,
     ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
-        """Let a part-filled batch fill for up to the linger time (``consumer_linger_ms``).
+        """Let a part-filled batch fill for up to the linger time (``consumer_linger_ms``), and
+        longer during a burst (``Subscription.burst_linger_ms``; the policy is ``Linger``).
 
         A consumer that keeps up gets whatever arrived since its last poll: a few records per
         transaction, each transaction publishing its own intermediate results (an account per
@@ -289,9 +294,9 @@ class KafkaBus:
         if linger_ms <= 0 or n >= sub.max_batch:
             return batches
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + linger_ms / 1000
+        policy = Linger(sub, linger_ms, loop.time(), since)
         while n < sub.max_batch and not self._stopping:
-            left_ms = int((deadline - loop.time()) * 1000)
+            left_ms = int(policy.wait(loop.time(), n) * 1000)
             if left_ms <= 0:
                 break
             more = await consumer.getmany(timeout_ms=left_ms, max_records=sub.max_batch - n)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from carbon_common.bus.port import Record, Subscription
+from carbon_common.bus.port import Linger, Record, Subscription
 from carbon_common.bus.processing import process_batch
 from carbon_common.metrics import BUS_BATCH_SECONDS, BUS_PUBLISHED, CONSUMER_LAG
 
@@ -102,6 +102,8 @@ class InMemoryBus:
         wake = asyncio.Event()
         self._wakes.append(wake)
         rounds = 0
+        loop = asyncio.get_running_loop()
+        handed_over = loop.time()  # when the last batch went to the handler (for the burst rate)
         while not self._stopping:
             rounds += 1
             wake.clear()  # cleared before the scan, so a publish during it is not missed
@@ -127,6 +129,7 @@ class InMemoryBus:
                 if not taken:
                     continue
                 batch = [r for _, _, chunk in taken for r in chunk]
+                handed_over = loop.time()
                 self._busy += 1
                 try:
                     with BUS_BATCH_SECONDS.labels(sub.group).time():
@@ -142,24 +145,30 @@ class InMemoryBus:
                     await asyncio.wait_for(wake.wait(), timeout=0.5)
                 except TimeoutError:
                     continue
-                await self._linger(sub, member, members, wake)
+                await self._linger(sub, member, members, wake, handed_over)
 
-    async def _linger(self, sub: Subscription[Any], member: int, members: int, wake: asyncio.Event) -> None:
-        """Like the Kafka adapter: let a part-filled batch fill for up to the linger time."""
+    async def _linger(
+        self, sub: Subscription[Any], member: int, members: int, wake: asyncio.Event, since: float
+    ) -> None:
+        """Like the Kafka adapter: let a part-filled batch fill for up to the linger time, and
+        longer during a burst (``Linger``)."""
         linger = self.linger_ms if sub.linger_ms is None else sub.linger_ms
         if linger <= 0:
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + linger / 1000
-        while not self._stopping and self._pending(sub, member, members) < sub.max_batch:
-            left = deadline - loop.time()
+        policy = Linger(sub, linger, loop.time(), since)
+        while not self._stopping:
+            n = self._pending(sub, member, members)
+            if n >= sub.max_batch:
+                return
+            left = policy.wait(loop.time(), n)
             if left <= 0:
                 return
             wake.clear()
             try:
                 await asyncio.wait_for(wake.wait(), timeout=left)
             except TimeoutError:
-                return
+                continue
 
     def _pending(self, sub: Subscription[Any], member: int, members: int) -> int:
         """Records this member could take now (max over the topics: one handler call per topic)."""

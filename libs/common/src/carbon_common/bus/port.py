@@ -65,11 +65,56 @@ class Subscription(Generic[T]):
     #: how long a part-filled batch may wait to fill (ms); None: the bus's default
     #: (``KafkaSettings.consumer_linger_ms``, or the in-process bus's ``linger_ms``)
     linger_ms: int | None = None
+    #: burst linger (ms, 0 = off): while records keep arriving at ``burst_rate`` per second or
+    #: faster, a part-filled batch keeps filling past ``linger_ms``, for up to this long in all.
+    #: A consumer that keeps up with a fast stream (a replay, a month-end burst) then takes
+    #: batches of seconds rather than of ``linger_ms``: each batch publishes one result per key
+    #: it touched, so fewer intermediate results go downstream. A trickle below the rate (the
+    #: steady state) waits ``linger_ms`` only, so its latency does not change. See ``Linger``.
+    burst_linger_ms: int = 0
+    #: records per second (into this consumer) that count as a burst
+    burst_rate: int = 3000
     name: str = field(default="")
 
     def __post_init__(self) -> None:
         if not self.name:
             self.name = f"{self.group}:{','.join(self.topics)}"
+
+
+class Linger:
+    """When a part-filled batch stops waiting for more records; one policy for both buses.
+
+    ``since`` is when this consumer handed its previous batch over (or started): the records of
+    a consumer that keeps up arrived after it, so ``records / (now - since)`` is their average
+    arrival rate. The batch waits ``base`` seconds from its first poll (the plain linger). If by
+    then the records arrived at ``rate`` per second or faster, it waits another ``base``, and so
+    on while that average holds, up to ``burst`` seconds after the first poll. The average, not
+    each window's count, because upstream publishes in clumps (one per relay round): a window
+    between two clumps is empty in the middle of a burst. When the stream stops, the average
+    falls below the rate and the batch is handed over. A full batch never waits (the caller
+    stops at ``max_batch``)."""
+
+    __slots__ = ("_burst_end", "_end", "_rate", "_since", "_step")
+
+    def __init__(self, sub: Subscription[Any], base_ms: int, first_poll: float, since: float) -> None:
+        self._step = max(0, base_ms) / 1000
+        self._end = first_poll + self._step
+        burst = sub.burst_linger_ms / 1000 if self._step > 0 else 0.0
+        self._burst_end = first_poll + max(self._step, burst)
+        self._rate = max(1, sub.burst_rate)
+        self._since = since
+
+    def wait(self, now: float, n: int) -> float:
+        """Seconds still to wait for more records with ``n`` in the batch at ``now`` (0: hand it
+        over now)."""
+        left = self._end - now
+        if left >= 0.001:  # the Kafka adapter polls in whole milliseconds
+            return left
+        elapsed = now - self._since
+        if now < self._burst_end and elapsed > 0 and n / elapsed >= self._rate:
+            self._end = min(now + self._step, self._burst_end)
+            return self._end - now
+        return 0.0
 
 
 class EventBus(Protocol):

@@ -315,6 +315,7 @@ def subscription(
     factor_sets: FactorSets,
     max_batch: int = 500,
     tolerance: Decimal = TOLERANCE,
+    burst_linger_ms: int = 0,
 ) -> Subscription[Inbound]:
     return Subscription(
         group=GROUP,
@@ -322,4 +323,5 @@ def subscription(
         decoder=decode_record,
         handler=batch_handler(uow_factory, factor_sets, tolerance),
         max_batch=max_batch,
+        burst_linger_ms=burst_linger_ms,
     )
