@@ -29,14 +29,15 @@ class Settings(ServiceSettings):
     #: batch instead of once per department's submission; a steady trickle still gives small
     #: batches (getmany returns what is there). Measured in docs/performance-notes.md: 500 → 5,000
     #: cut consumer CPU per fact by about a third.
-    max_batch: int = 15000
+    max_batch: int = 20000
     #: during a burst of facts (a replay, a month-end burst: 3,000 records/s or more) a batch
     #: keeps filling for up to this long (ms; ``ACCOUNTING_BURST_LINGER_MS``, 0 = off;
-    #: ``carbon_common.bus.port.Linger``). The departments' submissions of one month then land in
-    #: one batch, and each enterprise-month is restated once instead of once per submission: the
-    #: pilot replay published 88k instead of 161k ``AccountUpdated`` (docs/performance-notes.md,
-    #: sixth pass). A steady trickle waits the plain consumer linger only.
-    burst_linger_ms: int = Field(default=1500, ge=0, le=10_000)
+    #: ``carbon_common.bus.port.Linger``), or until ``max_batch``. The departments' submissions
+    #: of one month then land in one batch, and each enterprise-month is restated once instead of
+    #: once per submission: the pilot replay published 81k instead of 161k ``AccountUpdated``
+    #: (docs/performance-notes.md, sixth pass; peak RSS 255 MB at 20,000, 304 MB at 25,000). A
+    #: steady trickle waits the plain consumer linger only.
+    burst_linger_ms: int = Field(default=2500, ge=0, le=10_000)
     #: relative difference between third-party verified and computed emissions above which an
     #: enterprise-month is flagged (and its data-quality score drops to 3); docs/accounting.md
     verification_tolerance: Decimal = Field(default=Decimal("0.05"), ge=0, le=1)

@@ -27,7 +27,7 @@ class Settings(ServiceSettings):
     #: during a burst of inputs (3,000 records/s or more) a batch keeps filling for up to this
     #: long (ms; ``LENDING_BURST_LINGER_MS``, 0 = off; ``carbon_common.bus.port.Linger``); a
     #: steady trickle waits the plain consumer linger only (docs/performance-notes.md, sixth pass).
-    burst_linger_ms: int = Field(default=500, ge=0, le=10_000)
+    burst_linger_ms: int = Field(default=1000, ge=0, le=10_000)
     #: most quotes written in one group-committed transaction
     quote_batch_max: int = 200
     #: recorded as "who" in the policy audit when a policy file names no ``changed_by``

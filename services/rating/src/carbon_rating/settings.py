@@ -36,7 +36,7 @@ class Settings(ServiceSettings):
     #: long (ms; ``RATING_BURST_LINGER_MS``, 0 = off; ``carbon_common.bus.port.Linger``): each
     #: enterprise is re-rated once for more of its inputs. A steady trickle waits the plain
     #: consumer linger only (docs/performance-notes.md, sixth pass).
-    burst_linger_ms: int = Field(default=600, ge=0, le=10_000)
+    burst_linger_ms: int = Field(default=1200, ge=0, le=10_000)
     #: enterprises whose account months and facts the consumer keeps between batches
     #: (service_layer/input_cache.py; ≈ 16 kB each, least recently rated dropped first; 0 = off)
     input_cache_enterprises: int = 5000
