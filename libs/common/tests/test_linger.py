@@ -60,3 +60,14 @@ def test_no_burst_linger_or_no_linger_at_all() -> None:
     assert off.wait(1.1, 10_000) == 0.0
     none = Linger(sub(burst_ms=5000), 0, first_poll=1.0, since=0.99)
     assert none.wait(1.0, 10_000) == 0.0
+
+
+def test_windows_in_a_row_without_records_end_the_burst() -> None:
+    # the average (3,000 in 0.4 s: 7,500/s) would hold for another 2.6 s; the stream stopped
+    p = Linger(sub(burst_ms=5000), 100, first_poll=1.0, since=0.9)
+    assert p.wait(1.1, 1500) == pytest.approx(0.1)
+    assert p.wait(1.2, 3000) == pytest.approx(0.1)
+    quiet = Linger.QUIET_WINDOWS
+    for k in range(1, quiet):  # mid-burst gaps between upstream's clumps: keep waiting
+        assert p.wait(1.2 + 0.1 * k, 3000) == pytest.approx(0.1)
+    assert p.wait(1.2 + 0.1 * quiet, 3000) == 0.0

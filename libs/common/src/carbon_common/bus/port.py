@@ -94,7 +94,13 @@ class Linger:
     falls below the rate and the batch is handed over. A full batch never waits (the caller
     stops at ``max_batch``)."""
 
-    __slots__ = ("_burst_end", "_end", "_rate", "_since", "_step")
+    #: this many windows in a row without a record end a burst: the stream stopped (the end of
+    #: a replay) and the batch goes now, not when the average has decayed or at the burst cap.
+    #: One empty window is not enough: mid-burst, upstream's relay rounds leave gaps of 100 ms
+    #: and more (measured: ending on one empty window restated 122k accounts instead of 91k)
+    QUIET_WINDOWS = 3
+
+    __slots__ = ("_burst_end", "_empty", "_end", "_n", "_rate", "_since", "_step")
 
     def __init__(self, sub: Subscription[Any], base_ms: int, first_poll: float, since: float) -> None:
         self._step = max(0, base_ms) / 1000
@@ -103,6 +109,8 @@ class Linger:
         self._burst_end = first_poll + max(self._step, burst)
         self._rate = max(1, sub.burst_rate)
         self._since = since
+        self._n = 0  # records when the last window started
+        self._empty = 0  # windows in a row that brought no record
 
     def wait(self, now: float, n: int) -> float:
         """Seconds still to wait for more records with ``n`` in the batch at ``now`` (0: hand it
@@ -110,8 +118,15 @@ class Linger:
         left = self._end - now
         if left >= 0.001:  # the Kafka adapter polls in whole milliseconds
             return left
+        self._empty = self._empty + 1 if n == self._n else 0
+        self._n = n
         elapsed = now - self._since
-        if now < self._burst_end and elapsed > 0 and n / elapsed >= self._rate:
+        if (
+            now < self._burst_end
+            and elapsed > 0
+            and n / elapsed >= self._rate
+            and self._empty < self.QUIET_WINDOWS
+        ):
             self._end = min(now + self._step, self._burst_end)
             return self._end - now
         return 0.0
