@@ -434,6 +434,7 @@ async def test_a_full_batch_is_one_statement_per_table_whatever_its_size(app_env
     container, _, _ = app_env
     sub = consumer_subscription(container)
     assert sub.max_batch == 5000
+    assert sub.burst_linger_ms == container.settings.burst_linger_ms == 1000  # LENDING_BURST_LINGER_MS
     codes = [f"9114049{n:010d}X" for n in range(5000)]
     directory = [
         EXAMPLES[EnterpriseRegistered].model_copy(update={"credit_code": c, "revision": 7}) for c in codes
