@@ -16,7 +16,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
@@ -246,6 +246,12 @@ class KafkaBus:
             batches = await self._linger(consumer, sub, batches, handed_over)
             handed_over = loop.time()
             async with lock:
+                # A rebalance during the linger may have taken partitions from this member (their
+                # records are the new owner's now, from the last committed offset): handling them
+                # here would end in a commit aiokafka refuses (IllegalStateError), which stopped the
+                # consumer. The revocation waits for this lock, so the assignment holds from here.
+                assigned = consumer.assignment()
+                batches = {tp: msgs for tp, msgs in batches.items() if tp in assigned}
                 # One handler call (one transaction) per topic for everything this poll returned,
                 # across partitions: per-partition order is kept inside the batch, and offsets are
                 # committed only after the handler returned. Per-partition calls made a 6-partition
@@ -270,7 +276,16 @@ class KafkaBus:
                     with BUS_BATCH_SECONDS.labels(sub.group).time():
                         await process_batch(sub, records, self.publish, stopping=lambda: self._stopping)
                     # Commit only after the handler's transaction committed: at-least-once.
-                    await consumer.commit({tp: batches[tp][-1].offset + 1 for tp in tps})
+                    try:
+                        await consumer.commit({tp: batches[tp][-1].offset + 1 for tp in tps})
+                    except (CommitFailedError, IllegalStateError):
+                        # the group rebalanced while the batch was applied: the partitions' new
+                        # owner reads these records again, and their effects are idempotent
+                        log.warning(
+                            "offset commit refused after a rebalance; the records will be read again",
+                            extra={"group": sub.group, "partitions": [str(tp) for tp in tps]},
+                        )
+                        continue
                     for tp in tps:
                         self._report_lag(sub, consumer, tp, batches[tp][-1].offset + 1)
 
