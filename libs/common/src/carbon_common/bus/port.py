@@ -90,9 +90,10 @@ class Linger:
     then the records arrived at ``rate`` per second or faster, it waits another ``base``, and so
     on while that average holds, up to ``burst`` seconds after the first poll. The average, not
     each window's count, because upstream publishes in clumps (one per relay round): a window
-    between two clumps is empty in the middle of a burst. When the stream stops, the average
-    falls below the rate and the batch is handed over. A full batch never waits (the caller
-    stops at ``max_batch``)."""
+    between two clumps can be empty in the middle of a burst. The batch is handed over when the
+    average falls below the rate, after ``QUIET_WINDOWS`` windows in a row without a record (the
+    stream stopped), or at the cap. A full batch never waits (the caller stops at
+    ``max_batch``)."""
 
     #: this many windows in a row without a record end a burst: the stream stopped (the end of
     #: a replay) and the batch goes now, not when the average has decayed or at the burst cap.
