@@ -291,65 +291,48 @@ async def test_a_full_batch_does_not_linger(harness: BusHarness) -> None:
     assert sizes == [5, 5]
 
 
-async def publish_paced(harness: BusHarness, bus: Any, per_tick: int, ticks: int, tick: float = 0.05) -> int:
-    """Publish ``per_tick`` records every ``tick`` seconds, ``ticks`` times; returns the count."""
-    i = 0
-    for _ in range(ticks):
-        await bus.publish([harness.record(fact(i + k)) for k in range(per_tick)])
-        i += per_tick
-        await asyncio.sleep(tick)
-    return i
+async def batch_sizes_of_a_paced_stream(harness: BusHarness, per_tick: int, burst_rate: int) -> list[int]:
+    """Batch sizes a subscription with a 150 ms linger and a 10 s burst linger sees when
+    ``per_tick`` records are published every 50 ms for 1.5 s (every record handled once)."""
+    sizes: list[int] = []
+    bus = harness.new_bus()
+    bus.subscribe(
+        Subscription(
+            f"g-paced-{per_tick}",
+            [harness.topic],
+            envelope_decoder(),
+            sizer(sizes),
+            max_batch=100_000,
+            linger_ms=150,
+            burst_linger_ms=10_000,
+            burst_rate=burst_rate,
+        )
+    )
+    await bus.start()
+    for tick in range(30):
+        await bus.publish([harness.record(fact(tick * per_tick + k)) for k in range(per_tick)])
+        await asyncio.sleep(0.05)
+    n = 30 * per_tick
+    await wait_for(lambda: sum(sizes) >= n)
+    assert sum(sizes) == n
+    return sizes
 
 
 async def test_a_burst_keeps_the_batch_filling_past_the_linger(harness: BusHarness) -> None:
     """Records arriving faster than ``burst_rate`` keep a part-filled batch open past
     ``linger_ms``, up to ``burst_linger_ms`` (one transaction, one result per key, for a
     replay or a month-end burst)."""
-    sizes: list[int] = []
-    bus = harness.new_bus()
-    bus.subscribe(
-        Subscription(
-            "gb",
-            [harness.topic],
-            envelope_decoder(),
-            sizer(sizes),
-            max_batch=100_000,
-            linger_ms=150,
-            burst_linger_ms=10_000,
-            burst_rate=100,
-        )
-    )
-    await bus.start()
-    # 20 records every 50 ms: 400/s, four times the burst rate, for 1.5 s
-    n = await publish_paced(harness, bus, per_tick=20, ticks=30)
-    await wait_for(lambda: sum(sizes) >= n)
-    assert sum(sizes) == n
+    # 20 records every 50 ms: 400/s, four times the burst rate
+    sizes = await batch_sizes_of_a_paced_stream(harness, per_tick=20, burst_rate=100)
     # with the plain 150 ms linger alone this is ten or more batches of ~60
-    assert len(sizes) <= 3 and max(sizes) >= n // 2, sizes
+    assert len(sizes) <= 3 and max(sizes) >= 300, sizes
 
 
 async def test_a_trickle_below_the_burst_rate_waits_the_plain_linger_only(harness: BusHarness) -> None:
     """A stream slower than ``burst_rate`` (the steady state) is handed over every
     ``linger_ms``: the burst linger adds no latency to it."""
-    sizes: list[int] = []
-    bus = harness.new_bus()
-    bus.subscribe(
-        Subscription(
-            "gt",
-            [harness.topic],
-            envelope_decoder(),
-            sizer(sizes),
-            max_batch=100_000,
-            linger_ms=150,
-            burst_linger_ms=10_000,
-            burst_rate=400,
-        )
-    )
-    await bus.start()
-    # one record every 50 ms: 20/s, a twentieth of the burst rate, for 1.5 s
-    n = await publish_paced(harness, bus, per_tick=1, ticks=30)
-    await wait_for(lambda: sum(sizes) >= n)
-    assert sum(sizes) == n
+    # one record every 50 ms: 20/s, a twentieth of the burst rate
+    sizes = await batch_sizes_of_a_paced_stream(harness, per_tick=1, burst_rate=400)
     # batches of ~150-200 ms (3-4 records); one that waited the burst linger would hold all 30
     assert len(sizes) >= 4 and max(sizes) <= 12, sizes
 
