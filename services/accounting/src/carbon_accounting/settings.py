@@ -34,9 +34,9 @@ class Settings(ServiceSettings):
     #: keeps filling for up to this long (ms; ``ACCOUNTING_BURST_LINGER_MS``, 0 = off;
     #: ``carbon_common.bus.port.Linger``), or until ``max_batch``. The departments' submissions
     #: of one month then land in one batch, and each enterprise-month is restated once instead of
-    #: once per submission: the pilot replay published 81k instead of 161k ``AccountUpdated``
-    #: (docs/performance-notes.md, sixth pass; peak RSS 255 MB at 20,000, 304 MB at 25,000). A
-    #: steady trickle waits the plain consumer linger only.
+    #: once per submission: the pilot replay published 81–90k instead of 161k ``AccountUpdated``
+    #: (docs/performance-notes.md, sixth pass; peak RSS 255–266 MB at 20,000, 304 MB at 25,000).
+    #: A steady trickle waits the plain consumer linger only.
     burst_linger_ms: int = Field(default=2500, ge=0, le=10_000)
     #: relative difference between third-party verified and computed emissions above which an
     #: enterprise-month is flagged (and its data-quality score drops to 3); docs/accounting.md
