@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from carbon_common.bus.memory import InMemoryBus
@@ -28,28 +28,36 @@ async def test_pending_count_and_age_of_the_oldest_row() -> None:
     service = f"svc-{uuid.uuid4().hex[:6]}"
     try:
         metadata = new_metadata()
-        table = outbox_table(metadata)
+        outbox_table(metadata)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            for i, n in enumerate((1, 2, 3)):  # rows of 1, 2 and 3 records: the gauge counts records
+                await conn.execute(
+                    text(
+                        'INSERT INTO outbox (id, topic, records, event_ids, keys, "values", headers) '
+                        "VALUES (:i, 't.v1', :n, :ids, :keys, :values, CAST(:headers AS json[]))"
+                    ),
+                    {
+                        "i": i,
+                        "n": n,
+                        "ids": [f"e{i}-{j}" for j in range(n)],
+                        "keys": [b"k"] * n,
+                        "values": [b"{}"] * n,
+                        "headers": ["[]"] * n,
+                    },
+                )
             await conn.execute(
-                insert(table),
-                [
-                    {"event_id": f"e{i}", "topic": "t.v1", "key": b"k", "value": b"{}", "headers": []}
-                    for i in range(3)
-                ],
-            )
-            await conn.execute(
-                text("UPDATE outbox SET created_at = now() - interval '2 minutes' WHERE event_id = 'e0'")
+                text("UPDATE outbox SET created_at = now() - interval '2 minutes' WHERE id = 0")
             )
         relay = OutboxRelay(async_sessionmaker(engine), InMemoryBus(), service)
 
         await relay.observe_backlog()
-        assert gauge("outbox_pending_records", service) == 3
+        assert gauge("outbox_pending_records", service) == 6
         age = gauge("outbox_oldest_pending_age_seconds", service)
         assert age is not None and 119 <= age < 600
 
-        assert await relay.relay_once() == 3
-        assert gauge("outbox_relayed_total", service) == 3
+        assert await relay.relay_once() == 6
+        assert gauge("outbox_relayed_total", service) == 6
         await relay.observe_backlog()
         assert gauge("outbox_pending_records", service) == 0
         assert gauge("outbox_oldest_pending_age_seconds", service) == 0

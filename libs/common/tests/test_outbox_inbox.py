@@ -85,10 +85,10 @@ async def test_purge_deletes_only_rows_published_before_the_retention(
 
     bus = InMemoryBus()
     relay = OutboxRelay(sessions, bus, "test", retention=timedelta(hours=1))
-    async with UnitOfWork(sessions, "producer") as uow:
-        for _ in range(3):
+    for _ in range(3):  # three transactions, three rows
+        async with UnitOfWork(sessions, "producer") as uow:
             uow.emit(EXAMPLES[FactRecorded])
-        await uow.commit()
+            await uow.commit()
     assert await relay.relay_once() == 3
     async with UnitOfWork(sessions, "producer") as uow:
         uow.emit(EXAMPLES[FactRecorded])  # stays unpublished
@@ -117,9 +117,11 @@ class _FailingBus(InMemoryBus):
 async def test_a_failed_publish_leaves_the_batch_unsent_and_a_later_round_sends_it_in_order(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    async with UnitOfWork(sessions, "producer") as uow:
-        ids = [uow.emit(EXAMPLES[FactRecorded]).id for _ in range(5)]
-        await uow.commit()
+    ids = []
+    for _ in range(5):  # five transactions, five rows of one record
+        async with UnitOfWork(sessions, "producer") as uow:
+            ids.append(uow.emit(EXAMPLES[FactRecorded]).id)
+            await uow.commit()
     with pytest.raises(ConnectionError):
         await OutboxRelay(sessions, _FailingBus(), "test", batch_size=3).relay_once()
     async with sessions() as s:
@@ -132,3 +134,90 @@ async def test_a_failed_publish_leaves_the_batch_unsent_and_a_later_round_sends_
     assert [await relay.relay_once() for _ in range(3)] == [3, 2, 0]
     sent = [dict(r.headers)["ce_id"].decode() for r in bus.records(Topics.FACTS)]
     assert sent == ids  # outbox (commit) order, across two rounds
+
+
+async def test_a_transaction_is_one_row_per_topic_and_takes_are_sized_by_records(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A transaction's records go in one row per topic, in staging order (rows in the order of each
+    topic's first record); a take is the oldest row whatever its size, then rows while the records
+    before them stay under the batch size."""
+    from carbon_common.events import AccountUpdated
+
+    async with UnitOfWork(sessions, "producer") as uow:
+        first = [uow.emit(EXAMPLES[FactRecorded]).id, uow.emit(EXAMPLES[AccountUpdated]).id]
+        first += [uow.emit(EXAMPLES[FactRecorded]).id for _ in range(2)]
+        await uow.commit()
+    later = []
+    for _ in range(2):
+        async with UnitOfWork(sessions, "producer") as uow:
+            later.append(uow.emit(EXAMPLES[FactRecorded]).id)
+            await uow.commit()
+    async with sessions() as s:
+        rows = (
+            await s.execute(
+                select(OUTBOX.c.topic, OUTBOX.c.records, OUTBOX.c.event_ids).order_by(OUTBOX.c.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (Topics.FACTS, 3, [first[0], first[2], first[3]]),
+        (Topics.ACCOUNTS, 1, [first[1]]),
+        (Topics.FACTS, 1, [later[0]]),
+        (Topics.FACTS, 1, [later[1]]),
+    ]
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, bus, "test", batch_size=2)
+    # 3 records (the first row alone: it is over the size), then 1 + 1 (the accounts row, then the
+    # next row: 1 record before it, under 2), then the last, then nothing
+    assert [await relay.relay_once() for _ in range(4)] == [3, 2, 1, 0]
+    sent = [dict(r.headers)["ce_id"].decode() for r in bus.records(Topics.FACTS)]
+    assert sent == [first[0], first[2], first[3], *later]
+    assert [dict(r.headers)["ce_id"].decode() for r in bus.records(Topics.ACCOUNTS)] == [first[1]]
+
+
+async def test_a_row_with_a_copy_topic_is_published_to_both_topics_in_row_order(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The records flagged in ``copies`` go to ``copy_topic`` too, with the same key, value and
+    headers, in the row's order (one key: the bus keeps order per key); the take counts each record once. A row whose arrays differ in
+    length is refused by the table (the relay would otherwise publish part of it)."""
+    from sqlalchemy import text
+
+    n = 5
+    async with sessions() as s, s.begin():
+        await s.execute(
+            text(
+                'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, copy_topic, copies) '
+                "VALUES (:t, :n, :ids, :keys, :values, CAST(:headers AS json[]), :copy, :copies)"
+            ),
+            {
+                "t": Topics.FACTS,
+                "n": n,
+                "ids": [f"e{i}" for i in range(n)],
+                "keys": [b"k"] * n,
+                "values": [b'{"n":%d}' % i for i in range(n)],
+                "headers": [f'[["ce_id", "e{i}"], ["h", "x"]]' for i in range(n)],
+                "copy": Topics.CREDIT_FACTS,
+                "copies": [i % 2 == 1 for i in range(n)],
+            },
+        )
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, bus, "test")
+    assert await relay.relay_once() == 5
+    facts, credit = bus.records(Topics.FACTS), bus.records(Topics.CREDIT_FACTS)
+    assert [r.value for r in facts] == [b'{"n":%d}' % i for i in range(n)]
+    assert [(r.key, r.value, tuple(r.headers)) for r in credit] == [
+        (b"k", b'{"n":%d}' % i, (("ce_id", f"e{i}".encode()), ("h", b"x"))) for i in (1, 3)
+    ]
+    assert await relay.relay_once() == 0
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="ck_outbox_arrays_match"):
+        async with sessions() as s, s.begin():
+            await s.execute(
+                text(
+                    'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers) '
+                    "VALUES ('t', 2, ARRAY['a', 'b'], ARRAY['\\x00'::bytea, NULL], ARRAY['\\x00'::bytea], "
+                    "ARRAY['[]', '[]']::json[])"
+                )
+            )

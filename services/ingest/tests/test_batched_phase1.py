@@ -153,7 +153,8 @@ async def stored(url: str) -> dict[str, Any]:
                       reference_value, relative_difference, tolerance FROM quality_flags ORDER BY 1, 2, 3, 4, 5"""
         )
         events = await conn.fetch(
-            """SELECT o.value, e.entry_hash, e.seq FROM outbox o
+            """SELECT o.value, e.entry_hash, e.seq
+               FROM (SELECT topic, unnest("values") AS value FROM outbox) o
                JOIN evidence e ON e.fact_id = (convert_from(o.value, 'UTF8')::jsonb ->> 'fact_id')
                WHERE o.topic = $1 ORDER BY e.seq""",
             Topics.FACTS,

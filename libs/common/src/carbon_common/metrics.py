@@ -44,7 +44,11 @@ OUTBOX_AGE = Gauge(
     "outbox_oldest_pending_age_seconds", "Age of the oldest outbox row not yet published (0 when none)",
     ["service"],
 )  # fmt: skip
-OUTBOX_RELAYED = Counter("outbox_relayed_total", "Outbox rows published by the relay", ["service"])
+OUTBOX_RELAYED = Counter(
+    "outbox_relayed_total",
+    "Records published by the outbox relay (a row with a copy topic: two)",
+    ["service"],
+)
 
 
 def dlq_reason_class(reason: str) -> str:

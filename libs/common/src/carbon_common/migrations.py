@@ -96,3 +96,90 @@ def drop_append_only_ddl(table: str) -> list[str]:
         f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}",
         f"DROP FUNCTION IF EXISTS {table}_append_only()",
     ]
+
+
+#: the outbox with one row per transaction and topic (``carbon_common.outbox``), as created by each
+#: service's migration from per-record rows; frozen with those migrations (a later change to the
+#: table is a new migration, not an edit here)
+_OUTBOX_BATCHED = """
+CREATE TABLE outbox (
+    id bigserial CONSTRAINT pk_outbox PRIMARY KEY,
+    topic varchar(200) NOT NULL,
+    records integer NOT NULL,
+    event_ids varchar(64)[] NOT NULL,
+    keys bytea[] NOT NULL,
+    "values" bytea[] NOT NULL,
+    headers json[] NOT NULL,
+    copy_topic varchar(200),
+    copies boolean[],
+    created_at timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz,
+    CONSTRAINT ck_outbox_arrays_match CHECK (
+        records > 0 AND cardinality(event_ids) = records AND cardinality(keys) = records
+        AND cardinality("values") = records AND cardinality(headers) = records
+        AND (copies IS NULL OR cardinality(copies) = records)
+    )
+)
+"""
+
+_OUTBOX_PER_RECORD = """
+CREATE TABLE outbox (
+    id bigserial CONSTRAINT pk_outbox PRIMARY KEY,
+    event_id varchar(64) NOT NULL,
+    topic varchar(200) NOT NULL,
+    key bytea,
+    value bytea,
+    headers jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    published_at timestamptz
+)
+"""
+
+
+def _set_aside(name: str) -> list[str]:
+    return [
+        f"ALTER TABLE outbox RENAME TO {name}",
+        f"ALTER TABLE {name} RENAME CONSTRAINT pk_outbox TO pk_{name}",
+        f"ALTER INDEX ix_outbox_unpublished RENAME TO ix_{name}_unpublished",
+        f"ALTER SEQUENCE outbox_id_seq RENAME TO {name}_id_seq",
+    ]
+
+
+def outbox_batched_rows_ddl() -> list[str]:
+    """DDL (for ``op.execute``) that turns a per-record outbox into one row per transaction and
+    topic: every existing row becomes a row of one record (same order, same timestamps, so nothing
+    pending is lost and nothing published is sent again), headers ``jsonb`` → ``json``, the
+    arrays stored out of line uncompressed."""
+    external = ", ".join(f"ALTER COLUMN {c} SET STORAGE EXTERNAL" for c in ("event_ids", "keys", '"values"', "headers", "copies"))  # fmt: skip
+    return [
+        *_set_aside("outbox_per_record"),
+        _OUTBOX_BATCHED,
+        f"ALTER TABLE outbox {external}",
+        "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
+        'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, created_at, published_at) '
+        "SELECT topic, 1, ARRAY[event_id], ARRAY[key], ARRAY[value], ARRAY[headers::json], created_at, published_at "
+        "FROM outbox_per_record ORDER BY id",
+        "DROP TABLE outbox_per_record",
+    ]
+
+
+def outbox_per_record_ddl() -> list[str]:
+    """The downgrade of :func:`outbox_batched_rows_ddl`: one row per record again, in row order;
+    each copy to a ``copy_topic`` becomes a row of its own, after all the originals (per topic, the
+    order holds)."""
+    return [
+        *_set_aside("outbox_batched"),
+        _OUTBOX_PER_RECORD,
+        "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
+        "INSERT INTO outbox (event_id, topic, key, value, headers, created_at, published_at) "
+        "SELECT r.event_id, b.topic, r.key, r.value, r.headers::jsonb, b.created_at, b.published_at "
+        'FROM outbox_batched b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers) '
+        "WITH ORDINALITY AS r(event_id, key, value, headers, n) "
+        "ORDER BY b.id, r.n",
+        "INSERT INTO outbox (event_id, topic, key, value, headers, created_at, published_at) "
+        "SELECT r.event_id, b.copy_topic, r.key, r.value, r.headers::jsonb, b.created_at, b.published_at "
+        'FROM outbox_batched b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers, b.copies) '
+        "WITH ORDINALITY AS r(event_id, key, value, headers, copied, n) "
+        "WHERE b.copy_topic IS NOT NULL AND r.copied ORDER BY b.id, r.n",
+        "DROP TABLE outbox_batched",
+    ]

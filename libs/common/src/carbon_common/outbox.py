@@ -4,6 +4,18 @@ A service writes its state change and the events it owes in one transaction (``o
 with the exact bytes and headers to publish). The relay reads unpublished rows in id order,
 publishes them (idempotent producer, acks=all), then marks them published. A crash between
 publish and mark republishes the same ``ce_id``; consumers' inboxes drop the duplicate.
+
+**One row per transaction and topic.** A row holds the records one transaction owes one topic,
+in order, as arrays (``event_ids``, ``keys``, ``values``, ``headers``; ``records`` of them). Marking
+a row sent is then one small write per transaction, not a rewrite of every ~1 kB event: the arrays
+are stored out of line (TOAST) and an UPDATE of ``published_at`` leaves them where they are.
+Per record rows cost ingest's database ~11 s of a pilot replay in the mark alone
+(docs/performance-notes.md, seventh pass). The relay publishes a row's records in array order
+and rows in id order, so per key each topic keeps the order the writers committed.
+
+A row may name a second topic (``copy_topic``) that gets the records flagged in ``copies``, with
+the same key, value and headers: ingest's credit stream (``ingest.credit-facts.v1``) carries a
+copy of some facts' events without storing their bytes twice.
 """
 
 from __future__ import annotations
@@ -12,13 +24,19 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from itertools import compress, repeat
+from operator import itemgetter
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     BigInteger,
+    Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -28,7 +46,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carbon_common.bus.port import EventBus, Record
@@ -37,20 +55,38 @@ from carbon_common.metrics import OUTBOX_AGE, OUTBOX_PENDING, OUTBOX_RELAYED
 log = logging.getLogger("carbon_common.outbox")
 
 _outbox_metadata = MetaData()
+#: every array holds one element per record (a one-dimensional array of n elements has cardinality n)
+ARRAYS_MATCH = (
+    'records > 0 AND cardinality(event_ids) = records AND cardinality(keys) = records AND cardinality("values") = records '
+    "AND cardinality(headers) = records AND (copies IS NULL OR cardinality(copies) = records)"
+)
 #: the table definition; each service's migrations create it (see ``outbox_table``)
 OUTBOX = Table(
     "outbox",
     _outbox_metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("event_id", String(64), nullable=False),
     Column("topic", String(200), nullable=False),
-    Column("key", LargeBinary, nullable=True),
-    Column("value", LargeBinary, nullable=True),
-    Column("headers", JSONB, nullable=False),
+    #: how many records the row holds (the arrays' length; the relay sizes its takes by it)
+    Column("records", Integer, nullable=False),
+    Column("event_ids", ARRAY(String(64)), nullable=False),
+    Column("keys", ARRAY(LargeBinary), nullable=False),
+    Column("values", ARRAY(LargeBinary), nullable=False),
+    #: each record's ``[[name, value], ...]`` as ``json``: validated when written (a malformed row
+    #: would stall the relay), kept as the text it was written (``jsonb`` would parse it into its
+    #: binary form and print it back for the relay, which parses it with orjson)
+    Column("headers", ARRAY(JSON), nullable=False),
+    #: a second topic that also gets the records flagged in ``copies`` (same key, value, headers)
+    Column("copy_topic", String(200), nullable=True),
+    Column("copies", ARRAY(Boolean), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True), nullable=True),
     Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+    CheckConstraint(ARRAYS_MATCH, name="arrays_match"),
 )
+
+#: the arrays are stored out of line uncompressed (the migrations set it): pglz would cost the
+#: writers CPU on every row for disk the 3-day retention does not need
+EXTERNAL_COLUMNS = ("event_ids", "keys", "values", "headers", "copies")
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -59,67 +95,97 @@ def outbox_table(metadata: MetaData) -> Table:
 
 
 def add_to_outbox(session: AsyncSession, record: Record, event_id: str) -> None:
-    """Stage one record; ``flush_outbox`` bulk-inserts the staged rows in the same transaction."""
+    """Stage one record; ``flush_outbox`` writes the staged records in the same transaction."""
     _pending(session).append(
-        {
-            "event_id": event_id,
-            "topic": record.topic,
-            "key": record.key,
-            "value": record.value,
-            "headers": [[k, v.decode()] for k, v in record.headers],
-        }
+        (
+            event_id,
+            record.topic,
+            record.key,
+            record.value,
+            orjson.dumps([[k, v.decode()] for k, v in record.headers]).decode(),
+        )
     )
 
 
-def _pending(session: AsyncSession) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] | None = session.info.get("outbox_pending")
+def _pending(session: AsyncSession) -> list[tuple[str, str, bytes | None, bytes | None, str]]:
+    rows: list[tuple[str, str, bytes | None, bytes | None, str]] | None = session.info.get("outbox_pending")
     if rows is None:
         rows = []
         session.info["outbox_pending"] = rows
     return rows
 
 
+#: the staged records, one row per topic, each row's arrays in staging order; rows in the order of
+#: their topic's first record
 _FLUSH = text(
-    "INSERT INTO outbox (event_id, topic, key, value, headers) "
-    "SELECT * FROM unnest(CAST(:event_ids AS varchar[]), CAST(:topics AS varchar[]), "
-    "CAST(:keys AS bytea[]), CAST(:values AS bytea[]), CAST(:headers AS jsonb[]))"
+    'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers) '
+    "SELECT topic, count(*), array_agg(event_id ORDER BY n), array_agg(key ORDER BY n), "
+    "array_agg(value ORDER BY n), array_agg(headers ORDER BY n) "
+    "FROM unnest(CAST(:event_ids AS varchar[]), CAST(:topics AS varchar[]), CAST(:keys AS bytea[]), "
+    "CAST(:values AS bytea[]), CAST(:headers AS json[])) WITH ORDINALITY "
+    "AS t(event_id, topic, key, value, headers, n) "
+    "GROUP BY topic ORDER BY min(n)"
 )
 
 
 async def flush_outbox(session: AsyncSession) -> None:
-    """Insert the staged outbox rows with one statement (arrays), before the commit."""
-    rows: list[dict[str, object]] | None = session.info.pop("outbox_pending", None)
+    """Insert the staged records with one statement (one row per topic), before the commit."""
+    rows: list[tuple[str, str, bytes | None, bytes | None, str]] | None = session.info.pop(
+        "outbox_pending", None
+    )
     if not rows:
         return
+    event_ids, topics, keys, values, headers = (list(c) for c in zip(*rows, strict=True))
     await session.execute(
-        _FLUSH,
-        {
-            "event_ids": [r["event_id"] for r in rows],
-            "topics": [r["topic"] for r in rows],
-            "keys": [r["key"] for r in rows],
-            "values": [r["value"] for r in rows],
-            "headers": [orjson.dumps(r["headers"]).decode() for r in rows],
-        },
+        _FLUSH, {"event_ids": event_ids, "topics": topics, "keys": keys, "values": values, "headers": headers}
     )
 
 
-#: one fixed statement (prepared once per connection) takes the next batch and marks it sent, inside
-#: the relay's transaction, which commits only once the bus has acknowledged the batch (a failed
-#: publish rolls the mark back). Rows another relay holds are skipped; headers come back as JSON
-#: text for orjson. It replaced a ``SELECT ... FOR UPDATE SKIP LOCKED`` followed by an ``UPDATE``
-#: of the same ids: the row locks were a second write of every row (docs/performance-notes.md).
+#: one fixed statement (prepared once per connection) takes the next rows and marks them sent,
+#: inside the relay's transaction, which commits only once the bus has acknowledged the batch (a
+#: failed publish rolls the mark back). A take is the oldest pending row and the rows after it
+#: while the records before each stay under ``$1`` (at most ``$2`` rows are looked at). Rows another
+#: relay holds are skipped; headers come back as the JSON text they were written as, for orjson.
 #: Sent straight to asyncpg (``db.driver_connection``): SQLAlchemy's row processing was a tenth of
 #: ingest's relay.
 _TAKE = (
-    "WITH batch AS (SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 "
+    "WITH pending AS (SELECT id, records FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2), "
+    "pick AS (SELECT id FROM (SELECT id, sum(records) OVER (ORDER BY id) - records AS before FROM pending) s "
+    "WHERE before < $1), "
+    "batch AS (SELECT id FROM outbox WHERE id IN (SELECT id FROM pick) AND published_at IS NULL "
     "FOR UPDATE SKIP LOCKED) "
     "UPDATE outbox o SET published_at = now() FROM batch WHERE o.id = batch.id "
-    "RETURNING o.id, o.topic, o.key, o.value, o.headers::text"
+    'RETURNING o.id, o.topic, o.keys, o."values", o.headers::text[], o.copy_topic, o.copies'
 )
+#: rows looked at per take (the records cap usually stops it first)
+_TAKE_ROWS = 1000
 
 
 def _headers(text: str) -> tuple[tuple[str, bytes], ...]:
     return tuple([(k, v.encode()) for k, v in orjson.loads(text)])
+
+
+def _records(rows: Sequence[Any]) -> list[Record]:
+    """The bus records of taken rows (``_TAKE``'s columns; RETURNING gives them in any order)."""
+    out: list[Record] = []
+    for row_id, topic, keys, values, headers_texts, copy_topic, copies in sorted(rows, key=itemgetter(0)):
+        if not len(keys) == len(values) == len(headers_texts) or (
+            copies is not None and len(copies) != len(keys)
+        ):
+            raise ValueError(
+                f"outbox row {row_id}: its arrays differ in length"
+            )  # the table's check refuses it
+        headers = [_headers(h) for h in headers_texts]
+        out += map(Record, repeat(topic), keys, values, headers)
+        if copy_topic is not None and copies is not None:
+            out += map(
+                Record,
+                repeat(copy_topic),
+                compress(keys, copies),
+                compress(values, copies),
+                compress(headers, copies),
+            )
+    return out
 
 
 class OutboxRelay:
@@ -130,7 +196,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         service: str,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         poll_interval: float = 0.5,
         retention: timedelta = timedelta(days=3),
         coalesce_s: float = 0.0,
@@ -138,6 +204,8 @@ class OutboxRelay:
         self._sessions = sessions
         self._bus = bus
         self._service = service
+        #: records per take: a take is the oldest pending row (whatever its size) and the rows after
+        #: it while the records before each stay under this
         self._batch = batch_size
         self._poll = poll_interval
         self._retention = retention
@@ -188,37 +256,31 @@ class OutboxRelay:
         return self._task is not None and not self._task.done()
 
     async def relay_once(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
+        """Publish one take of pending rows; returns how many records were published (a record
+        also sent to a row's ``copy_topic`` counts once)."""
         async with self._sessions() as session, session.begin():
             from carbon_common.db import driver_connection  # db imports this module
 
             conn = await driver_connection(session)
-            rows = sorted(await conn.fetch(_TAKE, self._batch), key=lambda r: r[0])  # RETURNING: any order
+            rows = await conn.fetch(_TAKE, self._batch, _TAKE_ROWS)
             if not rows:
                 OUTBOX_PENDING.labels(self._service).set(0)
                 OUTBOX_AGE.labels(self._service).set(0)
                 return 0
-            # a fact written to two topics (ingest's credit stream) has byte-identical headers in
-            # both rows: parse each distinct headers text once per batch
-            parsed: dict[str, tuple[tuple[str, bytes], ...]] = {}
-            records: Sequence[Record] = [
-                Record(
-                    topic, key, value, parsed.get(headers) or parsed.setdefault(headers, _headers(headers))
-                )
-                for _, topic, key, value, headers in rows
-            ]
+            records = _records(rows)
             await self._bus.publish(records)
-        OUTBOX_RELAYED.labels(self._service).inc(len(rows))
-        return len(rows)
+        OUTBOX_RELAYED.labels(self._service).inc(len(records))
+        return sum(len(r[2]) for r in rows)
 
     async def observe_backlog(self) -> None:
-        """Set the backlog gauges: unpublished rows and the age of the oldest (partial index scan)."""
+        """Set the backlog gauges: unpublished records and the age of the oldest (partial index scan)."""
         async with self._sessions() as session:
             n, age = (
                 await session.execute(
-                    select(func.count(), func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at)))
-                    .select_from(OUTBOX)
-                    .where(OUTBOX.c.published_at.is_(None))
+                    select(
+                        func.coalesce(func.sum(OUTBOX.c.records), 0),
+                        func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at)),
+                    ).where(OUTBOX.c.published_at.is_(None))
                 )
             ).one()
         OUTBOX_PENDING.labels(self._service).set(n)

@@ -150,23 +150,19 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 #: table, which this service's migrations create in its own database), in one statement. Derived
 #: server-side instead of sent per fact: the entries' seq and previous hash (from the first seq and
 #: the hashes' own order), the events' key (the fact's credit code: the ``FactRecorded`` subject)
-#: and topic. The extra stream's copy of an event (``$21``: which facts, ``$27``: its topic) reuses
-#: the event's id, value and headers: nothing is encoded or sent twice. The outbox rows go in fact
-#: order, the copies after the originals (the relay publishes in id order: per key, each topic
-#: keeps the chain's order). No joins: every array is one row per fact, read in its order. Values
-#: as canonical text, cast (as in the heads upsert).
+#: and topic. The events are ONE outbox row (carbon_common.outbox: the transaction's records as
+#: arrays, in fact order: the chain's order per key), the values and headers arrays passed as they
+#: came; the extra stream (``$25``: its topic, '' for none) gets the events flagged in ``$21``, from
+#: the same row (nothing is encoded, sent or stored twice). No joins: every array is one row per
+#: fact, read in its order. Values as canonical text, cast (as in the heads upsert).
 _APPEND_FACTS = """
 WITH t AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
                          $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
-                         $15::text[], $16::text[], $17::timestamptz[], $18::text[], $19::bytea[], $20::text[],
-                         $21::bool[]) WITH ORDINALITY
+                         $15::text[], $16::text[], $17::timestamptz[]) WITH ORDINALITY
          AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
               original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
-              submission_id, recorded_at, event_id, event, headers_text, copied, n)
-), e AS (  -- each event's headers parsed once, for its row and its copy's
-    SELECT event_id, convert_to(credit_code, 'UTF8') AS key, event, headers_text::jsonb AS headers, copied, n
-    FROM t
+              submission_id, recorded_at, n)
 ), new_facts AS (
     INSERT INTO facts (fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
                        original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
@@ -180,10 +176,10 @@ WITH t AS (
     SELECT $22::bigint + n - 1, fact_id, coalesce(lag(evidence_hash) OVER (ORDER BY n), $23::text), evidence_hash
     FROM t
 )
-INSERT INTO outbox (event_id, topic, key, value, headers)
-SELECT event_id, $24::text, key, event, headers FROM e
-UNION ALL
-SELECT event_id, $25::text, key, event, headers FROM e WHERE copied
+INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, copy_topic, copies)
+SELECT $24::text, cardinality($18::text[]), $18::text[], array_agg(convert_to(credit_code, 'UTF8') ORDER BY n),
+       $19::bytea[], $20::json[], nullif($25::text, ''), CASE WHEN $25::text <> '' THEN $21::bool[] END
+FROM t
 """
 
 
@@ -341,9 +337,10 @@ class SqlRepository:
         events: FactEventRows | None = None,
     ) -> None:
         """Insert the facts (``submission_ids``: each fact's submission), their chain entries and
-        their events' outbox rows (one per fact, plus the extra stream's copies) with ONE statement
-        for a whole transaction (data-modifying CTEs over column arrays): it runs under the chain
-        lock, where every round trip counts; COPY would cost three (and a type introspection each)."""
+        their events (one outbox row: ``copy_topic`` and ``copies`` name the extra stream and the
+        facts it carries) with ONE statement for a whole transaction (data-modifying CTEs over
+        column arrays): it runs under the chain lock, where every round trip counts; COPY would cost
+        three (and a type introspection each)."""
         if not new:
             return
         if events is None or len(events.ids) != len(new):

@@ -1,0 +1,34 @@
+"""outbox: one row per transaction and topic (records as arrays), headers as json
+
+Marking per-record rows sent rewrote every ~1 kB event: ~11 s of ingest's database in a pilot
+replay. One row per transaction and topic, its arrays out of line, makes the mark one small write
+per transaction (``carbon_common.outbox``). Existing rows become rows of one record, in order.
+``headers`` as ``json`` (validated, kept as written) instead of ``jsonb`` (parsed into binary and
+printed back for the relay).
+See docs/performance-notes.md, "seventh pass".
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-26 21:40:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from carbon_common.migrations import outbox_batched_rows_ddl, outbox_per_record_ddl
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    for statement in outbox_batched_rows_ddl():
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in outbox_per_record_ddl():
+        op.execute(statement)
