@@ -39,14 +39,14 @@ CONSUMER_LAG = Gauge(
 )
 
 # --- outbox ---------------------------------------------------------------------------------------
-OUTBOX_PENDING = Gauge("outbox_pending_records", "Outbox rows not yet published", ["service"])
+OUTBOX_PENDING = Gauge("outbox_pending_records", "Outbox records not yet published", ["service"])
 OUTBOX_AGE = Gauge(
     "outbox_oldest_pending_age_seconds", "Age of the oldest outbox row not yet published (0 when none)",
     ["service"],
 )  # fmt: skip
 OUTBOX_RELAYED = Counter(
     "outbox_relayed_total",
-    "Records published by the outbox relay (a row with a copy topic: two)",
+    "Records published by the outbox relay (a copy to a row's copy topic counts too)",
     ["service"],
 )
 
