@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -146,7 +147,14 @@ async def test_save_accounts_stages_the_model_records_and_stores_the_rows(servic
         staged = list(uow.session.info.get("outbox_pending", []))
         await uow.commit()
     assert len(staged) == 2
-    for row, stored in zip(staged, accounts[:2], strict=True):
+    for (event_id, topic, key, value, headers_text), stored in zip(staged, accounts[:2], strict=True):
+        row = {
+            "event_id": event_id,
+            "topic": topic,
+            "key": key,
+            "value": value,
+            "headers": orjson.loads(headers_text),
+        }
         headers = {k: v for k, v in row["headers"]}
         expected = to_record(
             Envelope(

@@ -46,6 +46,7 @@ async def test_rows_survive_the_upgrade_and_a_downgrade_expands_batches_and_copi
                 _NEW, "ingest.facts.v1", 2, ["c", "d"], [b"k3", b"k4"], [b"v3", b"v4"],
                 ['[["ce_id", "c"]]', '[["ce_id", "d"]]'], "ingest.credit-facts.v1", [False, True],
             )  # fmt: skip
+            view = await conn.fetch("SELECT topic, event_id, key FROM outbox_records ORDER BY id, position, topic")
             # json validates what is written: a malformed header list fails the writer, not the relay
             with pytest.raises(asyncpg.InvalidTextRepresentationError):
                 await conn.execute(_NEW, "t", 1, ["x"], [b"k"], [b"v"], ["[["], None, None)
@@ -63,6 +64,13 @@ async def test_rows_survive_the_upgrade_and_a_downgrade_expands_batches_and_copi
         ]
         assert [r["published_at"] for r in upgraded] == [sent, None]
         assert storage == {c: "e" for c in ("event_ids", "keys", "values", "headers", "copies")}
+        assert [tuple(r) for r in view] == [  # one row per record, the flagged copy too
+            ("ingest.facts.v1", "a", b"k1"),
+            ("ingest.facts.v1", "b", b"k2"),
+            ("ingest.facts.v1", "c", b"k3"),
+            ("ingest.credit-facts.v1", "d", b"k4"),
+            ("ingest.facts.v1", "d", b"k4"),
+        ]
 
         await asyncio.to_thread(command.downgrade, cfg, "0002")  # type: ignore[arg-type]
         conn = await asyncpg.connect(dsn)

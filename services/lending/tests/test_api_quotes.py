@@ -87,13 +87,13 @@ async def test_idempotency_key_returns_same_quote_and_creates_one(app_env, up) -
     assert (first.status_code, second.status_code) == (201, 200)
     assert first.json() == second.json()
     async with container.uow() as uow:
-        from sqlalchemy import func, select
+        from sqlalchemy import func, select, text
 
-        from carbon_lending.adapters.orm import outbox, quotes
+        from carbon_lending.adapters.orm import quotes
 
         n = (await uow.session.execute(select(func.count()).where(quotes.c.credit_code == code))).scalar_one()
         assert n == 1
-        events = (await uow.session.execute(select(outbox.c.key))).scalars().all()
+        events = (await uow.session.execute(text("SELECT key FROM outbox_records"))).scalars().all()
         assert events.count(code.encode()) == 1
     other = await client.post("/v1/quotes", json=body(code, term_months=24), headers=headers)
     assert other.status_code == 409

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import LargeBinary, column, func, select, table, update
 
 from carbon_common.auth import Principal, mint_dev_token
 from carbon_common.problems import ProblemError
 from carbon_common.token_cache import CachingVerifier
-from carbon_lending.adapters.orm import current_ratings, outbox, quotes
+from carbon_lending.adapters.orm import current_ratings, quotes
 from carbon_lending.domain.pricing import Collateral, QuoteRequest
 from carbon_lending.domain.ratchet import KpiTarget
 from carbon_lending.service_layer.quotes import RequestQuote, request_hash
@@ -27,6 +27,10 @@ A = {"X-Org": "bank-fast-a"}
 
 def body(code: str, **extra: object) -> dict[str, object]:
     return {"credit_code": code, "product": "green_loan", "amount_cny": "5000000", "term_months": 36} | extra
+
+
+#: the outbox's records, one row each (the view the migrations create)
+outbox = table("outbox_records", column("key", LargeBinary))
 
 
 async def count(container, table, *where) -> int:  # type: ignore[no-untyped-def]

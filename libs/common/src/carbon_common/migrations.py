@@ -136,6 +136,22 @@ CREATE TABLE outbox (
 """
 
 
+#: one row per record, copies included (for operators' queries and tests; nothing reads it on the
+#: hot path): the row's id and the record's position in it, in the relay's order
+_OUTBOX_RECORDS_VIEW = """
+CREATE VIEW outbox_records AS
+SELECT o.id, r.n AS position, o.topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
+FROM outbox o
+CROSS JOIN LATERAL unnest(o.event_ids, o.keys, o."values", o.headers) WITH ORDINALITY AS r(event_id, key, value, headers, n)
+UNION ALL
+SELECT o.id, r.n, o.copy_topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
+FROM outbox o
+CROSS JOIN LATERAL unnest(o.event_ids, o.keys, o."values", o.headers, o.copies)
+    WITH ORDINALITY AS r(event_id, key, value, headers, copied, n)
+WHERE o.copy_topic IS NOT NULL AND r.copied
+"""
+
+
 def _set_aside(name: str) -> list[str]:
     return [
         f"ALTER TABLE outbox RENAME TO {name}",
@@ -149,7 +165,7 @@ def outbox_batched_rows_ddl() -> list[str]:
     """DDL (for ``op.execute``) that turns a per-record outbox into one row per transaction and
     topic: every existing row becomes a row of one record (same order, same timestamps, so nothing
     pending is lost and nothing published is sent again), headers ``jsonb`` → ``json``, the
-    arrays stored out of line uncompressed."""
+    arrays stored out of line uncompressed; the view ``outbox_records`` shows one row per record."""
     external = ", ".join(f"ALTER COLUMN {c} SET STORAGE EXTERNAL" for c in ("event_ids", "keys", '"values"', "headers", "copies"))  # fmt: skip
     return [
         *_set_aside("outbox_per_record"),
@@ -160,6 +176,7 @@ def outbox_batched_rows_ddl() -> list[str]:
         "SELECT topic, 1, ARRAY[event_id], ARRAY[key], ARRAY[value], ARRAY[headers::json], created_at, published_at "
         "FROM outbox_per_record ORDER BY id",
         "DROP TABLE outbox_per_record",
+        _OUTBOX_RECORDS_VIEW,
     ]
 
 
@@ -168,6 +185,7 @@ def outbox_per_record_ddl() -> list[str]:
     each copy to a ``copy_topic`` becomes a row of its own, after all the originals (per topic, the
     order holds)."""
     return [
+        "DROP VIEW outbox_records",
         *_set_aside("outbox_batched"),
         _OUTBOX_PER_RECORD,
         "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
