@@ -46,7 +46,9 @@ async def test_rows_survive_the_upgrade_and_a_downgrade_expands_batches_and_copi
                 _NEW, "ingest.facts.v1", 2, ["c", "d"], [b"k3", b"k4"], [b"v3", b"v4"],
                 ['[["ce_id", "c"]]', '[["ce_id", "d"]]'], "ingest.credit-facts.v1", [False, True],
             )  # fmt: skip
-            view = await conn.fetch("SELECT topic, event_id, key FROM outbox_records ORDER BY id, position, topic")
+            view = await conn.fetch(
+                "SELECT topic, event_id, key FROM outbox_records ORDER BY id, position, topic"
+            )
             # json validates what is written: a malformed header list fails the writer, not the relay
             with pytest.raises(asyncpg.InvalidTextRepresentationError):
                 await conn.execute(_NEW, "t", 1, ["x"], [b"k"], [b"v"], ["[["], None, None)

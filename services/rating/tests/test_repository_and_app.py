@@ -116,7 +116,7 @@ async def test_migrate_entrypoint_upgrades_to_head() -> None:
             version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
         await engine.dispose()
         head = ScriptDirectory(str(Path(carbon_rating.__file__).parent / "migrations")).get_current_head()
-        assert version == head == "0003"
+        assert version == head == "0004"
     finally:
         await drop_database(url)
 
