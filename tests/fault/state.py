@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from carbon_accounting.adapters.consumer import TOPICS as ACCOUNTING_TOPICS
 from carbon_common.events import Topics
+from carbon_common.outbox import PENDING_ROWS_SQL
 from carbon_lending.service_layer.consumers import TOPICS as LENDING_TOPICS
 from carbon_rating.bootstrap import CONSUMED_TOPICS as RATING_TOPICS
 from tests.fault.harness import NAMES, Deployment
@@ -107,7 +108,7 @@ async def outbox_pending(dep: Deployment) -> dict[str, int]:
     for svc in NAMES:
         conn = await asyncpg.connect(dep.db_dsn(svc))
         try:
-            out[svc] = int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+            out[svc] = int(await conn.fetchval(PENDING_ROWS_SQL))
         finally:
             await conn.close()
     return out

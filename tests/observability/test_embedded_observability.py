@@ -152,7 +152,9 @@ def test_one_trace_follows_the_fact_from_http_to_lending(observed: Observed) -> 
 
     # ingest: the request's SQL (fact, evidence, outbox row) belongs to the request's trace
     ingest_sql = [s for s in trace_spans if s.kind is SpanKind.CLIENT and _descends(s, http, by_id)]
-    assert any("INSERT INTO outbox" in str((s.attributes or {}).get("db.statement")) for s in ingest_sql)
+    assert any(
+        "INSERT INTO outbox_batches" in str((s.attributes or {}).get("db.statement")) for s in ingest_sql
+    )
     # the bus hop: accounting applies the fact in a batch span that continues the request's trace,
     # and its SQL statements are that span's children
     accounting = _process(trace_spans, "accounting", Topics.FACTS, http)

@@ -34,7 +34,7 @@ async def test_pending_count_and_age_of_the_oldest_row() -> None:
             for i, n in enumerate((1, 2, 3)):  # rows of 1, 2 and 3 records: the gauge counts records
                 await conn.execute(
                     text(
-                        'INSERT INTO outbox (id, topic, records, event_ids, keys, "values", headers) '
+                        'INSERT INTO outbox_batches (id, topic, records, event_ids, keys, "values", headers) '
                         "VALUES (:i, 't.v1', :n, :ids, :keys, :values, CAST(:headers AS json[]))"
                     ),
                     {
@@ -47,7 +47,7 @@ async def test_pending_count_and_age_of_the_oldest_row() -> None:
                     },
                 )
             await conn.execute(
-                text("UPDATE outbox SET created_at = now() - interval '2 minutes' WHERE id = 0")
+                text("UPDATE outbox_batches SET created_at = now() - interval '2 minutes' WHERE id = 0")
             )
         relay = OutboxRelay(async_sessionmaker(engine), InMemoryBus(), service)
 

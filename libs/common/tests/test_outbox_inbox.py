@@ -187,7 +187,7 @@ async def test_a_row_with_a_copy_topic_is_published_to_both_topics_in_row_order(
     async with sessions() as s, s.begin():
         await s.execute(
             text(
-                'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, copy_topic, copies) '
+                'INSERT INTO outbox_batches (topic, records, event_ids, keys, "values", headers, copy_topic, copies) '
                 "VALUES (:t, :n, :ids, :keys, :values, CAST(:headers AS json[]), :copy, :copies)"
             ),
             {
@@ -212,12 +212,51 @@ async def test_a_row_with_a_copy_topic_is_published_to_both_topics_in_row_order(
     assert await relay.relay_once() == 0
     from sqlalchemy.exc import IntegrityError
 
-    with pytest.raises(IntegrityError, match="ck_outbox_arrays_match"):
+    with pytest.raises(IntegrityError, match="ck_outbox_batches_arrays_match"):
         async with sessions() as s, s.begin():
             await s.execute(
                 text(
-                    'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers) '
+                    'INSERT INTO outbox_batches (topic, records, event_ids, keys, "values", headers) '
                     "VALUES ('t', 2, ARRAY['a', 'b'], ARRAY['\\x00'::bytea, NULL], ARRAY['\\x00'::bytea], "
                     "ARRAY['[]', '[]']::json[])"
                 )
             )
+
+
+async def test_rows_of_the_per_record_outbox_go_first_and_count_in_the_gauges(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """During a rollout, pods of the previous release still write the per-record ``outbox``: the
+    relay publishes its rows before ``outbox_batches``'s (they were written first), counts them in
+    the backlog gauge and purges them after the retention like its own."""
+    from datetime import timedelta
+
+    from prometheus_client import REGISTRY
+    from sqlalchemy import text
+
+    async with sessions() as s, s.begin():
+        for i in range(3):
+            await s.execute(
+                text(
+                    "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES (:e, :t, 'k', :v, :h)"
+                ),
+                {"e": f"old{i}", "t": Topics.FACTS, "v": b"old%d" % i, "h": f'[["ce_id", "old{i}"]]'},
+            )
+    async with UnitOfWork(sessions, "producer") as uow:
+        new = uow.emit(EXAMPLES[FactRecorded]).id
+        await uow.commit()
+    bus = InMemoryBus()
+    relay = OutboxRelay(sessions, bus, "legacy-test", batch_size=2, retention=timedelta(0))
+    await relay.observe_backlog()
+    assert REGISTRY.get_sample_value("outbox_pending_records", {"service": "legacy-test"}) == 4
+    assert [await relay.relay_once() for _ in range(4)] == [2, 1, 1, 0]
+    sent = [dict(r.headers)["ce_id"].decode() for r in bus.records(Topics.FACTS)]
+    assert sent == ["old0", "old1", "old2", new]
+    await relay.purge()
+    async with sessions() as s:
+        left = (
+            await s.execute(
+                text("SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM outbox_batches)")
+            )
+        ).scalar()
+    assert left == 0

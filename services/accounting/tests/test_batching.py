@@ -253,7 +253,7 @@ async def _state(container: Container, codes: list[str]) -> tuple[Any, ...]:
                 params,
             )
         ).all()
-        outbox = await uow.session.scalar(text("SELECT count(*) FROM outbox"))
+        outbox = await uow.session.scalar(text("SELECT count(*) FROM outbox_records"))
         inbox = await uow.session.scalar(text("SELECT count(*) FROM inbox"))
     return facts, history, accounts, outbox, inbox
 

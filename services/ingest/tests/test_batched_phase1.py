@@ -154,7 +154,7 @@ async def stored(url: str) -> dict[str, Any]:
         )
         events = await conn.fetch(
             """SELECT o.value, e.entry_hash, e.seq
-               FROM (SELECT topic, unnest("values") AS value FROM outbox) o
+               FROM (SELECT topic, unnest("values") AS value FROM outbox_batches) o
                JOIN evidence e ON e.fact_id = (convert_from(o.value, 'UTF8')::jsonb ->> 'fact_id')
                WHERE o.topic = $1 ORDER BY e.seq""",
             Topics.FACTS,

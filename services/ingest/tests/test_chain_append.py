@@ -95,7 +95,7 @@ async def test_a_failure_before_commit_leaves_nothing(
         await client.post("/v1/submissions", json={"department": "grid-140400", "records": records})
     except RuntimeError:
         pass  # the ASGI transport re-raises the server error
-    for table in ("fact_heads", "facts", "evidence", "submissions", "quality_flags", "outbox"):
+    for table in ("fact_heads", "facts", "evidence", "submissions", "quality_flags", "outbox_batches"):
         assert await sql.fetchval(f"SELECT count(*) FROM {table} WHERE {_not_registration(table)}") == 0, (
             table
         )
@@ -103,4 +103,4 @@ async def test_a_failure_before_commit_leaves_nothing(
 
 def _not_registration(table: str) -> str:
     """The outbox holds the registration's EnterpriseRegistered: count only fact events."""
-    return "topic = 'ingest.facts.v1'" if table == "outbox" else "true"
+    return "topic = 'ingest.facts.v1'" if table == "outbox_batches" else "true"

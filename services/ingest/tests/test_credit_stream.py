@@ -117,7 +117,7 @@ async def test_a_rolled_back_submission_leaves_neither(
     except RuntimeError:
         pass  # the ASGI transport re-raises the server error
     assert await sql.fetchval("SELECT count(*) FROM facts") == 0
-    topics = [t for r in await sql.fetch("SELECT topic, copy_topic FROM outbox") for t in r]
+    topics = [t for r in await sql.fetch("SELECT topic, copy_topic FROM outbox_batches") for t in r]
     assert Topics.FACTS not in topics and Topics.CREDIT_FACTS not in topics
     await asyncio.sleep(0.3)
     assert bus.records(Topics.FACTS) == [] and bus.records(Topics.CREDIT_FACTS) == []
@@ -140,7 +140,8 @@ async def test_the_copy_is_in_the_same_statement_as_its_fact(service: Any, code:
     await record_submission(RecordSubmission("tax-140400", records), container.uow(), container.catalogue,
                             Clock(now=lambda: NOW))  # fmt: skip
     rows = await sql.fetch(
-        'SELECT topic, records, copy_topic, copies, "values" FROM outbox WHERE topic = $1', Topics.FACTS
+        'SELECT topic, records, copy_topic, copies, "values" FROM outbox_batches WHERE topic = $1',
+        Topics.FACTS,
     )
     # one row for the transaction; the credit stream gets the flagged events from it
     assert [(r["topic"], r["records"], r["copy_topic"], r["copies"]) for r in rows] == [

@@ -175,7 +175,7 @@ _RESULTS = [
     " content_hash, evidence_hash FROM facts ORDER BY fact_id",
     "SELECT department, record_id, revision, fact_id, period, value::text FROM fact_heads ORDER BY 1, 2",
     "SELECT seq, fact_id, prev_hash, entry_hash FROM evidence ORDER BY seq",
-    "SELECT o.topic, o.copy_topic, r.key, r.value, r.copied FROM outbox o CROSS JOIN LATERAL"
+    "SELECT o.topic, o.copy_topic, r.key, r.value, r.copied FROM outbox_batches o CROSS JOIN LATERAL"
     ' unnest(o.keys, o."values", o.copies) WITH ORDINALITY AS r(key, value, copied, n)'
     " WHERE o.topic LIKE '%facts%' ORDER BY o.id, r.n",
 ]

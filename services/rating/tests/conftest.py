@@ -37,7 +37,7 @@ from carbon_rating.entrypoints.app import create_app
 from carbon_rating.settings import Settings
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "carbon_rating" / "migrations"
-TABLES = "enterprises, accounts, conduct_facts, account_stamps, fact_stamps, ratings, rating_queries, objections, methodology_changes, outbox, inbox"
+TABLES = "enterprises, accounts, conduct_facts, account_stamps, fact_stamps, ratings, rating_queries, objections, methodology_changes, outbox, outbox_batches, inbox"
 
 
 def code(i: int, region: str = "140400") -> str:

@@ -98,12 +98,12 @@ def drop_append_only_ddl(table: str) -> list[str]:
     ]
 
 
-#: the outbox with one row per transaction and topic (``carbon_common.outbox``), as created by each
-#: service's migration from per-record rows; frozen with those migrations (a later change to the
-#: table is a new migration, not an edit here)
-_OUTBOX_BATCHED = """
-CREATE TABLE outbox (
-    id bigserial CONSTRAINT pk_outbox PRIMARY KEY,
+#: the outbox with one row per transaction and topic (``carbon_common.outbox``), created beside the
+#: per-record ``outbox`` by each service's migration; frozen with those migrations (a later change to
+#: the table is a new migration, not an edit here)
+_OUTBOX_BATCHES = """
+CREATE TABLE outbox_batches (
+    id bigserial CONSTRAINT pk_outbox_batches PRIMARY KEY,
     topic varchar(200) NOT NULL,
     records integer NOT NULL,
     event_ids varchar(64)[] NOT NULL,
@@ -114,7 +114,7 @@ CREATE TABLE outbox (
     copies boolean[],
     created_at timestamptz NOT NULL DEFAULT now(),
     published_at timestamptz,
-    CONSTRAINT ck_outbox_arrays_match CHECK (
+    CONSTRAINT ck_outbox_batches_arrays_match CHECK (
         records > 0 AND cardinality(event_ids) = records AND cardinality(keys) = records
         AND cardinality("values") = records AND cardinality(headers) = records
         AND (copies IS NULL OR cardinality(copies) = records)
@@ -122,82 +122,56 @@ CREATE TABLE outbox (
 )
 """
 
-_OUTBOX_PER_RECORD = """
-CREATE TABLE outbox (
-    id bigserial CONSTRAINT pk_outbox PRIMARY KEY,
-    event_id varchar(64) NOT NULL,
-    topic varchar(200) NOT NULL,
-    key bytea,
-    value bytea,
-    headers jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz
-)
-"""
-
-
-#: one row per record, copies included (for operators' queries and tests; nothing reads it on the
-#: hot path): the row's id and the record's position in it, in the relay's order
+#: one row per record of both outboxes, copies included (for operators' queries and tests; nothing
+#: reads it on the hot path), in the relay's order: the per-record table's rows first
 _OUTBOX_RECORDS_VIEW = """
 CREATE VIEW outbox_records AS
-SELECT o.id, r.n AS position, o.topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
-FROM outbox o
+SELECT 'outbox' AS source, id, 1::bigint AS position, topic, event_id, key, value, headers::json AS headers,
+       created_at, published_at
+FROM outbox
+UNION ALL
+SELECT 'outbox_batches', o.id, r.n, o.topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
+FROM outbox_batches o
 CROSS JOIN LATERAL unnest(o.event_ids, o.keys, o."values", o.headers) WITH ORDINALITY AS r(event_id, key, value, headers, n)
 UNION ALL
-SELECT o.id, r.n, o.copy_topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
-FROM outbox o
+SELECT 'outbox_batches', o.id, r.n, o.copy_topic, r.event_id, r.key, r.value, r.headers, o.created_at, o.published_at
+FROM outbox_batches o
 CROSS JOIN LATERAL unnest(o.event_ids, o.keys, o."values", o.headers, o.copies)
     WITH ORDINALITY AS r(event_id, key, value, headers, copied, n)
 WHERE o.copy_topic IS NOT NULL AND r.copied
 """
 
 
-def _set_aside(name: str) -> list[str]:
-    return [
-        f"ALTER TABLE outbox RENAME TO {name}",
-        f"ALTER TABLE {name} RENAME CONSTRAINT pk_outbox TO pk_{name}",
-        f"ALTER INDEX ix_outbox_unpublished RENAME TO ix_{name}_unpublished",
-        f"ALTER SEQUENCE outbox_id_seq RENAME TO {name}_id_seq",
-    ]
-
-
-def outbox_batched_rows_ddl() -> list[str]:
-    """DDL (for ``op.execute``) that turns a per-record outbox into one row per transaction and
-    topic: every existing row becomes a row of one record (same order, same timestamps, so nothing
-    pending is lost and nothing published is sent again), headers ``jsonb`` → ``json``, the
-    arrays stored out of line uncompressed; the view ``outbox_records`` shows one row per record."""
+def outbox_batches_ddl() -> list[str]:
+    """DDL (for ``op.execute``) that adds ``outbox_batches`` (one row per transaction and topic, the
+    arrays stored out of line uncompressed) beside the per-record ``outbox``, and the view
+    ``outbox_records``. An expand step: the per-record table stays, so pods of the previous release
+    keep writing and relaying it during a rollout, and the new relay drains it before its own rows
+    (``carbon_common.outbox``); a later release drops it once it is empty (docs/operations.md §5)."""
     external = ", ".join(f"ALTER COLUMN {c} SET STORAGE EXTERNAL" for c in ("event_ids", "keys", '"values"', "headers", "copies"))  # fmt: skip
     return [
-        *_set_aside("outbox_per_record"),
-        _OUTBOX_BATCHED,
-        f"ALTER TABLE outbox {external}",
-        "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
-        'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, created_at, published_at) '
-        "SELECT topic, 1, ARRAY[event_id], ARRAY[key], ARRAY[value], ARRAY[headers::json], created_at, published_at "
-        "FROM outbox_per_record ORDER BY id",
-        "DROP TABLE outbox_per_record",
+        _OUTBOX_BATCHES,
+        f"ALTER TABLE outbox_batches {external}",
+        "CREATE INDEX ix_outbox_batches_unpublished ON outbox_batches (id) WHERE published_at IS NULL",
         _OUTBOX_RECORDS_VIEW,
     ]
 
 
-def outbox_per_record_ddl() -> list[str]:
-    """The downgrade of :func:`outbox_batched_rows_ddl`: one row per record again, in row order;
-    each copy to a ``copy_topic`` becomes a row of its own, after all the originals (per topic, the
-    order holds)."""
+def drop_outbox_batches_ddl() -> list[str]:
+    """The downgrade of :func:`outbox_batches_ddl`: every record of ``outbox_batches``, and every
+    flagged copy, becomes a row of the per-record ``outbox`` (after its rows; per topic, in order),
+    keeping its timestamps (nothing pending is lost, nothing published is sent again)."""
     return [
         "DROP VIEW outbox_records",
-        *_set_aside("outbox_batched"),
-        _OUTBOX_PER_RECORD,
-        "CREATE INDEX ix_outbox_unpublished ON outbox (id) WHERE published_at IS NULL",
         "INSERT INTO outbox (event_id, topic, key, value, headers, created_at, published_at) "
         "SELECT r.event_id, b.topic, r.key, r.value, r.headers::jsonb, b.created_at, b.published_at "
-        'FROM outbox_batched b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers) '
+        'FROM outbox_batches b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers) '
         "WITH ORDINALITY AS r(event_id, key, value, headers, n) "
         "ORDER BY b.id, r.n",
         "INSERT INTO outbox (event_id, topic, key, value, headers, created_at, published_at) "
         "SELECT r.event_id, b.copy_topic, r.key, r.value, r.headers::jsonb, b.created_at, b.published_at "
-        'FROM outbox_batched b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers, b.copies) '
+        'FROM outbox_batches b CROSS JOIN LATERAL unnest(b.event_ids, b.keys, b."values", b.headers, b.copies) '
         "WITH ORDINALITY AS r(event_id, key, value, headers, copied, n) "
         "WHERE b.copy_topic IS NOT NULL AND r.copied ORDER BY b.id, r.n",
-        "DROP TABLE outbox_batched",
+        "DROP TABLE outbox_batches",
     ]

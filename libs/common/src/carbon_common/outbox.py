@@ -5,13 +5,17 @@ with the exact bytes and headers to publish). The relay reads unpublished rows i
 publishes them (idempotent producer, acks=all), then marks them published. A crash between
 publish and mark republishes the same ``ce_id``; consumers' inboxes drop the duplicate.
 
-**One row per transaction and topic.** A row holds the records one transaction owes one topic,
-in order, as arrays (``event_ids``, ``keys``, ``values``, ``headers``; ``records`` of them). Marking
-a row sent is then one small write per transaction, not a rewrite of every ~1 kB event: the arrays
-are stored out of line (TOAST) and an UPDATE of ``published_at`` leaves them where they are.
-Per record rows cost ingest's database ~11 s of a pilot replay in the mark alone
-(docs/performance-notes.md, seventh pass). The relay publishes a row's records in array order
-and rows in id order, so per key each topic keeps the order the writers committed.
+**One row per transaction and topic** (``outbox_batches``). A row holds the records one
+transaction owes one topic, in order, as arrays (``event_ids``, ``keys``, ``values``, ``headers``;
+``records`` of them). Marking a row sent is then one small write per transaction, not a rewrite of
+every ~1 kB event: the arrays are stored out of line (TOAST) and an UPDATE of ``published_at`` leaves
+them where they are. Per-record rows cost ingest's database ~11 s of a pilot replay in the mark
+alone (docs/performance-notes.md, seventh pass). The relay publishes a row's records in array
+order and rows in id order, so per key each topic keeps the order the writers committed.
+
+**The per-record ``outbox``** of the previous releases stays while a rollout may still run pods
+that write it (expand, then contract in a later release): the relay drains its rows before
+``outbox_batches``'s, and its gauges and purge cover both.
 
 A row may name a second topic (``copy_topic``) that gets the records flagged in ``copies``, with
 the same key, value and headers: ingest's credit stream (``ingest.credit-facts.v1``) carries a
@@ -45,8 +49,9 @@ from sqlalchemy import (
     func,
     select,
     text,
+    union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON
+from sqlalchemy.dialects.postgresql import ARRAY, JSON, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from carbon_common.bus.port import EventBus, Record
@@ -62,7 +67,7 @@ ARRAYS_MATCH = (
 )
 #: the table definition; each service's migrations create it (see ``outbox_table``)
 OUTBOX = Table(
-    "outbox",
+    "outbox_batches",
     _outbox_metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("topic", String(200), nullable=False),
@@ -71,6 +76,8 @@ OUTBOX = Table(
     Column("event_ids", ARRAY(String(64)), nullable=False),
     Column("keys", ARRAY(LargeBinary), nullable=False),
     Column("values", ARRAY(LargeBinary), nullable=False),
+    #: the arrays are stored out of line and uncompressed (the migrations set ``STORAGE EXTERNAL``:
+    #: pglz would cost the writers CPU for disk the 3-day retention does not need)
     #: each record's ``[[name, value], ...]`` as ``json``: validated when written (a malformed row
     #: would stall the relay), kept as the text it was written (``jsonb`` would parse it into its
     #: binary form and print it back for the relay, which parses it with orjson)
@@ -80,17 +87,37 @@ OUTBOX = Table(
     Column("copies", ARRAY(Boolean), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True), nullable=True),
-    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+    Index("ix_outbox_batches_unpublished", "id", postgresql_where="published_at IS NULL"),
     CheckConstraint(ARRAYS_MATCH, name="arrays_match"),
 )
 
-#: the arrays are stored out of line uncompressed (the migrations set it): pglz would cost the
-#: writers CPU on every row for disk the 3-day retention does not need
-EXTERNAL_COLUMNS = ("event_ids", "keys", "values", "headers", "copies")
+#: the per-record outbox of the previous releases (one row per record). Kept while a rollout may
+#: still run pods that write it; the relay drains it before ``OUTBOX``. A later release drops it.
+LEGACY_OUTBOX = Table(
+    "outbox",
+    _outbox_metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("key", LargeBinary, nullable=True),
+    Column("value", LargeBinary, nullable=True),
+    Column("headers", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+)
+
+#: rows not yet published in both outboxes (a migrated service database; 0 means nothing is owed)
+PENDING_ROWS_SQL = (
+    "SELECT (SELECT count(*) FROM outbox WHERE published_at IS NULL)"
+    " + (SELECT count(*) FROM outbox_batches WHERE published_at IS NULL)"
+)
 
 
 def outbox_table(metadata: MetaData) -> Table:
-    """Copy the outbox table into a service's metadata (so its Alembic migration creates it)."""
+    """Copy the outbox tables into a service's metadata (what its migrations create); returns
+    ``outbox_batches``, the one this release writes."""
+    LEGACY_OUTBOX.to_metadata(metadata)
     return OUTBOX.to_metadata(metadata)
 
 
@@ -118,7 +145,7 @@ def _pending(session: AsyncSession) -> list[tuple[str, str, bytes | None, bytes 
 #: the staged records, one row per topic, each row's arrays in staging order; rows in the order of
 #: their topic's first record
 _FLUSH = text(
-    'INSERT INTO outbox (topic, records, event_ids, keys, "values", headers) '
+    'INSERT INTO outbox_batches (topic, records, event_ids, keys, "values", headers) '
     "SELECT topic, count(*), array_agg(event_id ORDER BY n), array_agg(key ORDER BY n), "
     "array_agg(value ORDER BY n), array_agg(headers ORDER BY n) "
     "FROM unnest(CAST(:event_ids AS varchar[]), CAST(:topics AS varchar[]), CAST(:keys AS bytea[]), "
@@ -149,16 +176,23 @@ async def flush_outbox(session: AsyncSession) -> None:
 #: Sent straight to asyncpg (``db.driver_connection``): SQLAlchemy's row processing was a tenth of
 #: ingest's relay.
 _TAKE = (
-    "WITH pending AS (SELECT id, records FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2), "
+    "WITH pending AS (SELECT id, records FROM outbox_batches WHERE published_at IS NULL ORDER BY id LIMIT $2), "
     "pick AS (SELECT id FROM (SELECT id, sum(records) OVER (ORDER BY id) - records AS before FROM pending) s "
     "WHERE before < $1), "
-    "batch AS (SELECT id FROM outbox WHERE id IN (SELECT id FROM pick) AND published_at IS NULL "
+    "batch AS (SELECT id FROM outbox_batches WHERE id IN (SELECT id FROM pick) AND published_at IS NULL "
     "FOR UPDATE SKIP LOCKED) "
-    "UPDATE outbox o SET published_at = now() FROM batch WHERE o.id = batch.id "
+    "UPDATE outbox_batches o SET published_at = now() FROM batch WHERE o.id = batch.id "
     'RETURNING o.id, o.topic, o.keys, o."values", o.headers::text[], o.copy_topic, o.copies'
 )
 #: rows looked at per take (the records cap usually stops it first)
 _TAKE_ROWS = 1000
+#: the per-record outbox's next rows (pods of the previous release may still write it)
+_TAKE_LEGACY = (
+    "WITH batch AS (SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1 "
+    "FOR UPDATE SKIP LOCKED) "
+    "UPDATE outbox o SET published_at = now() FROM batch WHERE o.id = batch.id "
+    "RETURNING o.id, o.topic, o.key, o.value, o.headers::text"
+)
 
 
 def _headers(text: str) -> tuple[tuple[str, bytes], ...]:
@@ -219,6 +253,8 @@ class OutboxRelay:
         self.observe_interval = 5.0
         self._next_observe = 0.0
         self._next_purge = 0.0
+        #: whether the database still has the per-record ``outbox`` (looked up once)
+        self._legacy: bool | None = None
 
     def notify(self) -> None:
         """A commit staged rows: wake the relay, at once or within ``coalesce_s``.
@@ -255,6 +291,13 @@ class OutboxRelay:
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    async def _has_legacy(self, session: AsyncSession) -> bool:
+        """Whether the database still has the per-record ``outbox`` (looked up once per relay)."""
+        if self._legacy is None:
+            found = (await session.execute(text("SELECT to_regclass('outbox') IS NOT NULL"))).scalar()
+            self._legacy = bool(found)
+        return self._legacy
+
     async def relay_once(self) -> int:
         """Publish one take of pending rows; returns how many records were published (a record
         also sent to a row's ``copy_topic`` counts once)."""
@@ -262,28 +305,48 @@ class OutboxRelay:
             from carbon_common.db import driver_connection  # db imports this module
 
             conn = await driver_connection(session)
-            rows = await conn.fetch(_TAKE, self._batch, _TAKE_ROWS)
-            if not rows:
-                OUTBOX_PENDING.labels(self._service).set(0)
-                OUTBOX_AGE.labels(self._service).set(0)
-                return 0
-            records = _records(rows)
+            legacy = await conn.fetch(_TAKE_LEGACY, self._batch) if await self._has_legacy(session) else []
+            if legacy:  # the per-record rows first: written before this release's rows
+                records = [
+                    Record(t, k, v, _headers(h)) for _, t, k, v, h in sorted(legacy, key=itemgetter(0))
+                ]
+                rows = []
+            else:
+                rows = await conn.fetch(_TAKE, self._batch, _TAKE_ROWS)
+                if not rows:
+                    OUTBOX_PENDING.labels(self._service).set(0)
+                    OUTBOX_AGE.labels(self._service).set(0)
+                    return 0
+                records = _records(rows)
             await self._bus.publish(records)
         OUTBOX_RELAYED.labels(self._service).inc(len(records))
-        return sum(len(r[2]) for r in rows)
+        return len(legacy) or sum(len(r[2]) for r in rows)
 
     async def observe_backlog(self) -> None:
-        """Set the backlog gauges: unpublished records and the age of the oldest (partial index scan)."""
+        """Set the backlog gauges: unpublished records and the age of the oldest (partial index
+        scans), of both outboxes while the per-record one exists."""
+        parts = [
+            select(
+                func.coalesce(func.sum(OUTBOX.c.records), 0).label("n"),
+                func.min(OUTBOX.c.created_at).label("oldest"),
+            ).where(OUTBOX.c.published_at.is_(None))
+        ]
+        async with self._sessions() as session:
+            legacy = await self._has_legacy(session)
+        if legacy:
+            parts.append(
+                select(func.count().label("n"), func.min(LEGACY_OUTBOX.c.created_at).label("oldest")).where(
+                    LEGACY_OUTBOX.c.published_at.is_(None)
+                )
+            )
+        both = union_all(*parts).subquery()
         async with self._sessions() as session:
             n, age = (
                 await session.execute(
-                    select(
-                        func.coalesce(func.sum(OUTBOX.c.records), 0),
-                        func.extract("epoch", func.now() - func.min(OUTBOX.c.created_at)),
-                    ).where(OUTBOX.c.published_at.is_(None))
+                    select(func.sum(both.c.n), func.extract("epoch", func.now() - func.min(both.c.oldest)))
                 )
             ).one()
-        OUTBOX_PENDING.labels(self._service).set(n)
+        OUTBOX_PENDING.labels(self._service).set(float(n or 0))
         OUTBOX_AGE.labels(self._service).set(max(0.0, float(age or 0)))
 
     async def _maybe_observe(self) -> None:
@@ -309,6 +372,8 @@ class OutboxRelay:
         cutoff = datetime.now(UTC) - self._retention
         async with self._sessions() as session, session.begin():
             await session.execute(delete(OUTBOX).where(OUTBOX.c.published_at < cutoff))
+            if await self._has_legacy(session):
+                await session.execute(delete(LEGACY_OUTBOX).where(LEGACY_OUTBOX.c.published_at < cutoff))
 
     async def _run(self) -> None:
         delay = 0.1

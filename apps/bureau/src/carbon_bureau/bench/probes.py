@@ -14,6 +14,7 @@ from decimal import Decimal
 import asyncpg
 
 from carbon_accounting.domain.units import ACCOUNTED_EXACT, ACCOUNTED_PREFIXES
+from carbon_common.outbox import PENDING_ROWS_SQL
 
 from .verify import Observed
 
@@ -141,7 +142,7 @@ class Probe:
             self._settled_for, self._ingest_settled, self._accounting_settled = expect_accepted, None, None
         pending = 0
         for db in ("ingest", "accounting", "rating"):
-            pending += await self._val(db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            pending += await self._val(db, PENDING_ROWS_SQL)
         rating = await self.rating_current()
         lending = await self.lending_current()
         acc = await self.pools["accounting"].fetchrow(

@@ -146,8 +146,8 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 """
 
 
-#: the chain append: facts, evidence entries and the FactRecorded outbox rows (carbon_common.outbox's
-#: table, which this service's migrations create in its own database), in one statement. Derived
+#: the chain append: facts, evidence entries and the FactRecorded outbox row (carbon_common.outbox's
+#: ``outbox_batches``, which this service's migrations create in its own database), in one statement. Derived
 #: server-side instead of sent per fact: the entries' seq and previous hash (from the first seq and
 #: the hashes' own order), the events' key (the fact's credit code: the ``FactRecorded`` subject)
 #: and topic. The events are ONE outbox row (carbon_common.outbox: the transaction's records as
@@ -176,7 +176,7 @@ WITH t AS (
     SELECT $22::bigint + n - 1, fact_id, coalesce(lag(evidence_hash) OVER (ORDER BY n), $23::text), evidence_hash
     FROM t
 )
-INSERT INTO outbox (topic, records, event_ids, keys, "values", headers, copy_topic, copies)
+INSERT INTO outbox_batches (topic, records, event_ids, keys, "values", headers, copy_topic, copies)
 SELECT $24::text, cardinality($18::text[]), $18::text[], array_agg(convert_to(credit_code, 'UTF8') ORDER BY n),
        $19::bytea[], $20::json[], nullif($25::text, ''), CASE WHEN $25::text <> '' THEN $21::bool[] END
 FROM t

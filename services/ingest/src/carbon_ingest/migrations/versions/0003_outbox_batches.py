@@ -1,13 +1,16 @@
-"""outbox: one row per transaction and topic (records as arrays), headers as json
+"""outbox_batches: the outbox as one row per transaction and topic (records as arrays), beside the
+per-record ``outbox`` (expand)
 
 Marking per-record rows sent rewrote every ~1 kB event: ~11 s of ingest's database in a pilot
 replay. One row per transaction and topic, its arrays out of line, makes the mark one small write
-per transaction (``carbon_common.outbox``). Existing rows become rows of one record, in order.
-``headers`` as ``json`` (validated, kept as written) instead of ``jsonb`` (parsed into binary and
-printed back for the relay).
+per transaction (``carbon_common.outbox``); headers as ``json`` (validated, kept as written)
+instead of ``jsonb`` (parsed into binary and printed back for the relay).
 Ingest writes a transaction's ``FactRecorded`` events as one row, the credit stream's copies
 flagged in ``copies`` (``copy_topic`` ``ingest.credit-facts.v1``).
 
+The per-record ``outbox`` stays: pods of the previous release keep writing and relaying it during
+the rollout, and this release's relay drains it before its own rows. A later release drops it once
+it is empty (docs/operations.md §5). ``outbox_records`` shows one row per record of both.
 See docs/performance-notes.md, "seventh pass".
 
 Revision ID: 0003
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from carbon_common.migrations import outbox_batched_rows_ddl, outbox_per_record_ddl
+from carbon_common.migrations import drop_outbox_batches_ddl, outbox_batches_ddl
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -28,10 +31,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    for statement in outbox_batched_rows_ddl():
+    for statement in outbox_batches_ddl():
         op.execute(statement)
 
 
 def downgrade() -> None:
-    for statement in outbox_per_record_ddl():
+    for statement in drop_outbox_batches_ddl():
         op.execute(statement)
