@@ -73,11 +73,11 @@ OUTBOX = Table(
     Column("topic", String(200), nullable=False),
     #: how many records the row holds (the arrays' length; the relay sizes its takes by it)
     Column("records", Integer, nullable=False),
+    #: the arrays are stored out of line and uncompressed (the migrations set ``STORAGE EXTERNAL``:
+    #: pglz would cost the writers CPU for disk the 3-day retention does not need)
     Column("event_ids", ARRAY(String(64)), nullable=False),
     Column("keys", ARRAY(LargeBinary), nullable=False),
     Column("values", ARRAY(LargeBinary), nullable=False),
-    #: the arrays are stored out of line and uncompressed (the migrations set ``STORAGE EXTERNAL``:
-    #: pglz would cost the writers CPU for disk the 3-day retention does not need)
     #: each record's ``[[name, value], ...]`` as ``json``: validated when written (a malformed row
     #: would stall the relay), kept as the text it was written (``jsonb`` would parse it into its
     #: binary form and print it back for the relay, which parses it with orjson)
@@ -203,12 +203,11 @@ def _records(rows: Sequence[Any]) -> list[Record]:
     """The bus records of taken rows (``_TAKE``'s columns; RETURNING gives them in any order)."""
     out: list[Record] = []
     for row_id, topic, keys, values, headers_texts, copy_topic, copies in sorted(rows, key=itemgetter(0)):
+        # the table's check constraint refuses such a row; never publish part of one
         if not len(keys) == len(values) == len(headers_texts) or (
             copies is not None and len(copies) != len(keys)
         ):
-            raise ValueError(
-                f"outbox row {row_id}: its arrays differ in length"
-            )  # the table's check refuses it
+            raise ValueError(f"outbox row {row_id}: its arrays differ in length")
         headers = [_headers(h) for h in headers_texts]
         out += map(Record, repeat(topic), keys, values, headers)
         if copy_topic is not None and copies is not None:
