@@ -147,7 +147,8 @@ def outbox_batches_ddl() -> list[str]:
     arrays stored out of line uncompressed) beside the per-record ``outbox``, and the view
     ``outbox_records``. An expand step: the per-record table stays, so pods of the previous release
     keep writing and relaying it during a rollout, and the new relay drains it before its own rows
-    (``carbon_common.outbox``); a later release drops it once it is empty (docs/operations.md §5)."""
+    (``carbon_common.outbox``); a later release drops it once it is empty (docs/operations.md §5).
+    Why one row per transaction: docs/performance-notes.md, seventh pass."""
     external = ", ".join(f"ALTER COLUMN {c} SET STORAGE EXTERNAL" for c in ("event_ids", "keys", '"values"', "headers", "copies"))  # fmt: skip
     return [
         _OUTBOX_BATCHES,

@@ -1,14 +1,4 @@
-"""outbox_batches: the outbox as one row per transaction and topic (records as arrays), beside the
-per-record ``outbox`` (expand)
-
-Marking per-record rows sent rewrote every ~1 kB event: ~11 s of ingest's database in a pilot
-replay. One row per transaction and topic, its arrays out of line, makes the mark one small write
-per transaction (``carbon_common.outbox``); headers as ``json`` (validated, kept as written)
-instead of ``jsonb`` (parsed into binary and printed back for the relay).
-The per-record ``outbox`` stays: pods of the previous release keep writing and relaying it during
-the rollout, and this release's relay drains it before its own rows. A later release drops it once
-it is empty (docs/operations.md §5). ``outbox_records`` shows one row per record of both.
-See docs/performance-notes.md, "seventh pass".
+"""outbox_batches beside the per-record outbox (expand): see carbon_common.migrations.outbox_batches_ddl
 
 Revision ID: 0005
 Revises: 0004
