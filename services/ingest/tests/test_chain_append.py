@@ -104,3 +104,35 @@ async def test_a_failure_before_commit_leaves_nothing(
 def _not_registration(table: str) -> str:
     """The outbox holds the registration's EnterpriseRegistered: count only fact events."""
     return "topic = 'ingest.facts.v1'" if table == "outbox_batches" else "true"
+
+
+async def test_record_ids_holding_control_characters_are_stored_exactly(
+    client: Any, code: Any, register: Any, sql: Any
+) -> None:
+    """The statements' columns travel packed on a separator character (carbon_common.packed): a
+    record id that holds the candidates is stored, chained and published as sent."""
+    from carbon_common.packed import SEPARATORS
+
+    c = code(42)
+    await register(c)
+    ids = [f"r{SEPARATORS[0]}1", f"r{SEPARATORS[1]}{SEPARATORS[0]}2", "r,{3}", 'r"4\\']
+    records = [{"record_id": rid, "credit_code": c, "indicator": "electricity.purchased", "period": f"2023-0{m}",
+                "value": "100", "unit": "MWh", "attributes": {"note": SEPARATORS[2]}}
+               for m, rid in enumerate(ids, start=1)]  # fmt: skip
+    out = (
+        await client.post("/v1/submissions", json={"department": "grid-140400", "records": records})
+    ).json()
+    assert out["accepted"] == 4, out
+    assert sorted(r["record_id"] for r in await sql.fetch("SELECT record_id FROM facts")) == sorted(ids)
+    assert sorted(r["record_id"] for r in await sql.fetch("SELECT record_id FROM fact_heads")) == sorted(ids)
+    events = await sql.fetch(
+        "SELECT value FROM outbox_records WHERE topic = 'ingest.facts.v1' ORDER BY position"
+    )
+    assert [json.loads(e["value"])["record_id"] for e in events] == ids
+    assert [json.loads(e["value"])["attributes"] for e in events] == [{"note": SEPARATORS[2]}] * 4
+    assert (await client.get("/v1/evidence/verify")).json()["ok"] is True
+    # the same records again: duplicates, found through the packed heads
+    again = (
+        await client.post("/v1/submissions", json={"department": "grid-140400", "records": records})
+    ).json()
+    assert again["duplicates"] == 4 and again["accepted"] == 0

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from carbon_common.bus.memory import InMemoryBus
+from carbon_common.packed import pack
 from carbon_ingest.adapters.repository import SqlRepository
 from carbon_ingest.adapters.unit_of_work import SqlUnitOfWork
 from carbon_ingest.bootstrap import Container, bootstrap
@@ -207,7 +208,9 @@ async def test_the_statement_gives_the_summaries_and_flags_of_the_definition(
         }
         tr = a.transaction()  # both statements delete the flags they recompute: rolled back
         await tr.start()
-        got = sorted(_text(r) for r in await a.fetch(_statement(), *_target_args(targets), PLAUSIBILITY))
+        got = sorted(
+            _text(r) for r in await a.fetch(_statement(), *pack(*_target_args(targets)), PLAUSIBILITY)
+        )
         want = sorted(_text(r) for r in await a.fetch(REFERENCE, *_target_args(targets), PLAUSIBILITY))
         await tr.rollback()
         assert got == want

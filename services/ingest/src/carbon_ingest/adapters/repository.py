@@ -17,6 +17,7 @@ from sqlalchemy.types import String
 
 from carbon_common.db import TracedConnection, traced_connection
 from carbon_common.inbox import claim
+from carbon_common.packed import pack, texts, unique_texts
 from carbon_ingest.adapters.orm import (
     enterprises,
     evidence,
@@ -98,10 +99,11 @@ SELECT * FROM unnest($11::varchar[], $12::int[], $13::varchar[], $14::varchar[],
 #: pilot replay a fifth to a third of ingest's database CPU (docs/performance-notes.md, fifth pass).
 _SOURCE_VALUES_FOR_RECHECK = """
 WITH m AS (
-    SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[]) AS m(credit_code, indicator, period)
+    SELECT * FROM unnest(string_to_array($2::text, $1::text), string_to_array($3::text, $1::text),
+                         string_to_array($4::text, $1::text)) AS m(credit_code, indicator, period)
 ), cleared AS (
     DELETE FROM quality_flags q USING m
-    WHERE q.credit_code = m.credit_code AND q.period = m.period AND q.indicator = m.indicator AND q."check" = $4
+    WHERE q.credit_code = m.credit_code AND q.period = m.period AND q.indicator = m.indicator AND q."check" = $5
 )
 SELECT h.credit_code, h.period, h.indicator, h.department, h.authoritative, h.value
 FROM m CROSS JOIN LATERAL (
@@ -120,11 +122,15 @@ SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[],
 #: invariant, loud), which skips ON CONFLICT's extra probe of the primary key per row (the
 #: speculative insertion); only later revisions go through ON CONFLICT ... DO UPDATE. Values travel as
 #: their canonical text (the validator spelled it already; asyncpg's binary numeric encoding of a
-#: Decimal costs more than the text's copy), cast to numeric here: the same numeric, scale included
+#: Decimal costs more than the text's copy), cast to numeric here: the same numeric, scale included.
+#: The columns travel packed (``carbon_common.packed``: one text each, split on ``$1``)
 _UPSERT_HEADS = """
 WITH t AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::bool[])
+    SELECT * FROM unnest(string_to_array($2::text, $1::text), string_to_array($3::text, $1::text),
+                         string_to_array($4::text, $1::text)::int[], string_to_array($5::text, $1::text),
+                         string_to_array($6::text, $1::text), string_to_array($7::text, $1::text),
+                         string_to_array($8::text, $1::text), string_to_array($9::text, $1::text),
+                         string_to_array($10::text, $1::text), string_to_array($11::text, $1::text)::bool[])
          AS t(department, record_id, revision, content_hash, fact_id, credit_code, indicator, period, value,
               authoritative)
 ), fresh AS (
@@ -154,12 +160,20 @@ ON CONFLICT (department, record_id) DO UPDATE SET
 #: arrays, in fact order: the chain's order per key), the values and headers arrays passed as they
 #: came; the extra stream (``$25``: its topic, '' for none) gets the events flagged in ``$21``, from
 #: the same row (nothing is encoded, sent or stored twice). No joins: every array is one row per
-#: fact, read in its order. Values as canonical text, cast (as in the heads upsert).
+#: fact, read in its order. Values as canonical text, cast (as in the heads upsert). Every column,
+#: the events' too, travels packed (``carbon_common.packed``: one text each, split on ``$1``; the
+#: events' JSON bytes back to ``bytea`` with ``convert_to``).
 _APPEND_FACTS = """
 WITH t AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[],
-                         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bool[], $14::text[],
-                         $15::text[], $16::text[], $17::timestamptz[]) WITH ORDINALITY
+    SELECT * FROM unnest(string_to_array($2::text, $1::text), string_to_array($3::text, $1::text),
+                         string_to_array($4::text, $1::text), string_to_array($5::text, $1::text)::int[],
+                         string_to_array($6::text, $1::text), string_to_array($7::text, $1::text),
+                         string_to_array($8::text, $1::text), string_to_array($9::text, $1::text),
+                         string_to_array($10::text, $1::text), string_to_array($11::text, $1::text),
+                         string_to_array($12::text, $1::text), string_to_array($13::text, $1::text),
+                         string_to_array($14::text, $1::text)::bool[], string_to_array($15::text, $1::text),
+                         string_to_array($16::text, $1::text), string_to_array($17::text, $1::text),
+                         string_to_array($18::text, $1::text)::timestamptz[]) WITH ORDINALITY
          AS t(fact_id, department, record_id, revision, credit_code, indicator, period, value, unit,
               original_value, original_unit, attributes, authoritative, content_hash, evidence_hash,
               submission_id, recorded_at, n)
@@ -173,12 +187,15 @@ WITH t AS (
     FROM t
 ), new_entries AS (
     INSERT INTO evidence (seq, fact_id, prev_hash, entry_hash)
-    SELECT $22::bigint + n - 1, fact_id, coalesce(lag(evidence_hash) OVER (ORDER BY n), $23::text), evidence_hash
+    SELECT $23::bigint + n - 1, fact_id, coalesce(lag(evidence_hash) OVER (ORDER BY n), $24::text), evidence_hash
     FROM t
 )
 INSERT INTO outbox_batches (topic, records, event_ids, keys, "values", headers, copy_topic, copies)
-SELECT $24::text, cardinality($18::text[]), $18::text[], array_agg(convert_to(credit_code, 'UTF8') ORDER BY n),
-       $19::bytea[], $20::json[], nullif($25::text, ''), CASE WHEN $25::text <> '' THEN $21::bool[] END
+SELECT $25::text, count(*), string_to_array($19::text, $1::text), array_agg(convert_to(credit_code, 'UTF8') ORDER BY n),
+       (SELECT array_agg(convert_to(e.v, 'UTF8') ORDER BY e.k)
+        FROM unnest(string_to_array($20::text, $1::text)) WITH ORDINALITY AS e(v, k)),
+       string_to_array($21::text, $1::text)::json[], nullif($26::text, ''),
+       CASE WHEN $26::text <> '' THEN string_to_array($22::text, $1::text)::bool[] END
 FROM t
 """
 
@@ -199,14 +216,18 @@ def _jsonb(attributes: Any) -> str:
 _MONTH_SUMMARIES_FOR_RECHECK = """
 WITH cleared AS (
     DELETE FROM quality_flags q
-    USING unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[]) AS c(credit_code, indicator, department, period)
-    WHERE q."check" = $6 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
+    USING unnest(string_to_array($2::text, $1::text), string_to_array($3::text, $1::text),
+                 string_to_array($4::text, $1::text), string_to_array($5::text, $1::text))
+          AS c(credit_code, indicator, department, period)
+    WHERE q."check" = $7 AND q.credit_code = c.credit_code AND q.indicator = c.indicator
       AND q.department = c.department AND q.period = c.period
 )
 SELECT t.credit_code, t.indicator, t.department, t.period, s.total,
        coalesce(cardinality(s.history), 0) AS months,
        (s.history[(cardinality(s.history) + 1) / 2] + s.history[(cardinality(s.history) + 2) / 2]) / 2 AS median
-FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[])
+FROM unnest(string_to_array($2::text, $1::text), string_to_array($3::text, $1::text),
+            string_to_array($4::text, $1::text), string_to_array($5::text, $1::text),
+            string_to_array($6::text, $1::text))
      AS t(credit_code, indicator, department, period, first_period)
 CROSS JOIN LATERAL (
     SELECT sum(m.total) FILTER (WHERE m.month = t.period) AS total,
@@ -353,12 +374,11 @@ class SqlRepository:
             ((copy_topic, positions),) = events.copies.items()
             for p in positions:
                 copied[p] = True
-        await self._raw_execute(
-            _APPEND_FACTS,
+        columns = pack(
             [f.fact_id for f in new],
             [f.department for f in new],
             [f.record_id for f in new],
-            [f.revision for f in new],
+            texts([f.revision for f in new]),
             [f.credit_code for f in new],
             [f.indicator for f in new],
             [f.period for f in new],
@@ -367,20 +387,17 @@ class SqlRepository:
             [f.original_value for f in new],
             [f.original_unit for f in new],
             [_jsonb(f.attributes) for f in new],
-            [f.authoritative for f in new],
+            texts([f.authoritative for f in new]),
             [f.content_hash for f in new],
-            hashes if isinstance(hashes, list) else list(hashes),
-            submission_ids if isinstance(submission_ids, list) else list(submission_ids),
-            [f.recorded_at for f in new],
+            hashes,
+            submission_ids,
+            unique_texts([f.recorded_at for f in new]),
             events.ids,
             events.values,
             events.headers,
-            copied,
-            first_seq,
-            prev_hash,
-            events.topic,
-            copy_topic,
+            texts(copied),
         )
+        await self._raw_execute(_APPEND_FACTS, *columns, first_seq, prev_hash, events.topic, copy_topic)
 
     async def upsert_heads(self, new: Sequence[Fact]) -> None:
         """Point every fact key of the batch at its newest revision (before the chain lock): one
@@ -393,16 +410,18 @@ class SqlRepository:
         heads = list(latest.values()) if len(latest) < len(new) else new
         await self._raw_execute(
             _UPSERT_HEADS,
-            [f.department for f in heads],
-            [f.record_id for f in heads],
-            [f.revision for f in heads],
-            [f.content_hash for f in heads],
-            [f.fact_id for f in heads],
-            [f.credit_code for f in heads],
-            [f.indicator for f in heads],
-            [f.period for f in heads],
-            [f.spelled_value for f in heads],
-            [f.authoritative for f in heads],
+            *pack(
+                [f.department for f in heads],
+                [f.record_id for f in heads],
+                texts([f.revision for f in heads]),
+                [f.content_hash for f in heads],
+                [f.fact_id for f in heads],
+                [f.credit_code for f in heads],
+                [f.indicator for f in heads],
+                [f.period for f in heads],
+                [f.spelled_value for f in heads],
+                texts([f.authoritative for f in heads]),
+            ),
         )
 
     async def _raw_execute(self, sql: str, *args: Any) -> None:
@@ -532,7 +551,7 @@ class SqlRepository:
             indicators.append(indicator)
             periods.append(period)
         conn = await self._custom_plans()
-        rows = await conn.fetch(_SOURCE_VALUES_FOR_RECHECK, codes, indicators, periods, CROSS_SOURCE)
+        rows = await conn.fetch(_SOURCE_VALUES_FOR_RECHECK, *pack(codes, indicators, periods), CROSS_SOURCE)
         return [SourceValue(*r) for r in rows]
 
     async def add_flags(self, new: Sequence[Flag]) -> None:
@@ -559,11 +578,13 @@ class SqlRepository:
             return []
         rows = await (await self._custom_plans()).fetch(
             _MONTH_SUMMARIES_FOR_RECHECK,
-            [t.credit_code for t in targets],
-            [t.indicator for t in targets],
-            [t.department for t in targets],
-            [t.period for t in targets],
-            [t.first_period for t in targets],
+            *pack(
+                [t.credit_code for t in targets],
+                [t.indicator for t in targets],
+                [t.department for t in targets],
+                [t.period for t in targets],
+                [t.first_period for t in targets],
+            ),
             PLAUSIBILITY,
         )
         return [MonthSummary(*r) for r in rows]
