@@ -152,7 +152,9 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
         run["machine"] = machine_info(await probe.server_version())
         monitor = ResourceMonitor(services.pids(), infra=_infra_pids(kafka, pg), backends=probe.backend_pids)
         monitor.start()
-        await observer.start()
+        # held through the timed replay (it reads the relays' producer timestamps, whenever it
+        # reads them): its work would be taken from the services it measures
+        await observer.start(follow=False)
         api = services.api()
         resources: dict[str, Any] = {}
         # the lean keep-alive client, as for the paced load: through httpx the replay's client used
@@ -184,6 +186,8 @@ async def run_bench(opts: BenchOptions, console: Console) -> dict[str, Any]:
             result = replay.result()
             e2e = done_at - t0
             resources["replay"] = await phase.end(e2e)
+            await observer.catch_up()
+            observer.follow()
             if result.errors:
                 run["notes"].append(f"replay errors: {result.errors[:3]}")
             acc_span = await probe.accounting_span()
