@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import carbon_rating
 from carbon_common.bus.memory import InMemoryBus
 from carbon_common.testing import drop_database, fresh_database
+from carbon_rating.adapters import statements as sql
 from carbon_rating.bootstrap import bootstrap
 from carbon_rating.domain.inputs import AccountMonth
 from carbon_rating.domain.intensity import peer_intensity, totals
@@ -75,6 +76,20 @@ async def test_peer_totals_for_many_groups_equal_one_query_per_group(harness, ev
     async with harness.container.uow() as uow:
         await uow.repo.upsert_accounts(rows)
         batched = await uow.repo.peer_totals(groups)
+        conn = await uow.repo._driver()
+        # planned with hash joins only (its plan was erratic), the setting restored right after
+        assert await conn.fetchval("SHOW enable_nestloop") == "on"
+        await conn.execute(sql.HASH_JOINS_ONLY)
+        g = sorted(set(groups))
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN " + sql.PEER_TOTALS, [x[0] for x in g], [x[1] for x in g], [x[2] for x in g],
+                min(x[1] for x in g), max(x[2] for x in g),
+            )
+        )  # fmt: skip
+        await conn.execute(sql.NESTED_LOOPS_AGAIN)
+        assert "Nested Loop" not in plan and "Hash" in plan, plan
         for industry, _, last in groups:
             assert batched[(industry, last)] == await uow.repo.industry_totals(industry, window(last, 12))
         await uow.commit()

@@ -326,7 +326,9 @@ class SqlRatingRepository:
         if not groups:
             return {}
         g = sorted(set(groups))
-        rows = await (await self._driver()).fetch(
+        conn = await self._driver()
+        await conn.execute(sql.HASH_JOINS_ONLY)  # its plan was erratic (statements.py)
+        rows = await conn.fetch(
             sql.PEER_TOTALS,
             [x[0] for x in g],
             [x[1] for x in g],
@@ -334,6 +336,8 @@ class SqlRatingRepository:
             min(x[1] for x in g),
             max(x[2] for x in g),
         )
+        # (not in a ``finally``: after a failure the transaction is aborted and rolls the SET back)
+        await conn.execute(sql.NESTED_LOOPS_AGAIN)
         out: dict[tuple[str, str], list[PeerTotals]] = {(i, last): [] for i, _, last in groups}
         keys = [(i, last) for i, _, last in g]  # by the group's ordinal (from 1)
         for r in rows:  # (the sums are numeric: asyncpg gives them as Decimal)

@@ -73,6 +73,16 @@ PEER_TOTALS = """
     GROUP BY g.gi, a.credit_code
     ORDER BY g.gi, a.credit_code
 """
+#: around ``PEER_TOTALS`` (transaction-local, restored right after it): its plan was erratic. With
+#: the accounts of the windows' span (~13,000 rows at pilot scale) the planner may pick a nested
+#: loop over the groups that re-filters all of them per group, and a nested loop of index probes
+#: into ``enterprises`` per account, where hash joins are 3-4x faster (measured on a replayed
+#: pilot database, 19 groups: 48 ms as planned that way, 12-14 ms with hash joins; one group: 5.0
+#: against 5.7 ms). Which plan it gets depends on the statistics of the moment, so the rating
+#: database's CPU per pilot replay varied from 3.6 to 11 s between otherwise equal runs
+#: (docs/performance-notes.md, eighth pass). Statements after it plan as before.
+HASH_JOINS_ONLY = "SET LOCAL enable_nestloop = off"
+NESTED_LOOPS_AGAIN = "SET LOCAL enable_nestloop TO DEFAULT"
 CURRENT_OUTCOMES = """
     SELECT rating_id, credit_code, seq, as_of_period, industry_code, stage, score, label,
            previous_label, confidence, methodology_version, vetoes::text, account_ref, reason,
