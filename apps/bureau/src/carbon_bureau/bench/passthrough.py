@@ -1,14 +1,26 @@
 """The broker's ceiling on this machine: raw aiokafka produce → consume of N messages of the
 pipeline's message size, on a throw-away topic with the services' partition count, with the
-same producer settings as the Kafka replay (idempotent, ``acks=all``)."""
+same producer settings as the Kafka replay (idempotent, ``acks=all``).
+
+``passthrough_isolated`` runs it in a process of its own (``python -m
+carbon_bureau.bench.passthrough``), on uvloop like the services. In the bench's own process, which
+holds the generated dataset and every phase's samples, the cyclic collector's passes over that
+heap cut the measured rate by a third or more (measured: 105k msg/s alone, 67k msg/s with the
+dataset in memory, 38-40k in the bench process after the other phases) — a ceiling measured that
+low made the pipeline ÷ raw ratio look 2.5x better than it is (docs/performance-notes.md, eighth
+pass)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import resource
+import sys
 import time
 import uuid
 from typing import Any
 
+import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -81,3 +93,44 @@ async def _run(bootstrap: str, topic: str, messages: int, size: int) -> dict[str
         "seconds": rounded(elapsed, 2),
         "messages_per_s": rounded(rate(messages, elapsed), 1),
     }
+
+
+async def passthrough_isolated(bootstrap: str, messages: int, size: int) -> dict[str, Any]:
+    """``passthrough`` in a fresh process; its result with the process's CPU seconds."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "carbon_bureau.bench.passthrough",
+        "--bootstrap", bootstrap, "--messages", str(messages), "--size", str(size),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"raw pass-through failed ({proc.returncode}): {err.decode(errors='replace')[-2000:]}"
+        )
+    result: dict[str, Any] = orjson.loads(out.splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="raw aiokafka produce → consume pass-through (JSON on stdout)"
+    )
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--messages", type=int, required=True)
+    parser.add_argument("--size", type=int, required=True)
+    args = parser.parse_args(argv)
+    if args.messages < 1 or args.size < 1:
+        parser.error("--messages and --size must be positive")
+    import uvloop
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = uvloop.run(passthrough(args.bootstrap, args.messages, args.size))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["client_cpu_s"] = rounded(cpu, 2)
+    result["process"] = "separate"
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -178,8 +178,14 @@ def _run_md(label: str, run: dict[str, Any]) -> list[str]:
         out += [
             "",
             f"**Raw aiokafka pass-through** (same broker, {pt['messages']:,} messages × {pt['message_bytes']} B, "
-            f"{pt['partitions']} partitions, idempotent acks=all): {_fmt(pt['messages_per_s'], 'msg/s')} "
-            f"({pt['seconds']} s). Pipeline ÷ raw = **{_fmt(run.get('ratio'))}**.",
+            f"{pt['partitions']} partitions, idempotent acks=all"
+            + (
+                f"; a separate process on uvloop, {_fmt(pt['client_cpu_s'], 'CPU-s')}"
+                if pt.get("process")
+                else "; in the bench's own process"
+            )
+            + f"): {_fmt(pt['messages_per_s'], 'msg/s')} ({pt['seconds']} s). Pipeline ÷ raw = "
+            f"**{_fmt(run.get('ratio'))}**.",
         ]
     res = run.get("resources") or {}
     if res:
@@ -279,7 +285,10 @@ def render_markdown(runs: dict[str, dict[str, Any]]) -> str:
         "read model in step with rating.",
         "6. **Raw pass-through**: aiokafka producer (idempotent, acks=all, linger 5 ms) → consumer on a "
         "throw-away 6-partition topic, as many messages as the replay had records, each the replay's "
-        "average record size; pipeline ÷ raw = end-to-end facts/s ÷ raw msg/s.",
+        "average record size, in a process of its own (until 2026-11-27 it ran in the bench's process, "
+        "whose heap — the dataset, the phases' samples — made the collector cut the measured rate by more "
+        "than half: the earlier ratios of 0.16-0.21 divided by a ceiling of 37-41k msg/s instead of ~100k); "
+        "pipeline ÷ raw = end-to-end records/s ÷ raw msg/s.",
         "7. **Resources**: psutil on each service process, RSS sampled every 250 ms, CPU seconds per phase.",
         "",
         "## Reproduce",
